@@ -1,0 +1,182 @@
+"""The command line: the wizard by default, headless sub-commands for scripts and CI.
+
+Start-up time matters (the wizard's first screen, `generate` in scripts), so this module
+imports nothing heavy: each sub-command's module is imported only when it runs, and only
+the wizard imports Textual; only the connection tests import MSAL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from wizard import __version__
+from wizard.errors import UserError
+
+EXIT_USAGE = 2
+
+DESCRIPTION = """\
+Set up certificate authentication for a Microsoft Entra ID app registration, and prove it works.
+
+Run without a command to open the step-by-step wizard (add --demo to practise on the
+built-in demo tenant, no Microsoft account needed). The commands below do the same steps
+without the wizard, for scripts and servers."""
+
+EPILOG = """\
+examples:
+  entra-cert-wizard --demo                          the wizard, against the demo tenant
+  entra-cert-wizard generate --name ScriptServer01  make a certificate (asks for a passphrase)
+  entra-cert-wizard inspect ScriptServer01.cer      thumbprints, dates and checks of a file
+  entra-cert-wizard test --demo --cert X.pem --key X.key --tenant T --client-id C
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that ends usage errors with exit code 2 and one line of advice."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"error: {message}\nhint: run '{self.prog} --help' for the options.\n")
+
+
+def _add_passphrase_options(parser: argparse.ArgumentParser, *, allow_none: bool) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--passphrase-env",
+        metavar="VAR",
+        help="read the passphrase from this environment variable (never pass it on the command line)",
+    )
+    if allow_none:
+        group.add_argument(
+            "--no-passphrase",
+            action="store_true",
+            help="write the private key unencrypted, protected by file permissions alone (no .pfx)",
+        )
+
+
+def _add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON document for scripts")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="entra-cert-wizard",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--demo", action="store_true", help="open the wizard against the built-in demo tenant")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    # --debug is accepted after the command too; SUPPRESS keeps the sub-parser from resetting it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks for errors")
+
+    generate = commands.add_parser(
+        "generate",
+        parents=[common],
+        help="make a self-signed certificate and its key, safely stored",
+        description="Make an RSA key and a self-signed certificate for an app registration, and "
+        "write .cer (upload this one), .pem, .key and (with a passphrase) .pfx into one folder.",
+    )
+    generate.add_argument("--name", required=True, help="certificate name, the subject CN (e.g. ScriptServer01)")
+    generate.add_argument("--days", type=int, default=365, help="validity in days, 1-3650 (default 365)")
+    generate.add_argument("--key-size", type=int, default=2048, help="RSA key size: 2048 (default), 3072 or 4096")
+    generate.add_argument("--out", metavar="DIR", help="parent folder (default: your data folder)")
+    _add_passphrase_options(generate, allow_none=True)
+    generate.add_argument("--force", action="store_true", help="replace an existing certificate of that name (the old files are backed up first)")
+    _add_json(generate)
+
+    inspect = commands.add_parser(
+        "inspect",
+        parents=[common],
+        help="show thumbprints, dates and checks of a certificate, key or PFX",
+        description="Read a certificate (.cer/.crt/.pem, DER or PEM, or a bundle) or a .pfx/.p12 "
+        "and show what the Entra portal will show for it; with --key, check the key matches.",
+    )
+    inspect.add_argument("file", help="the certificate or PFX file")
+    inspect.add_argument("--key", metavar="KEYFILE", help="a private key file to check against the certificate")
+    _add_passphrase_options(inspect, allow_none=False)
+    _add_json(inspect)
+
+    test = commands.add_parser(
+        "test",
+        parents=[common],
+        help="prove the certificate gets a token and that nothing else does",
+        description="Positive test: a token with the certificate and a Microsoft Graph call. "
+        "Negative test: the same app without the certificate must be refused.",
+        epilog="exit codes: 0 all passed, 1 positive test failed, 2 usage error, "
+        "3 a negative test got a token, 4 inconclusive",
+    )
+    test.add_argument("--profile", metavar="NAME", help="re-run the tests of a saved profile")
+    test.add_argument("--tenant", help="Directory (tenant) ID, or a domain such as contoso.onmicrosoft.com")
+    test.add_argument("--client-id", help="Application (client) ID of the app registration")
+    test.add_argument("--cert", metavar="FILE", help="the certificate (.pem or .cer)")
+    test.add_argument("--key", metavar="FILE", help="the private key (.key)")
+    test.add_argument("--pfx", metavar="FILE", help="a .pfx holding both (instead of --cert/--key)")
+    _add_passphrase_options(test, allow_none=False)
+    test.add_argument("--cloud", choices=["global", "usgov", "usgov-dod", "china"], default=None, help="national cloud (default global)")
+    test.add_argument("--no-negative", action="store_true", help="skip the negative test")
+    test.add_argument("--demo", action="store_true", dest="use_demo", help="test against the built-in demo tenant (started for the run)")
+    test.add_argument("--authority-host", metavar="URL", help="custom authority host (e.g. a running demo tenant)")
+    test.add_argument("--graph-endpoint", metavar="URL", help="custom Microsoft Graph endpoint")
+    test.add_argument("--graph-resource", metavar="URL", help="custom Graph resource (default https://graph.microsoft.com)")
+    test.add_argument("--ca-bundle", metavar="FILE", help="CA bundle to trust for the custom hosts")
+    test.add_argument("--timeout", type=float, default=20.0, help="seconds for each network call (default 20)")
+    _add_json(test)
+
+    emulator = commands.add_parser(
+        "emulator",
+        parents=[common],
+        help="run the demo tenant: a local stand-in for Entra ID and Microsoft Graph",
+        description="Serve the demo tenant over HTTPS until Ctrl+C (SIGINT) or SIGTERM.",
+    )
+    emulator.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    emulator.add_argument("--port", type=int, default=0, help="port (default: any free port)")
+    emulator.add_argument("--state", metavar="DIR", help="state folder (default: your data folder)")
+    emulator.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address (the portal then needs the admin token printed at start)")
+    _add_json(emulator)
+
+    profiles = commands.add_parser(
+        "profiles",
+        parents=[common],
+        help="list saved set-ups with their expiry",
+        description="Every saved profile with days to expiry and whether its files are still there.",
+    )
+    _add_json(profiles)
+
+    rotate = commands.add_parser(
+        "rotate",
+        parents=[common],
+        help="replace a profile's certificate without an outage",
+        description="Walk a saved profile through rotation: new certificate, upload beside the old "
+        "one, test, switch, remove the old one and prove it is refused. Resumable.",
+    )
+    rotate.add_argument("profile", help="the saved profile to rotate")
+    rotate.add_argument("--step", choices=["generate", "upload", "test", "switch", "retire", "archive", "status"], default=None, help="run one step (default: the next one)")
+    _add_passphrase_options(rotate, allow_none=True)
+    rotate.add_argument("--timeout", type=float, default=20.0, help="seconds for each network call (default 20)")
+    _add_json(rotate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = args.command or "wizard"
+    try:
+        module = importlib.import_module(f"wizard.commands.{command}")
+        return int(module.run(args))
+    except UserError as error:
+        if args.debug:
+            raise
+        print(f"error: {error.message}", file=sys.stderr)
+        if error.hint:
+            print(f"hint: {error.hint}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("Interrupted: nothing was left half-written.", file=sys.stderr)
+        return 130

@@ -1,0 +1,59 @@
+"""Where the tool keeps its files, and where it finds the assets it ships with.
+
+One seam for tests and portable installs: ENTRA_CERT_WIZARD_HOME, when set, holds both the
+data and the config folders, so nothing ever touches the user's real ones by accident.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+APP_NAME = "entra-cert-wizard"
+HOME_ENV = "ENTRA_CERT_WIZARD_HOME"
+
+
+def _override() -> Path | None:
+    value = os.environ.get(HOME_ENV)
+    return Path(value).expanduser() if value else None
+
+
+def data_dir() -> Path:
+    """The per-user data folder (certificates, the demo tenant's state)."""
+    override = _override()
+    if override is not None:
+        return override / "data"
+    from platformdirs import user_data_path
+
+    return user_data_path(APP_NAME, appauthor=False)
+
+
+def config_dir() -> Path:
+    """The per-user config folder (saved profiles)."""
+    override = _override()
+    if override is not None:
+        return override / "config"
+    from platformdirs import user_config_path
+
+    return user_config_path(APP_NAME, appauthor=False)
+
+
+def default_cert_root() -> Path:
+    """The folder that holds one sub-folder per certificate unless --out says otherwise."""
+    return data_dir() / "certificates"
+
+
+def assets_root() -> Path:
+    """The shipped assets: `wizard/_assets` inside a wheel, `assets/` beside the package in a checkout."""
+    package_dir = Path(__file__).resolve().parent
+    for candidate in (package_dir / "_assets", package_dir.parent / "assets"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(
+        "The wizard's assets folder is missing; reinstall entra-cert-wizard."
+    )
+
+
+def asset_path(*parts: str) -> Path:
+    """The path of one shipped asset, e.g. asset_path("help", "name.md")."""
+    return assets_root().joinpath(*parts)
