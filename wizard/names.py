@@ -1,0 +1,118 @@
+"""Pure checks for what a user types: certificate names, file stems, days, key sizes, passphrases.
+
+Each `validate_*` returns None when the value is fine, else one message that says what is
+wrong and how to fix it, so the CLI and the wizard's field validators show the same words.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+MAX_NAME_LENGTH = 64  # X.520 ub-common-name
+MIN_DAYS = 1
+MAX_DAYS = 3650
+KEY_SIZES = (2048, 3072, 4096)
+MAX_PASSPHRASE_LENGTH = 1024
+
+# Names Windows reserves for devices, whatever the extension ("CON.cer" is the console too).
+_WINDOWS_RESERVED = frozenset(
+    {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
+    | {f"COM{n}" for n in "123456789¹²³"}
+    | {f"LPT{n}" for n in "123456789¹²³"}
+)
+_UNSAFE_STEM_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _describe_char(char: str) -> str:
+    name = unicodedata.name(char, "")
+    return f"U+{ord(char):04X}" + (f" {name}" if name else "")
+
+
+def validate_certificate_name(name: object) -> str | None:
+    """Check a certificate name (it becomes the subject CN, `CN=<name>`)."""
+    if not isinstance(name, str) or not name:
+        return "Enter a certificate name, for example ScriptServer01."
+    if name != name.strip():
+        return "The name starts or ends with a space; remove it."
+    if len(name) > MAX_NAME_LENGTH:
+        return (
+            f"The name is {len(name)} characters long; a certificate name (CN) holds at most "
+            f"{MAX_NAME_LENGTH}. Shorten it."
+        )
+    for position, char in enumerate(name, start=1):
+        if not char.isprintable():
+            return (
+                f"The name contains an invisible or control character ({_describe_char(char)}) "
+                f"at position {position}; retype the name without it."
+            )
+    return None
+
+
+def file_stem_for(name: str) -> str:
+    """A file and folder name derived from a certificate name, safe on Linux, macOS and Windows.
+
+    Accents are folded to ASCII ("Été" -> "Ete"), anything but letters, digits, "-", "_" and
+    "." becomes "_", and names that would still be unsafe (empty, dot-only, a Windows device
+    name) get a prefix or a short hash so two different names rarely share a stem.
+    """
+    folded = unicodedata.normalize("NFKD", name)
+    ascii_only = "".join(c for c in folded if not unicodedata.combining(c))
+    stem = _UNSAFE_STEM_CHARS.sub("_", ascii_only)
+    stem = re.sub(r"\.{2,}", ".", stem)  # no ".." anywhere
+    stem = stem.strip("._- ")  # no leading dot (hidden) or dash (option), no trailing dot
+    stem = stem[:MAX_NAME_LENGTH]
+    stem = stem.rstrip("._- ")
+    if not stem:
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        return f"certificate-{digest}"
+    if stem.split(".")[0].upper() in _WINDOWS_RESERVED:
+        stem = f"cert-{stem}"
+    return stem
+
+
+def validate_days(value: object) -> str | None:
+    """Check a validity in days (1..3650)."""
+    message = (
+        f"Enter the validity as a whole number of days from {MIN_DAYS} to {MAX_DAYS} "
+        "(365 is usual)."
+    )
+    if isinstance(value, bool):
+        return message
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.isdigit() or not text.isascii():
+            return message
+        value = int(text)
+    if not isinstance(value, int) or not MIN_DAYS <= value <= MAX_DAYS:
+        return message
+    return None
+
+
+def validate_key_size(value: object) -> str | None:
+    """Check an RSA key size: 2048, 3072 or 4096 (Entra ID needs at least 2048)."""
+    message = "Choose an RSA key size of 2048 (recommended), 3072 or 4096 bits."
+    if isinstance(value, bool):
+        return message
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.isdigit() or not text.isascii():
+            return message
+        value = int(text)
+    if value not in KEY_SIZES:
+        if isinstance(value, int) and value < KEY_SIZES[0]:
+            return f"{value}-bit keys are too weak: Entra ID needs RSA 2048 or more. " + message
+        return message
+    return None
+
+
+def validate_passphrase(passphrase: str | bytes, confirm: str | bytes) -> str | None:
+    """Check a new passphrase and its confirmation."""
+    if not passphrase:
+        return "Enter a passphrase (or choose to write the key without one)."
+    if len(passphrase) > MAX_PASSPHRASE_LENGTH:
+        return f"The passphrase is over {MAX_PASSPHRASE_LENGTH} characters long; use a shorter one."
+    if passphrase != confirm:
+        return "The two passphrases differ; type them again."
+    return None
