@@ -1,0 +1,295 @@
+"""Safe storage: private files are 0600 from their first byte and appear complete or not at all.
+
+Every file is written to a fresh temp name in its final folder (created with O_EXCL and its
+final mode, so no other user can ever open it), fsynced, then renamed over the final name.
+A certificate set is written into a hidden staging folder which is renamed into place in
+one step, so a crash, Ctrl+C or SIGKILL at any moment leaves either the old certificate or
+the complete new one under the final names, never a partial key or PFX.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from wizard import certs
+from wizard.errors import UserError
+from wizard.names import file_stem_for
+from wizard.paths import default_cert_root
+
+PRIVATE_FILE_MODE = 0o600
+PUBLIC_FILE_MODE = 0o644
+PRIVATE_DIR_MODE = 0o700
+STALE_STAGING_SECONDS = 600  # Windows only: age after which an unfinished staging folder is removed
+IS_WINDOWS = os.name == "nt"
+WINDOWS_PERMISSIONS_WARNING = (
+    "Windows does not use POSIX file permissions, so nothing here restricted who can read the "
+    "files: check that only your account can open this folder (its access rules come from "
+    "the parent folder)."
+)
+NO_PASSPHRASE_WARNING = (
+    "The private key is not encrypted: it is protected by file permissions alone, and no .pfx "
+    "was written (a .pfx needs a passphrase). Keep the folder private."
+)
+
+
+@dataclass(frozen=True)
+class CertificateFiles:
+    folder: Path
+    stem: str
+    cer: Path
+    pem: Path
+    key: Path
+    pfx: Path | None
+
+    def as_dict(self) -> dict[str, str | None]:
+        """The file paths by kind (cer, pem, key, pfx), as strings for JSON."""
+        return {
+            "cer": str(self.cer),
+            "pem": str(self.pem),
+            "key": str(self.key),
+            "pfx": str(self.pfx) if self.pfx else None,
+        }
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    files: CertificateFiles
+    backup_folder: Path | None
+    warnings: list[str]
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename in this folder durable (a no-op on Windows, which cannot open folders)."""
+    if IS_WINDOWS:
+        return
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _os_error(error: OSError, path: Path) -> UserError:
+    if isinstance(error, PermissionError):
+        return UserError(
+            f"You do not have permission to write in {path}.",
+            hint="Choose a folder you own with --out, or fix the folder's permissions.",
+        )
+    if error.errno == errno.ENOSPC:
+        return UserError(f"The disk holding {path} is full.", hint="Free some space and try again.")
+    if error.errno == errno.EROFS:
+        return UserError(f"{path} is on a read-only file system.", hint="Choose another --out.")
+    return UserError(f"Cannot write in {path}: {error.strerror or error}.")
+
+
+def atomic_write(path: Path, data: bytes, *, mode: int = PRIVATE_FILE_MODE) -> None:
+    """Write `data` to `path` so it appears complete or not at all, created with `mode`.
+
+    The temp file is created with O_EXCL and the final mode in one system call (the umask
+    can only narrow it), so a private file is never readable by others, not even briefly;
+    nothing is chmod-ed afterwards.
+    """
+    path = Path(path)
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    flags = (
+        os.O_WRONLY
+        | os.O_CREAT
+        | os.O_EXCL
+        | getattr(os, "O_NOFOLLOW", 0)
+        | getattr(os, "O_CLOEXEC", 0)
+        | getattr(os, "O_BINARY", 0)
+    )
+    fd = os.open(temp, flags, mode)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_text(path: Path, text: str, mode: int = PRIVATE_FILE_MODE) -> None:
+    """`atomic_write` for UTF-8 text."""
+    atomic_write(path, text.encode("utf-8"), mode=mode)
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create `path` (and missing parents) with mode 0700; an existing folder is left as it is."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise UserError(
+            f"{path} exists but is a file, not a folder.", hint="Choose another folder."
+        )
+    missing: list[Path] = []
+    for candidate in (path, *path.parents):
+        if candidate.is_dir():
+            break
+        missing.append(candidate)
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=PRIVATE_DIR_MODE)
+        except FileExistsError:
+            if not folder.is_dir():
+                raise UserError(f"{folder} exists but is a file, not a folder.") from None
+        except OSError as error:
+            raise _os_error(error, folder.parent) from None
+    return path
+
+
+def _has_entries(folder: Path) -> bool:
+    try:
+        return any(folder.iterdir())
+    except FileNotFoundError:
+        return False
+    except OSError as error:
+        raise _os_error(error, folder) from None
+
+
+def _backup_folder_for(root: Path, stem: str) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    candidate = root / f"{stem}.backup-{stamp}"
+    counter = 2
+    while candidate.exists():
+        candidate = root / f"{stem}.backup-{stamp}-{counter}"
+        counter += 1
+    return candidate
+
+
+def _staging_is_abandoned(staging: Path) -> bool:
+    """True when the process that made this staging folder is gone (it was killed mid-write)."""
+    owner = staging.name.rsplit(".staging-", 1)[-1].split("-", 1)[0]
+    if IS_WINDOWS or not owner.isdigit():
+        try:
+            return time.time() - staging.stat().st_mtime > STALE_STAGING_SECONDS
+        except OSError:
+            return False
+    try:
+        os.kill(int(owner), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def _remove_abandoned_staging(root: Path, stem: str) -> bool:
+    removed = False
+    for staging in root.glob(f".{stem}.staging-*"):
+        if staging.is_dir() and _staging_is_abandoned(staging):
+            shutil.rmtree(staging, ignore_errors=True)
+            removed = True
+    return removed
+
+
+def write_certificate_set(
+    generated: certs.GeneratedCertificate,
+    name: str,
+    *,
+    out_root: Path | None = None,
+    passphrase: bytes | None,
+    force: bool = False,
+    on_stage: Callable[[str], None] | None = None,
+) -> WriteResult:
+    """Write .cer, .pem, .key (and .pfx with a passphrase) into `out_root/<stem>/`.
+
+    An existing certificate folder is refused unless `force`, which first moves it to
+    `<stem>.backup-YYYYmmdd-HHMMSS/` beside it. `on_stage` hears a short sentence before
+    each step, for progress displays.
+    """
+
+    def stage(message: str) -> None:
+        if on_stage is not None:
+            on_stage(message)
+
+    stem = file_stem_for(name)
+    root = ensure_private_dir(Path(out_root) if out_root is not None else default_cert_root())
+    folder = root / stem
+    if folder.exists() and not folder.is_dir():
+        raise UserError(
+            f"{folder} exists and is a file, so the certificate folder cannot be created there.",
+            hint="Choose another --name or --out.",
+        )
+    existing = _has_entries(folder)
+    if existing and not force:
+        raise UserError(
+            f"A certificate folder already exists at {folder}: it is not overwritten.",
+            hint="Choose another --name, or add --force to replace it "
+            "(the old files are moved to a backup folder first).",
+        )
+    warnings: list[str] = []
+    if IS_WINDOWS:
+        warnings.append(WINDOWS_PERMISSIONS_WARNING)
+    if passphrase is None:
+        warnings.append(NO_PASSPHRASE_WARNING)
+    if _remove_abandoned_staging(root, stem):
+        warnings.append("Removed unfinished files left by an earlier, interrupted run.")
+
+    staging = root / f".{stem}.staging-{os.getpid()}-{secrets.token_hex(4)}"
+    cert = generated.certificate
+    backup: Path | None = None
+    try:
+        staging.mkdir(mode=PRIVATE_DIR_MODE)
+        stage(f"Writing the certificate ({stem}.cer, {stem}.pem)")
+        atomic_write(staging / f"{stem}.cer", certs.cert_der(cert), mode=PUBLIC_FILE_MODE)
+        atomic_write(staging / f"{stem}.pem", certs.cert_pem(cert), mode=PUBLIC_FILE_MODE)
+        stage(f"Writing the private key ({stem}.key)")
+        key_bytes = certs.key_pem(generated.private_key, passphrase)
+        atomic_write(staging / f"{stem}.key", key_bytes, mode=PRIVATE_FILE_MODE)
+        if passphrase:
+            stage(f"Writing the PFX ({stem}.pfx)")
+            pfx = certs.pfx_bytes(generated.private_key, cert, passphrase, name)
+            atomic_write(staging / f"{stem}.pfx", pfx, mode=PRIVATE_FILE_MODE)
+        stage("Moving the files into place")
+        if existing:
+            backup = _backup_folder_for(root, stem)
+            os.rename(folder, backup)
+        elif folder.is_dir():
+            folder.rmdir()  # an empty folder left behind: nothing to keep
+        try:
+            os.rename(staging, folder)
+        except OSError:
+            if backup is not None:
+                os.rename(backup, folder)
+                backup = None
+            raise
+        _fsync_dir(root)
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        if error.errno in (errno.ENOTEMPTY, errno.EEXIST) and folder.is_dir():
+            raise UserError(
+                f"Another certificate appeared in {folder} while this one was being written.",
+                hint="Run the command again (add --force to replace it).",
+            ) from None
+        raise _os_error(error, root) from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    files = CertificateFiles(
+        folder=folder,
+        stem=stem,
+        cer=folder / f"{stem}.cer",
+        pem=folder / f"{stem}.pem",
+        key=folder / f"{stem}.key",
+        pfx=folder / f"{stem}.pfx" if passphrase else None,
+    )
+    return WriteResult(files=files, backup_folder=backup, warnings=warnings)
