@@ -1,0 +1,335 @@
+"""What every step of the wizard shares: the answers so far, the navigation result, and the
+screen frame (step indicator, scrollable body, Back/Next, footer, F1 help).
+
+A step is a `StepScreen`: it takes the `WizardState` in its constructor, shows and edits it,
+and ends with `dismiss(Nav.NEXT | Nav.BACK | Nav.QUIT)`. The app's one flow loop decides
+what comes next; screens never push each other.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Footer, Input, Markdown, Static
+
+from screens.widgets import CopyableValue, Field, StepIndicator, copy_with_system_clipboard
+
+if TYPE_CHECKING:
+    from wizard.connection import NegativeResult, PositiveResult
+    from wizard.portal import PortalClient
+
+    from wizard.emulator import DemoInfo
+    from wizard.storage import CertificateFiles
+
+STYLESHEET = Path(__file__).with_name("wizard.tcss")
+TOTAL_STEPS = 9
+
+
+class Nav(Enum):
+    """How a step ended: the flow loop moves forward, back, or stops."""
+
+    NEXT = "next"
+    BACK = "back"
+    QUIT = "quit"
+
+
+@dataclass
+class WizardState:
+    """Every answer so far. Back keeps them; never written to disk as is (holds the passphrase)."""
+
+    demo: bool
+    demo_info: DemoInfo | None = None
+    portal: PortalClient | None = None
+    name: str = ""
+    days: int = 365
+    key_size: int = 2048
+    out_dir: Path | None = None
+    passphrase: bytes | None = None  # in memory only; None = the user chose no passphrase
+    no_passphrase: bool = False  # the explicit "no passphrase" choice on the Name step
+    files: CertificateFiles | None = None
+    thumbprint_sha1: str = ""
+    not_after: datetime | None = None
+    uploaded_thumbprint: str | None = None
+    uploaded_at: float | None = None
+    client_id: str = ""
+    tenant: str = ""
+    cloud_key: str = "global"
+    positive: PositiveResult | None = None
+    negative: NegativeResult | None = None
+    profile_name: str | None = None
+    summary_path: Path | None = None
+
+    @property
+    def untested_certificate(self) -> bool:
+        """A certificate was written but the positive test has not passed yet (quit asks first)."""
+        return self.files is not None and not (self.positive is not None and self.positive.ok)
+
+
+class HelpScreen(ModalScreen[None]):
+    """The help for one step, from assets/help/<topic>.md, over the step it explains."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,f1,q", "close", "Close help"),
+    ]
+
+    def __init__(self, topic: str, title: str) -> None:
+        super().__init__()
+        self.topic = topic
+        self.help_title = title
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help-dialog"):
+            yield Static(f"Help · {self.help_title}", id="help-title", markup=False)
+            with VerticalScroll(id="help-body"):
+                yield Markdown(read_help(self.topic))
+            yield Button("Close", id="help-close", compact=True)
+        yield Footer()
+
+    @on(Button.Pressed, "#help-close")
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def read_help(topic: str) -> str:
+    """The markdown help for a step; a plain sentence when the file is missing."""
+    from wizard.paths import asset_path
+
+    try:
+        return asset_path("help", f"{topic}.md").read_text(encoding="utf-8")
+    except OSError:
+        return "There is no help for this step in this installation."
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question over the current step (Enter or y = yes, Escape or n = no)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("escape,n", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: str, *, yes: str = "Yes", no: str = "No") -> None:
+        super().__init__()
+        self.question = question
+        self.yes_label = yes
+        self.no_label = no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-dialog"):
+            yield Static(self.question, id="confirm-question", markup=False)
+            with Horizontal(id="confirm-buttons"):
+                yield Button(self.yes_label, id="confirm-yes", variant="warning", compact=True)
+                yield Button(self.no_label, id="confirm-no", variant="primary", compact=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#confirm-no", Button).focus()
+
+    @on(Button.Pressed, "#confirm-yes")
+    def yes(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#confirm-no")
+    def no(self) -> None:
+        self.dismiss(False)
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+@dataclass
+class ClipboardResult(Message):
+    """Posted by the copy worker: whether the OS clipboard (pyperclip) took the text."""
+
+    text: str
+    what: str
+    system_problem: str | None  # None = pyperclip copied it
+
+
+class StepScreen(Screen[Nav]):
+    """One step of the wizard: "Step N of 9 · Title", a scrolling body, Back/Next, a footer.
+
+    Subclasses set STEP, TITLE and HELP (the assets/help/<HELP>.md topic) and override:
+    - `compose_body()` — the step's widgets (inside a VerticalScroll);
+    - `problems()` — extra failures keyed by Field id (cross-field checks), beyond the
+      Validators of each Field's Input;
+    - `save_answers()` — copy the widgets' values into `self.state` (called on Next after
+      validation, and on Back so the answers are kept);
+    - `before_next()` — optional async last check (return False to stay).
+    Set `self.ready = False` while Next must wait (e.g. generation running): the Next button
+    and the Enter binding are disabled until it is True again.
+    Leaving the step (Next, Back, quit) sets `self.cancel_event`, for thread workers to stop.
+    """
+
+    STEP: ClassVar[int] = 0
+    TITLE: ClassVar[str] = ""
+    HELP: ClassVar[str] = ""
+    NEXT_LABEL: ClassVar[str] = "Next"
+    SHOW_BACK: ClassVar[bool] = True
+    CSS_PATH = STYLESHEET
+    AUTO_FOCUS = "#body Input, #body Select, #body Checkbox, #body RadioSet, #body Button, #next"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "next", "Next"),
+        Binding("escape", "back", "Back"),
+        Binding("f1", "help", "Help"),
+        Binding("ctrl+q", "app.quit", "Quit"),
+    ]
+
+    ready: reactive[bool] = reactive(True, bindings=True)
+    """Whether Next is allowed now."""
+
+    def __init__(self, state: WizardState) -> None:
+        super().__init__()
+        self.state = state
+        self.cancel_event = threading.Event()
+
+    # ----------------------------------------------------------------- layout
+    def compose(self) -> ComposeResult:
+        yield StepIndicator(self.STEP, TOTAL_STEPS, self.TITLE, id="step-indicator")
+        with VerticalScroll(id="body"):
+            yield from self.compose_body()
+        with Horizontal(id="step-buttons"):
+            if self.SHOW_BACK:
+                yield Button("Back", id="back", compact=True)
+            yield Button(self.NEXT_LABEL, id="next", variant="primary", compact=True)
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        """The step's own widgets."""
+        yield from ()
+
+    def on_mount(self) -> None:
+        self.query_one("#next", Button).disabled = not self.ready
+
+    def watch_ready(self, ready: bool) -> None:
+        for button in self.query("#next").results(Button):
+            button.disabled = not ready
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "next" and not self.ready:
+            return None  # shown, dimmed: the footer says Next exists but not yet
+        return not (action == "back" and not self.SHOW_BACK)
+
+    # ------------------------------------------------------------- navigation
+    @on(Button.Pressed, "#next")
+    @on(Input.Submitted)
+    async def next_requested(self, event: Message) -> None:
+        event.stop()
+        await self.action_next()
+
+    @on(Button.Pressed, "#back")
+    def back_requested(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_back()
+
+    async def action_next(self) -> None:
+        """Validate every field, show each failure beside it, focus the first bad one; else Next."""
+        if not self.ready or not self.validate_fields():
+            return
+        if not await self.before_next():
+            return
+        self.save_answers()
+        self.leave(Nav.NEXT)
+
+    def action_back(self) -> None:
+        if not self.SHOW_BACK:
+            return
+        self.save_answers()
+        self.leave(Nav.BACK)
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self.HELP, f"Step {self.STEP} · {self.TITLE}"))
+
+    def leave(self, nav: Nav) -> None:
+        """End the step: stop its work, hand `nav` to the flow loop."""
+        self.cancel_event.set()
+        self.workers.cancel_node(self)
+        self.dismiss(nav)
+
+    # ------------------------------------------------------------- validation
+    def problems(self) -> Mapping[str, str | None]:
+        """Failures beyond the Inputs' own Validators, keyed by Field id (None = fine)."""
+        return {}
+
+    def validate_fields(self) -> bool:
+        """Check every visible, enabled Field; write failures beside them; focus the first."""
+        extra = self.problems()
+        failures: dict[str, str] = {}
+        for field in self.query(Field):
+            if not field.display or field.disabled or field.id is None:
+                continue
+            message = field.check() or extra.get(field.id)
+            if message:
+                field.show_error(message)
+                failures[field.id] = message
+        return self.report(failures)
+
+    def report(self, failures: Mapping[str, str | None]) -> bool:
+        """Show each message beside its Field (None clears it) and focus the first failing one.
+
+        Also for failures found later (e.g. a worker says the name is taken). True = no failure.
+        """
+        first: Field | None = None
+        for field_id, message in failures.items():
+            field = self.query_one(f"#{field_id}", Field)
+            field.show_error(message)
+            if message and first is None:
+                first = field
+        if first is None:
+            return True
+        if first.control_widget.focusable:
+            first.control_widget.focus()
+        self.query_one("#body", VerticalScroll).scroll_to_widget(first, animate=False)
+        return False
+
+    async def before_next(self) -> bool:
+        """A last check before leaving with Next; False keeps the step open."""
+        return True
+
+    def save_answers(self) -> None:
+        """Copy the widgets' values into `self.state`."""
+
+    # -------------------------------------------------------------- clipboard
+    @on(CopyableValue.CopyRequested)
+    def copy_requested(self, event: CopyableValue.CopyRequested) -> None:
+        event.stop()
+        self.copy_text(event.text, event.what)
+
+    def copy_text(self, text: str, what: str) -> None:
+        """Copy with pyperclip in a worker, then also through the terminal (OSC 52)."""
+        self._copy_in_thread(text, what)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="clipboard")
+    def _copy_in_thread(self, text: str, what: str) -> None:
+        self.post_message(ClipboardResult(text, what, copy_with_system_clipboard(text)))
+
+    @on(ClipboardResult)
+    def clipboard_result(self, event: ClipboardResult) -> None:
+        # OSC 52 as well: over SSH the system clipboard is the server's, the terminal's is yours.
+        self.app.copy_to_clipboard(event.text)
+        if event.system_problem is None:
+            outcome = f"Copied the {event.what} to the clipboard (system clipboard, via pyperclip)."
+        else:
+            outcome = (
+                f"Sent the {event.what} to your terminal's clipboard (OSC 52; no system clipboard "
+                "here). If pasting gives nothing, select it on screen and copy it by hand."
+            )
+        self.copied(event.text, event.what, outcome, system=event.system_problem is None)
+
+    def copied(self, text: str, what: str, outcome: str, *, system: bool) -> None:
+        """Say how the copy went; screens with a status line override this."""
+        self.notify(outcome, title="Copy")

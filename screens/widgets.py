@@ -1,0 +1,135 @@
+"""Widgets shared by the wizard's steps: a labelled field with its error line, the step
+indicator, and a value the user can copy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Button, Input, Label, Static
+
+
+class StepIndicator(Static):
+    """The line at the top of every step: "Step 3 of 9 · Generate"."""
+
+    def __init__(self, step: int, total: int, title: str, *, id: str | None = None) -> None:
+        super().__init__(f"Step {step} of {total} · {title}", id=id, markup=False)
+        self.step = step
+        self.total = total
+
+
+class Field(Vertical):
+    """A labelled control with an optional hint and an error line beside it.
+
+    The error line stays hidden until there is something to say, so a valid form costs no
+    rows at 80x24. Input validators run on blur and on submit; once an error is shown it is
+    re-checked while typing, so it disappears the moment the value is fixed.
+    """
+
+    def __init__(
+        self,
+        label: str,
+        control: Widget,
+        *,
+        hint: str = "",
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(id=id, classes=classes)
+        self.label_text = label
+        self.control_widget = control
+        self.hint = hint
+        self._error: str | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="field-row"):
+            yield Label(self.label_text, classes="field-label")
+            yield self.control_widget
+        if self.hint:
+            yield Static(self.hint, classes="field-hint", markup=False)
+        yield Static("", classes="field-error", markup=False)
+
+    @property
+    def error(self) -> str | None:
+        """The message shown beside the field, or None."""
+        return self._error
+
+    def show_error(self, message: str | None) -> None:
+        """Write (or clear, with None) the failure beside the control."""
+        self._error = message or None
+        line = self.query_one(".field-error", Static)
+        line.update(f"✗ {message}" if message else "")
+        line.set_class(bool(message), "-shown")
+        self.set_class(bool(message), "-invalid")
+
+    def check(self) -> str | None:
+        """Run the control's validators now; show and return the first failure (None = fine)."""
+        message: str | None = None
+        control = self.control_widget
+        if isinstance(control, Input):
+            result = control.validate(control.value)
+            if result is not None and not result.is_valid:
+                descriptions = result.failure_descriptions
+                message = descriptions[0] if descriptions else "Not valid."
+        self.show_error(message)
+        return message
+
+    def on_input_blurred(self, event: Input.Blurred) -> None:
+        if event.input is self.control_widget and event.value:
+            self.check()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input is self.control_widget and self.has_class("-invalid"):
+            self.check()
+
+
+class CopyableValue(Horizontal):
+    """A value shown as selectable text with a Copy button beside it.
+
+    The button posts `CopyableValue.CopyRequested`; `StepScreen` handles it (pyperclip first,
+    then the terminal's OSC 52) and says which worked.
+    """
+
+    @dataclass
+    class CopyRequested(Message):
+        text: str
+        what: str
+
+    def __init__(self, value: str, *, what: str = "value", label: str = "Copy",
+                 id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.value = value
+        self.what = what
+        self.button_label = label
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.value, classes="copyable-text", markup=False)
+        yield Button(self.button_label, classes="copy-button", compact=True)
+
+    def set_value(self, value: str) -> None:
+        self.value = value
+        self.query_one(".copyable-text", Static).update(value)
+
+    @on(Button.Pressed, ".copy-button")
+    def request_copy(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.post_message(self.CopyRequested(self.value, self.what))
+
+
+def copy_with_system_clipboard(text: str) -> str | None:
+    """Copy with pyperclip (the OS clipboard); None when it worked, else why not.
+
+    Runs in a thread worker: pyperclip shells out (xclip, pbcopy, clip.exe) and raises
+    PyperclipException when there is no clipboard, as on most SSH sessions.
+    """
+    try:
+        import pyperclip
+
+        pyperclip.copy(text)
+    except Exception as error:  # pyperclip raises its own and OS errors; any means "not copied"
+        return str(error) or type(error).__name__
+    return None
