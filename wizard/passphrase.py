@@ -1,0 +1,119 @@
+"""Passphrases come from an environment variable or an interactive prompt, never from argv.
+
+A command line is visible to every user of the machine (`ps`) and lands in shell history;
+an environment variable or a no-echo prompt is not.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from collections.abc import Callable
+from typing import TypeVar
+
+from wizard.certs import PassphraseNeeded, WrongPassphrase
+from wizard.errors import UserError
+from wizard.names import validate_passphrase
+
+T = TypeVar("T")
+PROMPT_ATTEMPTS = 3
+NO_TTY_HINT = (
+    "Put the passphrase in an environment variable and pass --passphrase-env VAR "
+    "(for example: read -rs CERT_PASS && export CERT_PASS)"
+)
+
+
+def stdin_is_interactive() -> bool:
+    """True when a person can answer a prompt (stdin is a terminal)."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def passphrase_from_env(var: str) -> bytes:
+    """The passphrase held by environment variable `var`, as UTF-8 bytes."""
+    value = os.environ.get(var)
+    if value is None:
+        raise UserError(
+            f"The environment variable {var} is not set, so there is no passphrase to use.",
+            hint=f"Set it first (read -rs {var} && export {var}), or check its name.",
+            exit_code=2,
+        )
+    if not value:
+        raise UserError(
+            f"The environment variable {var} is empty.",
+            hint=f"Put the passphrase in {var}, or leave out --passphrase-env.",
+            exit_code=2,
+        )
+    return value.encode("utf-8")
+
+
+def _ask(prompt: str) -> str:
+    try:
+        return getpass.getpass(prompt)
+    except EOFError:
+        raise UserError("No passphrase was typed (end of input).", hint=NO_TTY_HINT) from None
+
+
+def ask_new_passphrase(*, attempts: int = PROMPT_ATTEMPTS) -> bytes:
+    """Prompt twice (no echo) for a new passphrase until both entries agree."""
+    for _ in range(attempts):
+        first = _ask("Passphrase for the new private key: ")
+        second = _ask("Type it again to confirm: ")
+        problem = validate_passphrase(first, second)
+        if problem is None:
+            return first.encode("utf-8")
+        print(problem, file=sys.stderr)
+    raise UserError(
+        "No passphrase was agreed on.",
+        hint="Try again, or use --passphrase-env VAR or --no-passphrase.",
+    )
+
+
+def ask_passphrase(prompt: str) -> bytes:
+    """Prompt once (no echo) for the passphrase of an existing file."""
+    return _ask(prompt).encode("utf-8")
+
+
+def passphrase_for_new_key(passphrase_env: str | None, no_passphrase: bool) -> bytes | None:
+    """The passphrase for a key about to be written: env var, explicit none, or a prompt."""
+    if passphrase_env:
+        return passphrase_from_env(passphrase_env)
+    if no_passphrase:
+        return None
+    if stdin_is_interactive():
+        return ask_new_passphrase()
+    raise UserError(
+        "A passphrase is needed to protect the private key, and there is no terminal to ask.",
+        hint="Use --passphrase-env VAR (the passphrase in an environment variable), "
+        "or --no-passphrase to rely on file permissions alone.",
+        exit_code=2,
+    )
+
+
+def open_with_passphrase(
+    opener: Callable[[bytes | None], T], passphrase_env: str | None, what: str
+) -> T:
+    """Run `opener(passphrase)` for an encrypted file, finding the passphrase the usual way.
+
+    With `passphrase_env` that passphrase is used, once. Otherwise the file is tried without
+    a passphrase, then (only at a terminal) the user is asked, up to three times.
+    `opener` raises `PassphraseNeeded` / `WrongPassphrase` (as `wizard.certs` loaders do).
+    """
+    if passphrase_env:
+        return opener(passphrase_from_env(passphrase_env))
+    try:
+        return opener(None)
+    except PassphraseNeeded as needed:
+        if not stdin_is_interactive():
+            raise UserError(str(needed), hint=NO_TTY_HINT) from None
+    for attempt in range(1, PROMPT_ATTEMPTS + 1):
+        try:
+            return opener(ask_passphrase(f"Passphrase for {what}: "))
+        except (PassphraseNeeded, WrongPassphrase) as error:
+            if attempt == PROMPT_ATTEMPTS:
+                raise UserError(str(error), hint=error.hint) from None
+            print("That passphrase does not open it; try again.", file=sys.stderr)
+    raise AssertionError("unreachable")
