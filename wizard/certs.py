@@ -200,7 +200,7 @@ def read_input_file(path: str | os.PathLike[str], what: str = "file") -> bytes:
     return data
 
 
-def _looks_like_pfx(data: bytes) -> bool:
+def looks_like_pfx(data: bytes) -> bool:
     """True for PKCS#12 structure: SEQUENCE { INTEGER 3, SEQUENCE { OID pkcs7-data ... } }."""
     return (
         data[:1] == b"\x30"
@@ -261,7 +261,7 @@ def load_certificate_bytes(data: bytes, source: str = "input") -> x509.Certifica
             return x509.load_der_x509_certificate(data)
         except ValueError:
             pass
-        if _looks_like_pfx(data):
+        if looks_like_pfx(data):
             raise UserError(
                 f"{source} is a PFX/PKCS#12 file (key and certificate), not a bare certificate.",
                 hint="Open it with 'inspect FILE.pfx', or give the .cer/.pem exported next to it.",
@@ -323,7 +323,7 @@ def load_private_key_bytes(
                 hint="Give the .key file written next to the certificate.",
             )
         loader = serialization.load_pem_private_key
-    elif _looks_like_pfx(data):
+    elif looks_like_pfx(data):
         raise UserError(
             f"{source} is a PFX/PKCS#12 file, not a bare private key.",
             hint="Use the .pfx as the certificate file instead (it holds the key too).",
@@ -370,7 +370,7 @@ class PfxContents:
 
 def load_pfx_bytes(data: bytes, passphrase: bytes | None, source: str = "input") -> PfxContents:
     """Certificate and RSA key from PKCS#12 bytes; without a passphrase also tries the empty one."""
-    if not _looks_like_pfx(data):
+    if not looks_like_pfx(data):
         if b"-----BEGIN" in data or data[:1] == b"\x30":
             raise UserError(
                 f"{source} is not a PFX/PKCS#12 file.",

@@ -96,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="show thumbprints, dates and checks of a certificate, key or PFX",
         description="Read a certificate (.cer/.crt/.pem, DER or PEM, or a bundle) or a .pfx/.p12 "
         "and show what the Entra portal will show for it; with --key, check the key matches.",
+        epilog="exit codes: 0 read and every check passed or only warned, 1 a check failed "
+        "(expired, not RSA, key does not match) or the file cannot be read, 2 usage error",
     )
     inspect.add_argument("file", help="the certificate or PFX file")
     inspect.add_argument("--key", metavar="KEYFILE", help="a private key file to check against the certificate")

@@ -201,6 +201,30 @@ def _remove_abandoned_staging(root: Path, stem: str) -> bool:
     return removed
 
 
+def check_name_is_free(name: str, *, out_root: Path | None = None, force: bool = False) -> Path:
+    """The certificate folder for `name`; raises UserError when it is taken and not `force`.
+
+    Commands call this before generating a key or asking for a passphrase, to fail fast;
+    `write_certificate_set` checks again.
+    """
+    root = Path(out_root).expanduser() if out_root is not None else default_cert_root()
+    folder = root / file_stem_for(name)
+    if root.exists() and not root.is_dir():
+        raise UserError(f"{root} exists but is a file, not a folder.", hint="Choose another --out.")
+    if folder.exists() and not folder.is_dir():
+        raise UserError(
+            f"{folder} exists and is a file, so the certificate folder cannot be created there.",
+            hint="Choose another --name or --out.",
+        )
+    if not force and _has_entries(folder):
+        raise UserError(
+            f"A certificate folder already exists at {folder}: it is not overwritten.",
+            hint="Choose another --name, or add --force to replace it "
+            "(the old files are moved to a backup folder first).",
+        )
+    return folder
+
+
 def write_certificate_set(
     generated: certs.GeneratedCertificate,
     name: str,
@@ -222,20 +246,10 @@ def write_certificate_set(
             on_stage(message)
 
     stem = file_stem_for(name)
+    check_name_is_free(name, out_root=out_root, force=force)
     root = ensure_private_dir(Path(out_root) if out_root is not None else default_cert_root())
     folder = root / stem
-    if folder.exists() and not folder.is_dir():
-        raise UserError(
-            f"{folder} exists and is a file, so the certificate folder cannot be created there.",
-            hint="Choose another --name or --out.",
-        )
     existing = _has_entries(folder)
-    if existing and not force:
-        raise UserError(
-            f"A certificate folder already exists at {folder}: it is not overwritten.",
-            hint="Choose another --name, or add --force to replace it "
-            "(the old files are moved to a backup folder first).",
-        )
     warnings: list[str] = []
     if IS_WINDOWS:
         warnings.append(WINDOWS_PERMISSIONS_WARNING)
