@@ -1,0 +1,189 @@
+"""The markdown summary written beside the certificate: what was set up, proven, and how to use it.
+
+It is meant to be kept, forwarded and pasted into a ticket, so it holds no secret: no key,
+no passphrase, no token (not even a truncated one) — only names, IDs, thumbprints, paths,
+dates, test verdicts and the snippets (which hold no secret either).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from wizard.profiles import Profile, utc_now
+from wizard.snippets import SNIPPET_TITLES, snippets
+
+if TYPE_CHECKING:
+    from wizard.connection import NegativeResult, PositiveResult
+
+CLOUD_LABELS = {
+    "global": "Global (login.microsoftonline.com)",
+    "usgov": "US Government GCC High (login.microsoftonline.us)",
+    "usgov-dod": "US Government DoD (login.microsoftonline.us)",
+    "china": "China, operated by 21Vianet (login.partner.microsoftonline.cn)",
+}
+_SNIPPET_LANGUAGES = {
+    "powershell": "powershell",
+    "exchange-online": "powershell",
+    "msal-python": "python",
+    "azure-identity": "python",
+    "az-cli": "sh",
+}
+
+
+def _when(moment: datetime | None) -> str:
+    return "never" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _code(text: str) -> str:
+    """Inline code that survives backticks inside `text`."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _fence(text: str, language: str) -> str:
+    longest = max((len(run) for run in re.findall(r"`{3,}", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{text.rstrip()}\n{fence}"
+
+
+def summary_path_for(profile: Profile) -> Path:
+    """Where the summary goes: beside the certificate, `<stem>-summary.md`."""
+    cert = Path(profile.cert_path)
+    return cert.with_name(f"{cert.stem}-summary.md")
+
+
+def _expiry_line(profile: Profile, now: datetime) -> str:
+    days = profile.days_left(now)
+    status = profile.expiry_status(now)
+    base = f"Valid until **{_when(profile.not_after)}**"
+    rotate = f"`entra-cert-wizard rotate {profile.name}`"
+    if status == "expired":
+        return f"{base}: **expired** {-days} day(s) ago. Rotate now: {rotate}."
+    if status == "warning":
+        return f"{base}: **{days} day(s) left**. Rotate soon: {rotate}."
+    return f"{base}: {days} days left. `entra-cert-wizard profiles` warns 30 days before."
+
+
+def _test_lines(
+    profile: Profile, positive: PositiveResult | None, negative: NegativeResult | None
+) -> list[str]:
+    lines: list[str] = []
+    if positive is not None:
+        verdict = "passed" if positive.ok else "FAILED"
+        lines.append(
+            f"- Positive test (token with the certificate, then Microsoft Graph): **{verdict}**"
+        )
+        token = positive.token
+        if token is not None:
+            roles = ", ".join(token.roles) if token.roles else "none (no admin consent yet)"
+            lines.append(
+                f"  - Token for app {_code(token.app_id)} in tenant {_code(token.tenant_id)};"
+                f" permissions: {roles}"
+            )
+        organization = positive.organization
+        if isinstance(organization, dict) and organization.get("display_name"):
+            lines.append(f"  - Organization read from Graph: {organization['display_name']}")
+        if positive.error is not None:
+            lines.append(f"  - {positive.error.code}: {positive.error.title}")
+    if negative is not None:
+        lines.append(
+            "- Negative test (the app without the certificate must be refused):"
+            f" **{negative.verdict}**"
+        )
+        for probe in negative.probes:
+            outcome = (
+                "refused" if probe.refused else ("GOT A TOKEN" if probe.alarm else "inconclusive")
+            )
+            code = f" ({probe.observed_code})" if probe.observed_code else ""
+            lines.append(f"  - {probe.title}: {outcome}{code}")
+    if not lines and profile.last_test:
+        lines.append(f"- Last test: **{profile.last_test}** on {_when(profile.last_test_at)}")
+    if profile.last_test and lines and positive is not None:
+        lines.append(f"- Overall: **{profile.last_test}** on {_when(profile.last_test_at)}")
+    return lines or ["- Not tested yet: `entra-cert-wizard test --profile " + profile.name + "`"]
+
+
+def summary_markdown(
+    profile: Profile,
+    *,
+    positive: PositiveResult | None = None,
+    negative: NegativeResult | None = None,
+    now: datetime | None = None,
+) -> str:
+    """The summary as markdown text (pure; see write_summary)."""
+    now = now or utc_now()
+    title = profile.certificate_name or profile.name
+    lines = [
+        f"# Certificate sign-in: {title}",
+        "",
+        f"Written by entra-cert-wizard on {_when(now)}. This file holds no secret: no private",
+        "key, no passphrase, no token. Keep the `.key` and `.pfx` files private.",
+        "",
+        "## What was set up",
+        "",
+        f"- Profile: {_code(profile.name)}" + (" (demo tenant)" if profile.demo else ""),
+        f"- Certificate: {_code('CN=' + title)}, self-signed",
+        f"- App registration (client) ID: {_code(profile.client_id)}",
+        f"- Tenant: {_code(profile.tenant)}"
+        + (f" ({profile.organization_domain})" if profile.organization_domain else ""),
+        f"- Cloud: {CLOUD_LABELS.get(profile.cloud, profile.cloud)}",
+        "",
+        "## Thumbprints",
+        "",
+        "- SHA-1 (what the portal shows under Certificates & secrets):"
+        f" {_code(profile.thumbprint_sha1)}",
+        f"- SHA-256: {_code(profile.thumbprint_sha256)}",
+        "",
+        "## Expiry",
+        "",
+        _expiry_line(profile, now),
+        "",
+        "## Files",
+        "",
+    ]
+    files: list[tuple[str, str | None]] = [
+        ("Upload this one to the app registration (public)", profile.cer_path),
+        ("Certificate, PEM (public)", profile.cert_path),
+        ("Private key (secret: keep it on this machine, readable by you alone)", profile.key_path),
+        ("Key and certificate for Windows Import-PfxCertificate (secret)", profile.pfx_path),
+    ]
+    lines += [f"- {label}: {_code(path)}" for label, path in files if path]
+    lines += ["", "## Tests", "", *_test_lines(profile, positive, negative), "", "## Use it", ""]
+    lines.append(
+        "Passphrases are asked for, or read from the environment variable named in the code; "
+        "never write one into a script."
+    )
+    for key, text in snippets(profile).items():
+        lines += ["", f"### {SNIPPET_TITLES[key]}", "", _fence(text, _SNIPPET_LANGUAGES[key])]
+    lines += [
+        "",
+        "## Later",
+        "",
+        f"- Test again: `entra-cert-wizard test --profile {profile.name}`",
+        "- Expiry of every profile: `entra-cert-wizard profiles`",
+        f"- Replace the certificate without an outage: `entra-cert-wizard rotate {profile.name}`",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(
+    profile: Profile,
+    *,
+    positive: PositiveResult | None = None,
+    negative: NegativeResult | None = None,
+    now: datetime | None = None,
+    path: Path | None = None,
+) -> Path:
+    """Write the summary beside the certificate (atomic, 0644: no secret in it); return its path."""
+    from wizard.storage import atomic_write_text
+
+    target = path or summary_path_for(profile)
+    atomic_write_text(
+        target, summary_markdown(profile, positive=positive, negative=negative, now=now), mode=0o644
+    )
+    return target
