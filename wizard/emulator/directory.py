@@ -1,0 +1,427 @@
+"""The demo tenant's directory: one tenant, its app registrations and their certificates.
+
+State lives in one JSON file in the state folder, rewritten atomically on every change under
+a lock, so concurrent uploads never interleave and a restart keeps what was uploaded. Readers
+(the token endpoint) use immutable index snapshots swapped in after each change, so token
+requests never wait for an upload.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from wizard.emulator._files import atomic_write, ensure_private_dir
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "directory.json"
+STATE_VERSION = 1
+GRAPH_RESOURCE = "https://graph.microsoft.com"
+# Graph's well-known application ID; Entra accepts it in place of the resource URI.
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+ORG_READ_ROLES = ("Organization.Read.All", "Directory.Read.All")
+GUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+# A DNS name: labels of letters, digits and hyphens, at least one dot.
+DNS_RE = re.compile(
+    r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
+THUMBPRINT_RE = re.compile(r"^[0-9A-F]{40}$")
+
+DEFAULT_DOMAIN = "contosodemo.onmicrosoft.com"
+DEFAULT_ORGANIZATION = "Contoso Demo"
+CONSENTED_APP = "Script Processing Server"
+UNCONSENTED_APP = "Unconsented Demo App"
+
+
+class PortalError(Exception):
+    """A refusal from the demo portal API: HTTP status, short code, plain-English message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class KeyCredential:
+    """A certificate registered on an app, as Entra keeps it (keyCredentials)."""
+
+    key_id: str
+    thumbprint_sha1: str
+    thumbprint_sha256: str
+    start: datetime
+    end: datetime
+    display_name: str
+    der: bytes
+    added_at: float
+
+    @cached_property
+    def certificate(self) -> x509.Certificate:
+        return x509.load_der_x509_certificate(self.der)
+
+    @cached_property
+    def public_key(self) -> rsa.RSAPublicKey | None:
+        key = self.certificate.public_key()
+        return key if isinstance(key, rsa.RSAPublicKey) else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key_id": self.key_id,
+            "thumbprint": self.thumbprint_sha1,
+            "thumbprint_sha256": self.thumbprint_sha256,
+            "start": _iso(self.start),
+            "end": _iso(self.end),
+            "display_name": self.display_name,
+            "added_at": self.added_at,
+        }
+
+    def to_state(self) -> dict[str, Any]:
+        data = self.to_json()
+        data["der"] = base64.b64encode(self.der).decode("ascii")
+        return data
+
+    @classmethod
+    def from_state(cls, data: dict[str, Any]) -> KeyCredential:
+        return cls(
+            key_id=str(data["key_id"]),
+            thumbprint_sha1=str(data["thumbprint"]),
+            thumbprint_sha256=str(data["thumbprint_sha256"]),
+            start=_utc(str(data["start"])),
+            end=_utc(str(data["end"])),
+            display_name=str(data["display_name"]),
+            der=base64.b64decode(str(data["der"])),
+            added_at=float(data.get("added_at", 0.0)),
+        )
+
+    @classmethod
+    def from_certificate(cls, cert: x509.Certificate) -> KeyCredential:
+        der = cert.public_bytes(serialization.Encoding.DER)
+        names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        common_name = str(names[0].value) if names else cert.subject.rfc4514_string()
+        return cls(
+            key_id=str(uuid.uuid4()),
+            thumbprint_sha1=cert.fingerprint(hashes.SHA1()).hex().upper(),
+            thumbprint_sha256=cert.fingerprint(hashes.SHA256()).hex().upper(),
+            start=cert.not_valid_before_utc,
+            end=cert.not_valid_after_utc,
+            display_name=f"CN={common_name}",
+            der=der,
+            added_at=time.time(),
+        )
+
+
+@dataclass
+class Application:
+    """An app registration and its service principal in the demo tenant."""
+
+    client_id: str
+    app_object_id: str
+    sp_object_id: str
+    display_name: str
+    requested_roles: list[str]
+    consented: bool
+    key_credentials: list[KeyCredential] = field(default_factory=list)
+
+    @property
+    def granted_roles(self) -> list[str]:
+        """Application permissions in tokens: only those with admin consent."""
+        return list(self.requested_roles) if self.consented else []
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "client_id": self.client_id,
+            "object_id": self.app_object_id,
+            "service_principal_id": self.sp_object_id,
+            "display_name": self.display_name,
+            "requested_roles": list(self.requested_roles),
+            "roles": self.granted_roles,
+            "consented": self.consented,
+            "key_credentials": [k.to_json() for k in self.key_credentials],
+        }
+
+    def to_state(self) -> dict[str, Any]:
+        data = self.to_json()
+        data["key_credentials"] = [k.to_state() for k in self.key_credentials]
+        return data
+
+    @classmethod
+    def from_state(cls, data: dict[str, Any]) -> Application:
+        return cls(
+            client_id=str(data["client_id"]),
+            app_object_id=str(data["object_id"]),
+            sp_object_id=str(data["service_principal_id"]),
+            display_name=str(data["display_name"]),
+            requested_roles=[str(r) for r in data.get("requested_roles", [])],
+            consented=bool(data.get("consented", False)),
+            key_credentials=[KeyCredential.from_state(k) for k in data.get("key_credentials", [])],
+        )
+
+
+@dataclass(frozen=True)
+class Tenant:
+    tenant_id: str
+    domain: str
+    display_name: str
+    created: datetime
+    country: str = "US"
+
+
+def _parse_upload(data: bytes) -> x509.Certificate:
+    """The certificate in an upload, or PortalError saying what is wrong with it."""
+    try:
+        from wizard.certs import load_certificate_bytes
+    except ImportError:
+        return _parse_upload_fallback(data)
+    from wizard.errors import UserError
+
+    try:
+        return load_certificate_bytes(data, source="the upload")
+    except UserError as error:
+        raise PortalError(400, "InvalidCertificate", error.message) from None
+
+
+def _parse_upload_fallback(data: bytes) -> x509.Certificate:
+    """Until wizard.certs is importable: the same refusals, in fewer words."""
+    text = data.strip()
+    if not text:
+        raise PortalError(
+            400, "InvalidCertificate", "The upload is empty: send the .cer or .pem file."
+        )
+    if b"PRIVATE KEY-----" in text:
+        raise PortalError(
+            400,
+            "InvalidCertificate",
+            "The upload contains a private key. Upload only the public certificate (.cer), "
+            "never the key.",
+        )
+    if b"-----BEGIN CERTIFICATE-----" in text:
+        try:
+            return x509.load_pem_x509_certificates(text)[0]
+        except ValueError:
+            raise PortalError(
+                400, "InvalidCertificate", "The PEM certificate is damaged."
+            ) from None
+    try:
+        return x509.load_der_x509_certificate(data)
+    except ValueError:
+        pass
+    try:
+        from cryptography.hazmat.primitives.serialization import pkcs12
+
+        pkcs12.load_pkcs12(data, None)
+        is_pfx = True
+    except ValueError as error:
+        is_pfx = "password" in str(error).lower() or "mac" in str(error).lower()
+    if is_pfx:
+        raise PortalError(
+            400,
+            "InvalidCertificate",
+            "The upload is a .pfx (it holds the private key). Upload the .cer file instead.",
+        )
+    raise PortalError(
+        400, "InvalidCertificate", "The upload is not a certificate (.cer, .crt or .pem)."
+    )
+
+
+class Directory:
+    """The tenant and its apps; every change is persisted before it becomes visible."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = ensure_private_dir(state_dir)
+        self.path = state_dir / STATE_FILE
+        self._lock = threading.RLock()
+        self.tenant: Tenant
+        self._apps: dict[str, Application] = {}
+        self._by_sha1: dict[tuple[str, str], KeyCredential] = {}
+        self._by_sha256: dict[tuple[str, str], KeyCredential] = {}
+        if self.path.exists():
+            self._load()
+        else:
+            self._create()
+
+    # -- persistence -------------------------------------------------------------------
+
+    def _create(self) -> None:
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        self.tenant = Tenant(str(uuid.uuid4()), DEFAULT_DOMAIN, DEFAULT_ORGANIZATION, now)
+        for name, consented in ((CONSENTED_APP, True), (UNCONSENTED_APP, False)):
+            app = Application(
+                client_id=str(uuid.uuid4()),
+                app_object_id=str(uuid.uuid4()),
+                sp_object_id=str(uuid.uuid4()),
+                display_name=name,
+                requested_roles=["Organization.Read.All"],
+                consented=consented,
+            )
+            self._apps[app.client_id] = app
+        self._save()
+
+    def _load(self) -> None:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            tenant = data["tenant"]
+            self.tenant = Tenant(
+                tenant_id=str(tenant["tenant_id"]),
+                domain=str(tenant["domain"]),
+                display_name=str(tenant["display_name"]),
+                created=_utc(str(tenant["created"])),
+                country=str(tenant.get("country", "US")),
+            )
+            apps = [Application.from_state(a) for a in data["applications"]]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            # A damaged state file is set aside, never silently overwritten.
+            from wizard.errors import UserError
+
+            raise UserError(
+                f"The demo tenant's state file {self.path} is damaged ({error}).",
+                hint="Move it away (or use another --state folder) to start a fresh demo tenant.",
+            ) from None
+        self._apps = {a.client_id: a for a in apps}
+        self._reindex()
+
+    def _save(self) -> None:
+        data = {
+            "version": STATE_VERSION,
+            "tenant": {
+                "tenant_id": self.tenant.tenant_id,
+                "domain": self.tenant.domain,
+                "display_name": self.tenant.display_name,
+                "created": _iso(self.tenant.created),
+                "country": self.tenant.country,
+            },
+            "applications": [a.to_state() for a in self._apps.values()],
+        }
+        atomic_write(self.path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
+        self._reindex()
+
+    def _reindex(self) -> None:
+        by_sha1: dict[tuple[str, str], KeyCredential] = {}
+        by_sha256: dict[tuple[str, str], KeyCredential] = {}
+        for app in self._apps.values():
+            for key in app.key_credentials:
+                by_sha1[(app.client_id, key.thumbprint_sha1)] = key
+                by_sha256[(app.client_id, key.thumbprint_sha256)] = key
+        self._by_sha1, self._by_sha256 = by_sha1, by_sha256
+
+    # -- reads (lock-free snapshots) ---------------------------------------------------
+
+    def tenant_matches(self, identifier: str) -> bool:
+        lowered = identifier.lower()
+        return lowered in (self.tenant.tenant_id.lower(), self.tenant.domain.lower())
+
+    def application(self, client_id: str) -> Application | None:
+        return self._apps.get(client_id.lower())
+
+    def applications(self) -> list[Application]:
+        return list(self._apps.values())
+
+    def applications_json(self) -> list[dict[str, Any]]:
+        """What the portal lists; taken under the lock so no half-made change shows."""
+        with self._lock:
+            return [a.to_json() for a in self._apps.values()]
+
+    def credential_by_sha1(self, client_id: str, thumbprint_hex: str) -> KeyCredential | None:
+        return self._by_sha1.get((client_id.lower(), thumbprint_hex.upper()))
+
+    def credential_by_sha256(self, client_id: str, thumbprint_hex: str) -> KeyCredential | None:
+        return self._by_sha256.get((client_id.lower(), thumbprint_hex.upper()))
+
+    # -- changes (the portal) ----------------------------------------------------------
+
+    def _require_app(self, client_id: str) -> Application:
+        app = self.application(client_id)
+        if app is None:
+            raise PortalError(
+                404,
+                "ApplicationNotFound",
+                f"No application with client ID '{client_id}' in the demo tenant. "
+                "List them with GET /applications.",
+            )
+        return app
+
+    def add_certificate(self, client_id: str, data: bytes) -> KeyCredential:
+        cert = _parse_upload(data)
+        if not isinstance(cert.public_key(), rsa.RSAPublicKey):
+            raise PortalError(
+                400,
+                "InvalidCertificate",
+                "The certificate does not hold an RSA key; Entra expects RSA.",
+            )
+        credential = KeyCredential.from_certificate(cert)
+        with self._lock:
+            app = self._require_app(client_id)
+            if any(k.thumbprint_sha1 == credential.thumbprint_sha1 for k in app.key_credentials):
+                raise PortalError(
+                    409,
+                    "CertificateAlreadyRegistered",
+                    f"This certificate (thumbprint {credential.thumbprint_sha1}) is already "
+                    f"registered on '{app.display_name}'. Nothing was changed.",
+                )
+            app.key_credentials.append(credential)
+            try:
+                self._save()
+            except BaseException:
+                app.key_credentials.remove(credential)
+                self._reindex()
+                raise
+        log.info("certificate %s added to app %s", credential.thumbprint_sha1, client_id)
+        return credential
+
+    def remove_certificate(self, client_id: str, thumbprint: str) -> KeyCredential:
+        wanted = re.sub(r"[^0-9A-Fa-f]", "", thumbprint).upper()
+        with self._lock:
+            app = self._require_app(client_id)
+            for key in app.key_credentials:
+                if wanted in (key.thumbprint_sha1, key.thumbprint_sha256):
+                    app.key_credentials.remove(key)
+                    try:
+                        self._save()
+                    except BaseException:
+                        app.key_credentials.append(key)
+                        self._reindex()
+                        raise
+                    log.info("certificate %s removed from app %s", key.thumbprint_sha1, client_id)
+                    return key
+        raise PortalError(
+            404,
+            "CertificateNotFound",
+            f"No certificate with thumbprint '{thumbprint}' on '{app.display_name}'.",
+        )
+
+    def set_consent(self, client_id: str, granted: bool) -> Application:
+        with self._lock:
+            app = self._require_app(client_id)
+            previous = app.consented
+            app.consented = granted
+            try:
+                self._save()
+            except BaseException:
+                app.consented = previous
+                raise
+        return app

@@ -1,0 +1,124 @@
+"""Fault injection: make the demo tenant misbehave on purpose (tests and benchmarks only)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, fields
+from typing import Literal, cast
+
+FaultKind = Literal["accept-any", "delay", "status", "not-json", "reset", "upload-propagation"]
+FaultEndpoint = Literal["token", "discovery", "graph", "any"]
+FAULT_KINDS: tuple[str, ...] = (
+    "accept-any",
+    "delay",
+    "status",
+    "not-json",
+    "reset",
+    "upload-propagation",
+)
+FAULT_ENDPOINTS: tuple[str, ...] = ("token", "discovery", "graph", "any")
+
+
+@dataclass
+class Fault:
+    """One misbehaviour, applied to `count` matching requests (None = until cleared).
+
+    - accept-any: the token endpoint issues a token for any assertion of a known app (so the
+      negative test's alarm path can be exercised).
+    - delay: sleep `seconds` before answering.
+    - status: answer `status` (e.g. 429, 503) with an Entra-shaped body and Retry-After.
+    - not-json: answer 200 with an HTML page.
+    - reset: close the connection in the middle of the response.
+    - upload-propagation: certificates uploaded less than `seconds` ago answer 700027
+      "key was not found", like Entra's replication delay after an upload.
+    """
+
+    kind: FaultKind
+    endpoint: FaultEndpoint = "any"
+    seconds: float = 0.0
+    status: int = 500
+    retry_after: int | None = None
+    count: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(
+                f"unknown fault kind {self.kind!r}; use one of {', '.join(FAULT_KINDS)}"
+            )
+        if self.endpoint not in FAULT_ENDPOINTS:
+            raise ValueError(
+                f"unknown endpoint {self.endpoint!r}; use one of {', '.join(FAULT_ENDPOINTS)}"
+            )
+        if not 0 <= float(self.seconds) <= 300:
+            raise ValueError("seconds must be between 0 and 300")
+        if not 100 <= int(self.status) <= 599:
+            raise ValueError("status must be an HTTP status code")
+        if self.count is not None and int(self.count) < 0:
+            raise ValueError("count must be zero or more")
+
+    @classmethod
+    def from_json(cls, data: object) -> Fault:
+        """Build from the portal's JSON; unknown keys or wrong types raise ValueError."""
+        if not isinstance(data, dict):
+            raise ValueError("a fault is a JSON object")
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown fault fields: {', '.join(sorted(unknown))}")
+        if "kind" not in data:
+            raise ValueError("a fault needs a 'kind'")
+        try:
+            return cls(
+                kind=cast(FaultKind, str(data["kind"])),
+                endpoint=cast(FaultEndpoint, str(data.get("endpoint", "any"))),
+                seconds=float(data.get("seconds", 0.0)),
+                status=int(data.get("status", 500)),
+                retry_after=None if data.get("retry_after") is None else int(data["retry_after"]),
+                count=None if data.get("count") is None else int(data["count"]),
+            )
+        except (TypeError, ValueError) as error:
+            raise ValueError(str(error)) from error
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class FaultSwitch:
+    """The one active fault, consumed request by request under a lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._fault: Fault | None = None
+
+    def set(self, fault: Fault | None) -> None:
+        with self._lock:
+            self._fault = None if fault is None else Fault(**asdict(fault))
+
+    def current(self) -> Fault | None:
+        with self._lock:
+            return None if self._fault is None else Fault(**asdict(self._fault))
+
+    def take(self, endpoint: str, kinds: tuple[str, ...]) -> Fault | None:
+        """The active fault if it applies to this endpoint and kind; counts one use."""
+        with self._lock:
+            fault = self._fault
+            if fault is None or fault.kind not in kinds:
+                return None
+            if fault.endpoint not in ("any", endpoint):
+                return None
+            if fault.count is not None:
+                if fault.count <= 0:
+                    self._fault = None
+                    return None
+                fault.count -= 1
+                if fault.count == 0:
+                    self._fault = None
+            return Fault(**asdict(fault))
+
+    def peek(self, endpoint: str, kind: str) -> Fault | None:
+        """Like take() but without counting (the caller counts with take when it applies)."""
+        with self._lock:
+            fault = self._fault
+            if fault is None or fault.kind != kind or fault.endpoint not in ("any", endpoint):
+                return None
+            return Fault(**asdict(fault))

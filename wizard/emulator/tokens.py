@@ -1,0 +1,189 @@
+"""The tenant's own access tokens: issued by the token endpoint, checked by the small Graph.
+
+v1 app-only tokens like the ones Entra issues for Microsoft Graph, signed RS256 with the
+tenant's signing key (published, with its certificate, at the jwks_uri).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+from wizard.emulator._files import atomic_write
+from wizard.emulator.directory import GRAPH_APP_ID, Application, Tenant
+from wizard.emulator.jose import (
+    JoseError,
+    b64url_encode,
+    parse_compact,
+    sign_rs256,
+    verify_signature,
+)
+
+SIGNING_KEY_FILE = "tenant-signing.key"
+SIGNING_CERT_FILE = "tenant-signing.pem"
+TOKEN_LIFETIME = 3599
+CLOCK_SKEW = 300
+
+
+class BearerRejected(Exception):
+    """Graph's 401 InvalidAuthenticationToken, with Graph's message."""
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    access_token: str
+    expires_in: int
+    claims: dict[str, Any]
+
+
+def _load_or_create_signing(state_dir: Path) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    key_path, cert_path = state_dir / SIGNING_KEY_FILE, state_dir / SIGNING_CERT_FILE
+    if key_path.exists() and cert_path.exists():
+        try:
+            key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+            cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+            if isinstance(key, rsa.RSAPrivateKey) and cert.not_valid_after_utc > datetime.now(
+                timezone.utc
+            ):
+                return key, cert
+        except ValueError:
+            pass
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = datetime.now(timezone.utc)
+    name = x509.Name(
+        [x509.NameAttribute(NameOID.COMMON_NAME, "accounts.accesscontrol.windows.net")]
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=3650))
+        .sign(key, hashes.SHA256())
+    )
+    atomic_write(
+        key_path,
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
+    atomic_write(cert_path, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
+    return key, cert
+
+
+def _int_b64(value: int) -> str:
+    return b64url_encode(value.to_bytes((value.bit_length() + 7) // 8, "big"))
+
+
+class TokenIssuer:
+    """Signs and checks the tenant's access tokens."""
+
+    def __init__(self, state_dir: Path, tenant: Tenant, graph_resource: str) -> None:
+        self._key, self._cert = _load_or_create_signing(state_dir)
+        self._public = self._key.public_key()
+        self.tenant = tenant
+        self.graph_resource = graph_resource
+        der = self._cert.public_bytes(serialization.Encoding.DER)
+        # Entra's kid and x5t are the unpadded base64url SHA-1 of the signing certificate.
+        self.kid = b64url_encode(hashlib.sha1(der).digest())
+        self._x5c = base64.b64encode(der).decode("ascii")
+        self.issuer = f"https://sts.windows.net/{tenant.tenant_id}/"
+
+    def jwks(self, issuer_v2: str) -> dict[str, Any]:
+        numbers = self._public.public_numbers()
+        return {
+            "keys": [
+                {
+                    "kty": "RSA",
+                    "use": "sig",
+                    "kid": self.kid,
+                    "x5t": self.kid,
+                    "n": _int_b64(numbers.n),
+                    "e": _int_b64(numbers.e),
+                    "x5c": [self._x5c],
+                    "issuer": issuer_v2,
+                }
+            ]
+        }
+
+    def issue(self, app: Application, resource: str, *, now: float | None = None) -> IssuedToken:
+        issued = int(now if now is not None else time.time())
+        tid = self.tenant.tenant_id
+        claims: dict[str, Any] = {
+            "aud": resource,
+            "iss": self.issuer,
+            "iat": issued,
+            "nbf": issued,
+            "exp": issued + TOKEN_LIFETIME,
+            "aio": secrets.token_urlsafe(24),
+            "app_displayname": app.display_name,
+            "appid": app.client_id,
+            "appidacr": "2",
+            "idp": self.issuer,
+            "idtyp": "app",
+            "oid": app.sp_object_id,
+            "rh": "0." + secrets.token_urlsafe(16) + ".",
+            "sub": app.sp_object_id,
+            "tenant_region_scope": "EU",
+            "tid": tid,
+            "uti": secrets.token_urlsafe(16),
+            "ver": "1.0",
+            "xms_tcdt": int(self.tenant.created.timestamp()),
+        }
+        roles = app.granted_roles
+        if roles:
+            claims["roles"] = roles
+        header = {"typ": "JWT", "alg": "RS256", "x5t": self.kid, "kid": self.kid}
+        return IssuedToken(sign_rs256(self._key, header, claims), TOKEN_LIFETIME, claims)
+
+    def validate(self, token: str, *, now: float | None = None) -> dict[str, Any]:
+        """The claims of a bearer token for Graph, or BearerRejected with Graph's wording."""
+        moment = now if now is not None else time.time()
+        if not token:
+            raise BearerRejected("Access token is empty.")
+        try:
+            jws = parse_compact(token)
+        except JoseError:
+            raise BearerRejected(
+                "IDX14100: JWT is not well formed, there are no dots (.).\nThe token needs to "
+                "be in JWS or JWE Compact Serialization Format."
+                if "." not in token
+                else "Invalid JWT token. The token is malformed."
+            ) from None
+        if jws.header.get("alg") != "RS256" or jws.header.get("kid") != self.kid:
+            raise BearerRejected("Invalid JWT token. Token signature could not be validated.")
+        if not verify_signature("RS256", self._public, jws.signing_input, jws.signature):
+            raise BearerRejected("Invalid JWT token. Token signature could not be validated.")
+        claims = jws.claims
+        if claims.get("iss") != self.issuer or claims.get("tid") != self.tenant.tenant_id:
+            raise BearerRejected(
+                "Invalid JWT token. The token issuer is not valid for this tenant."
+            )
+        if claims.get("aud") not in (self.graph_resource, self.graph_resource + "/", GRAPH_APP_ID):
+            raise BearerRejected("Invalid audience.")
+        exp, nbf = claims.get("exp"), claims.get("nbf", claims.get("iat"))
+        if not isinstance(exp, (int, float)) or not isinstance(nbf, (int, float)):
+            raise BearerRejected("Access token validation failure.")
+        if moment >= exp or moment + CLOCK_SKEW < nbf:
+            raise BearerRejected("Lifetime validation failed, the token is expired.")
+        return claims
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())

@@ -1,0 +1,121 @@
+"""The client of the demo tenant's portal API (the stand-in for "Certificates & secrets").
+
+Plain urllib + ssl trusting the demo CA bundle, so the wizard and the CLI need nothing else.
+Every failure becomes a UserError carrying the portal's own message.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from wizard.errors import UserError
+
+_NOT_REACHABLE_HINT = (
+    "Start it with 'entra-cert-wizard emulator' (or use --demo, which starts one for the run)."
+)
+
+
+class PortalClient:
+    """Lists apps, uploads and deletes certificates, grants consent, sets faults."""
+
+    def __init__(
+        self, portal_url: str, ca_bundle: str, admin_token: str | None = None, timeout: float = 20
+    ) -> None:
+        self.portal_url = portal_url.rstrip("/")
+        self.admin_token = admin_token
+        self.timeout = timeout
+        try:
+            self._context = ssl.create_default_context(cafile=ca_bundle)
+        except (OSError, ssl.SSLError) as error:
+            raise UserError(
+                f"The demo tenant's CA bundle {ca_bundle} cannot be read ({error}).",
+                hint="Use the ca_bundle path the demo tenant printed when it started.",
+            ) from None
+
+    def _request(
+        self, method: str, path: str, body: bytes | None = None, content_type: str | None = None
+    ) -> Any:
+        request = urllib.request.Request(self.portal_url + path, data=body, method=method)
+        request.add_header("Accept", "application/json")
+        if content_type:
+            request.add_header("Content-Type", content_type)
+        if self.admin_token:
+            request.add_header("Authorization", f"Bearer {self.admin_token}")
+        try:
+            with urllib.request.urlopen(
+                request, timeout=self.timeout, context=self._context
+            ) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as error:
+            raise UserError(self._message(error), hint=self._hint(error.code)) from None
+        except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise UserError(
+                f"The demo tenant is not reachable at {self.portal_url} ({reason}).",
+                hint=_NOT_REACHABLE_HINT,
+            ) from None
+        if not raw:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise UserError(
+                f"The demo tenant at {self.portal_url} sent an answer that is not JSON.",
+                hint=_NOT_REACHABLE_HINT,
+            ) from None
+
+    @staticmethod
+    def _message(error: urllib.error.HTTPError) -> str:
+        try:
+            payload = json.loads(error.read() or b"null")
+            message = payload["error"]["message"]
+            if isinstance(message, str) and message:
+                return message
+        except (ValueError, KeyError, TypeError, OSError):
+            pass
+        return f"The demo portal refused the request (HTTP {error.code})."
+
+    @staticmethod
+    def _hint(status: int) -> str | None:
+        if status == 401:
+            return "Pass the admin token the demo tenant printed at start."
+        if status == 404:
+            return "Check the Application (client) ID against the demo tenant's list of apps."
+        return None
+
+    def list_applications(self) -> list[dict[str, Any]]:
+        """Each app: client_id, display_name, key_credentials, roles, consented, ..."""
+        payload = self._request("GET", "/applications")
+        return list(payload["value"]) if isinstance(payload, dict) else []
+
+    def upload_certificate(self, client_id: str, data: bytes) -> str:
+        """Upload a certificate (DER or PEM); returns the SHA-1 thumbprint the portal shows."""
+        quoted = urllib.parse.quote(client_id, safe="")
+        payload = self._request(
+            "POST", f"/applications/{quoted}/certificates", data, "application/octet-stream"
+        )
+        return str(payload["thumbprint"])
+
+    def delete_certificate(self, client_id: str, thumbprint: str) -> None:
+        quoted = urllib.parse.quote(client_id, safe="")
+        self._request(
+            "DELETE",
+            f"/applications/{quoted}/certificates/{urllib.parse.quote(thumbprint, safe='')}",
+        )
+
+    def set_consent(self, client_id: str, granted: bool) -> None:
+        quoted = urllib.parse.quote(client_id, safe="")
+        body = json.dumps({"granted": granted}).encode()
+        self._request("POST", f"/applications/{quoted}/consent", body, "application/json")
+
+    def set_fault(self, fault: dict[str, Any] | None) -> None:
+        """Inject a fault (the JSON of wizard.emulator.Fault), or clear it with None."""
+        if fault is None:
+            self._request("DELETE", "/faults")
+        else:
+            self._request("POST", "/faults", json.dumps(fault).encode(), "application/json")
