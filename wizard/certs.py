@@ -221,9 +221,9 @@ def _looks_like_der_private_key(data: bytes) -> bool:
 
 def _leaf(certificates: list[x509.Certificate]) -> x509.Certificate:
     """The certificate in a bundle that issued none of the others (usually the first)."""
-    issuers = {cert.issuer for cert in certificates}
     for cert in certificates:
-        if cert.subject not in issuers or cert.subject == cert.issuer:
+        others = (other for other in certificates if other is not cert)
+        if not any(other.issuer == cert.subject for other in others):
             return cert
     return certificates[0]
 
