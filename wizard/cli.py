@@ -147,6 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="list saved set-ups with their expiry",
         description="Every saved profile with days to expiry and whether its files are still there.",
+        epilog="exit codes: 0 every certificate valid and its files present (a warning is printed "
+        "for any that expires within 30 days), 1 at least one certificate has expired or its files "
+        "are missing (so a monitoring job can alert), or the profiles file cannot be read, "
+        "2 usage error",
     )
     _add_json(profiles)
 
@@ -156,10 +160,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace a profile's certificate without an outage",
         description="Walk a saved profile through rotation: new certificate, upload beside the old "
         "one, test, switch, remove the old one and prove it is refused. Resumable.",
+        epilog="Without --step, runs the next steps until one needs you (then says what to do). "
+        "Demo profiles upload and remove certificates on the demo tenant for real. "
+        "exit codes: 0 done or waiting for you, 1 a step failed, 2 usage error, "
+        "3 a negative test got a token, 4 inconclusive",
     )
     rotate.add_argument("profile", help="the saved profile to rotate")
     rotate.add_argument("--step", choices=["generate", "upload", "test", "switch", "retire", "archive", "status"], default=None, help="run one step (default: the next one)")
     _add_passphrase_options(rotate, allow_none=True)
+    rotate.add_argument("--old-passphrase-env", metavar="VAR", help="passphrase of the OLD key, to prove it is refused (default: the --passphrase-env variable)")
+    rotate.add_argument("--days", type=int, default=None, help="validity of the new certificate in days (default: as the old one)")
+    rotate.add_argument("--confirm", action="store_true", help="answer yes to the step's question: you uploaded the new .cer, switched your script, or removed the old certificate in the portal")
+    rotate.add_argument("--abandon", action="store_true", help="stop the rotation under way (before the old certificate is removed); the new files stay")
     rotate.add_argument("--timeout", type=float, default=20.0, help="seconds for each network call (default 20)")
     _add_json(rotate)
     return parser
