@@ -62,14 +62,12 @@ def file_stem_for(name: str) -> str:
     stem = _UNSAFE_STEM_CHARS.sub("_", ascii_only)
     stem = re.sub(r"\.{2,}", ".", stem)  # no ".." anywhere
     stem = stem.strip("._- ")  # no leading dot (hidden) or dash (option), no trailing dot
-    stem = stem[:MAX_NAME_LENGTH]
-    stem = stem.rstrip("._- ")
     if not stem:
         digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
         return f"certificate-{digest}"
     if stem.split(".")[0].upper() in _WINDOWS_RESERVED:
         stem = f"cert-{stem}"
-    return stem
+    return stem[:MAX_NAME_LENGTH].rstrip("._- ")
 
 
 def validate_days(value: object) -> str | None:
