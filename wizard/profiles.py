@@ -62,6 +62,12 @@ class RotationState:
     retired_at: datetime | None = None
     retire_proof: str | None = None
     old_thumbprint_sha1: str | None = None
+    old_thumbprint_sha256: str | None = None
+    old_cert_path: str | None = None
+    old_key_path: str | None = None
+    old_pfx_path: str | None = None
+    old_cer_path: str | None = None
+    old_not_after: datetime | None = None
     archive_folder: str | None = None
 
 
@@ -212,10 +218,22 @@ class _Reader:
             "test_verdict",
             "retire_proof",
             "old_thumbprint_sha1",
+            "old_thumbprint_sha256",
+            "old_cert_path",
+            "old_key_path",
+            "old_pfx_path",
+            "old_cer_path",
             "archive_folder",
         ):
             setattr(state, key, self.text(data, key, where, optional=True))
-        for key in ("new_not_after", "uploaded_at", "tested_at", "switched_at", "retired_at"):
+        for key in (
+            "new_not_after",
+            "uploaded_at",
+            "tested_at",
+            "switched_at",
+            "retired_at",
+            "old_not_after",
+        ):
             setattr(state, key, self.moment(data, key, where, optional=True))
         return state
 
@@ -352,6 +370,12 @@ def _rotation_json(state: RotationState | None) -> dict[str, object] | None:
         "retired_at": _time_text(state.retired_at),
         "retire_proof": state.retire_proof,
         "old_thumbprint_sha1": state.old_thumbprint_sha1,
+        "old_thumbprint_sha256": state.old_thumbprint_sha256,
+        "old_cert_path": state.old_cert_path,
+        "old_key_path": state.old_key_path,
+        "old_pfx_path": state.old_pfx_path,
+        "old_cer_path": state.old_cer_path,
+        "old_not_after": _time_text(state.old_not_after),
         "archive_folder": state.archive_folder,
     }
 

@@ -1,0 +1,619 @@
+"""Certificate rotation without an outage, in six resumable steps.
+
+1. generate — a new key and certificate for the same app (same CN), in a new folder
+   `<stem>-<YYYYmmdd>` beside the old one; the old files stay where they are.
+2. upload — the new .cer goes beside the old one on the app registration, so both work
+   (demo: uploaded for real through the portal API; real tenant: the user does it and says so).
+3. test — positive test with the new certificate, then the negative test.
+4. switch — the user moves the script to the new files/thumbprint (we show the exact lines).
+5. retire — the old certificate is removed from the app registration (demo: for real), then
+   proven dead: a token request signed with the old key must be refused with AADSTS700027.
+   The profile now points at the new certificate.
+6. archive — the old files move to `archive/<old folder>-retired-<YYYYmmdd>/`, nothing deleted.
+
+The profile's `rotation` (a RotationState) records the next step after each one, so a
+rotation can be left at any point and resumed later, from the CLI or the wizard. Each step
+function saves the profile and returns it; none prompts, prints or imports Textual.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from wizard.errors import UserError
+from wizard.profiles import (
+    ROTATION_DONE,
+    ROTATION_STEPS,
+    Profile,
+    RotationState,
+    get_profile,
+    save_profile,
+    utc_now,
+)
+from wizard.snippets import snippet_diff
+
+if TYPE_CHECKING:
+    from wizard.connection import (
+        ConnectionSettings,
+        Credential,
+        NegativeResult,
+        PositiveResult,
+        ProbeResult,
+        Step,
+    )
+    from wizard.emulator import DemoInfo
+    from wizard.portal import PortalClient
+
+STEP_TITLES: dict[str, str] = {
+    "generate": "Generate the new certificate",
+    "upload": "Upload it beside the old one",
+    "test": "Test the new certificate",
+    "switch": "Switch your script to it",
+    "retire": "Remove the old certificate and prove it is refused",
+    "archive": "Archive the old files",
+}
+OLD_KEY_REFUSED_CODE = "AADSTS700027"
+_DATED_SUFFIX = re.compile(r"-\d{8}(-\d+)?$")
+
+PORTAL_CLICKS_UPLOAD = (
+    "Entra admin center (https://entra.microsoft.com) › Identity › Applications › "
+    "App registrations › All applications › your app › Certificates & secrets › "
+    "Certificates › Upload certificate"
+)
+PORTAL_CLICKS_DELETE = (
+    "Entra admin center (https://entra.microsoft.com) › Identity › Applications › "
+    "App registrations › All applications › your app › Certificates & secrets › Certificates"
+)
+
+
+# --- where a rotation stands -------------------------------------------------------------
+
+
+def next_step(profile: Profile) -> str:
+    """The step to do next: "generate" when no rotation is under way, "done" when finished."""
+    return profile.rotation.step if profile.rotation is not None else "generate"
+
+
+def step_number(step: str) -> int:
+    """1..6 for a step name (7 for "done")."""
+    return ROTATION_STEPS.index(step) + 1 if step in ROTATION_STEPS else len(ROTATION_STEPS) + 1
+
+
+def step_done(profile: Profile, step: str) -> bool:
+    """True when `step` of the current rotation is behind us."""
+    return step_number(next_step(profile)) > step_number(step) and profile.rotation is not None
+
+
+def status_lines(profile: Profile) -> list[str]:
+    """A short human account of the rotation, one line per step."""
+    state = profile.rotation
+    if state is None:
+        return [
+            f'No rotation under way for "{profile.name}". Start one with: '
+            f"entra-cert-wizard rotate {profile.name}"
+        ]
+    current = next_step(profile)
+    lines = [f'Rotation of "{profile.name}" started {state.started_at:%Y-%m-%d %H:%M} UTC:']
+    for number, step in enumerate(ROTATION_STEPS, start=1):
+        mark = "done" if step_done(profile, step) else ("NEXT" if step == current else "    ")
+        lines.append(f"  [{mark:>4}] {number}. {STEP_TITLES[step]}")
+    if state.new_thumbprint_sha1:
+        lines.append(
+            f"  New certificate: {state.new_thumbprint_sha1}, "
+            f"files in {Path(state.new_cert_path).parent}"
+        )
+    return lines
+
+
+def check_step_allowed(profile: Profile, step: str) -> None:
+    """UserError unless `step` can run now: the next one, or test/switch again before retire."""
+    current = next_step(profile)
+    if step == current:
+        return
+    if current == ROTATION_DONE:
+        raise UserError(
+            f'The rotation of "{profile.name}" is finished; nothing left to do.', exit_code=2
+        )
+    repeatable = step in ("test", "switch") and step_done(profile, step)
+    if repeatable and step_number(current) <= step_number("retire") and current != "archive":
+        return
+    if step_done(profile, step):
+        raise UserError(
+            f'Step "{step}" of the rotation of "{profile.name}" is already done; '
+            f'the next one is "{current}".',
+            hint=f"Run: entra-cert-wizard rotate {profile.name} --step {current}",
+            exit_code=2,
+        )
+    raise UserError(
+        f'Step "{step}" cannot run yet: the rotation of "{profile.name}" is at "{current}" '
+        f"({STEP_TITLES.get(current, current)}).",
+        hint=f"Run: entra-cert-wizard rotate {profile.name} --step {current}",
+        exit_code=2,
+    )
+
+
+def _require(profile: Profile, step: str) -> RotationState:
+    check_step_allowed(profile, step)
+    if profile.rotation is None:
+        raise UserError(f'No rotation is under way for "{profile.name}".', exit_code=2)
+    return profile.rotation
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def key_is_encrypted(path: str | Path) -> bool:
+    """True when the PEM key file is encrypted (needs a passphrase to open)."""
+    try:
+        head = Path(path).read_bytes()[:4096]
+    except OSError:
+        return False
+    return b"ENCRYPTED" in head
+
+
+def new_profile_view(profile: Profile) -> Profile:
+    """The profile as it will be once the new certificate replaces the old one."""
+    state = profile.rotation
+    if state is None or not state.new_thumbprint_sha1:
+        return profile
+    return replace(
+        profile,
+        thumbprint_sha1=state.new_thumbprint_sha1,
+        thumbprint_sha256=state.new_thumbprint_sha256,
+        cert_path=state.new_cert_path,
+        key_path=state.new_key_path,
+        pfx_path=state.new_pfx_path,
+        cer_path=state.new_cer_path,
+        not_after=state.new_not_after or profile.not_after,
+        rotation=None,
+    )
+
+
+def old_profile_view(profile: Profile) -> Profile:
+    """The profile as it was before the rotation (its old certificate)."""
+    state = profile.rotation
+    if state is None or not state.old_cert_path:
+        return profile
+    return replace(
+        profile,
+        thumbprint_sha1=state.old_thumbprint_sha1 or profile.thumbprint_sha1,
+        thumbprint_sha256=state.old_thumbprint_sha256 or profile.thumbprint_sha256,
+        cert_path=state.old_cert_path,
+        key_path=state.old_key_path or profile.key_path,
+        pfx_path=state.old_pfx_path,
+        cer_path=state.old_cer_path,
+        rotation=None,
+    )
+
+
+def switch_diff(profile: Profile) -> str:
+    """The snippet lines that change when the script moves from the old to the new certificate."""
+    return snippet_diff(old_profile_view(profile), new_profile_view(profile))
+
+
+def _new_folder_stem(old_stem: str, root: Path, now: datetime) -> str:
+    base = f"{_DATED_SUFFIX.sub('', old_stem)}-{now:%Y%m%d}"
+    stem, counter = base, 2
+    while (root / stem).exists():
+        stem = f"{base}-{counter}"
+        counter += 1
+    return stem
+
+
+# --- tenant access ------------------------------------------------------------------------
+
+
+def connection_settings(
+    profile: Profile, demo_info: DemoInfo | None = None, *, timeout: float = 20.0
+) -> ConnectionSettings:
+    """How to reach the profile's tenant (the running demo tenant for demo profiles)."""
+    from wizard.clouds import CLOUDS, demo_cloud
+    from wizard.connection import ConnectionSettings
+
+    if profile.demo:
+        if demo_info is None:
+            raise UserError(
+                f'Profile "{profile.name}" is a demo profile: the demo tenant must be running.'
+            )
+        cloud = demo_cloud(demo_info)
+    else:
+        cloud = CLOUDS[profile.cloud]
+    return ConnectionSettings(
+        cloud=cloud, tenant=profile.tenant, client_id=profile.client_id, timeout=timeout
+    )
+
+
+def portal_for(demo_info: DemoInfo) -> PortalClient:
+    """A client of the running demo tenant's portal API."""
+    from wizard.portal import PortalClient
+
+    return PortalClient(demo_info.portal, demo_info.ca_bundle, demo_info.admin_token)
+
+
+@contextmanager
+def demo_tenant_for(profile: Profile) -> Iterator[DemoInfo | None]:
+    """Start the profile's demo tenant for the duration (None for a real-tenant profile)."""
+    if not profile.demo:
+        yield None
+        return
+    from wizard.emulator import DemoTenant
+    from wizard.profiles import default_demo_state_dir
+
+    state_dir = Path(profile.demo_state_dir) if profile.demo_state_dir else default_demo_state_dir()
+    tenant = DemoTenant(state_dir)
+    info = tenant.start()
+    try:
+        yield info
+    finally:
+        tenant.stop()
+
+
+def _registered_thumbprints(portal: PortalClient, client_id: str) -> set[str]:
+    for app in portal.list_applications():
+        if str(app.get("client_id", "")).lower() == client_id.lower():
+            keys = app.get("key_credentials") or []
+            return {str(k.get("thumbprint", "")).upper() for k in keys if isinstance(k, dict)}
+    raise UserError(f"The demo tenant has no app registration with client ID {client_id}.")
+
+
+# --- step 1: generate ---------------------------------------------------------------------
+
+
+def generate_new_certificate(
+    profile: Profile,
+    *,
+    passphrase: bytes | None,
+    days: int | None = None,
+    key_size: int | None = None,
+    now: datetime | None = None,
+    on_stage: Callable[[str], None] | None = None,
+) -> Profile:
+    """Step 1: a new key and certificate (same CN) in `<stem>-<YYYYmmdd>/` beside the old folder.
+
+    Validity and key size default to the old certificate's. The old files are not touched.
+    """
+    if profile.rotation is None or profile.rotation.step != "generate":
+        check_step_allowed(profile, "generate")
+    from wizard import certs
+    from wizard.storage import write_certificate_set
+
+    now = now or utc_now()
+    old_cert_path = Path(profile.cert_path)
+    try:
+        old_cert = certs.load_certificate_file(old_cert_path)
+        name = certs.subject_cn(old_cert) or profile.certificate_name or profile.name
+        old_days = (certs.not_valid_after(old_cert) - certs.not_valid_before(old_cert)).days
+        old_key_size = old_cert.public_key().key_size  # type: ignore[union-attr]
+    except UserError:
+        name = profile.certificate_name or profile.name
+        old_days, old_key_size = certs.DEFAULT_DAYS, certs.DEFAULT_KEY_SIZE
+    days = days or max(1, min(old_days, certs.MAX_DAYS))
+    key_size = key_size or (
+        old_key_size if old_key_size in certs.KEY_SIZES else certs.DEFAULT_KEY_SIZE
+    )
+    old_folder = old_cert_path.parent
+    root = old_folder.parent
+    stem = _new_folder_stem(old_folder.name, root, now)
+    if on_stage is not None:
+        on_stage(f"Generating a {key_size}-bit RSA key and a certificate valid {days} days")
+    generated = certs.generate_certificate(name, days=days, key_size=key_size, now=now)
+    result = write_certificate_set(
+        generated, stem, out_root=root, passphrase=passphrase, on_stage=on_stage
+    )
+    files = result.files
+    profile.rotation = RotationState(
+        step="upload",
+        started_at=now,
+        new_cert_path=str(files.pem.resolve()),
+        new_key_path=str(files.key.resolve()),
+        new_pfx_path=str(files.pfx.resolve()) if files.pfx else None,
+        new_cer_path=str(files.cer.resolve()),
+        new_thumbprint_sha1=certs.thumbprint_sha1(generated.certificate),
+        new_thumbprint_sha256=certs.thumbprint_sha256(generated.certificate),
+        new_not_after=certs.not_valid_after(generated.certificate),
+        old_thumbprint_sha1=profile.thumbprint_sha1,
+        old_thumbprint_sha256=profile.thumbprint_sha256,
+        old_cert_path=profile.cert_path,
+        old_key_path=profile.key_path,
+        old_pfx_path=profile.pfx_path,
+        old_cer_path=profile.cer_path,
+        old_not_after=profile.not_after,
+    )
+    save_profile(profile)
+    return profile
+
+
+# --- step 2: upload -----------------------------------------------------------------------
+
+
+def upload_instructions(profile: Profile) -> list[str]:
+    """What to click in the real portal to upload the new .cer (keep the old one!)."""
+    state = profile.rotation
+    cer = state.new_cer_path if state is not None else None
+    return [
+        f"Open: {PORTAL_CLICKS_UPLOAD}",
+        f"   (the app with Application (client) ID {profile.client_id})",
+        f"Choose the file: {cer}",
+        "Description: anything, e.g. the date; then Add.",
+        "Do NOT delete the old certificate yet: both must work until your script has switched.",
+        f"The portal then lists the new thumbprint {state.new_thumbprint_sha1 if state else ''}.",
+    ]
+
+
+def upload_new_certificate(profile: Profile, portal: PortalClient | None) -> Profile:
+    """Step 2. Demo (`portal` given): upload the new .cer for real and check the thumbprint.
+    Real tenant (`portal` None): record the user's word that it was uploaded."""
+    state = _require(profile, "upload")
+    registered = _registered_thumbprints(portal, profile.client_id) if portal is not None else set()
+    if portal is not None and state.new_thumbprint_sha1.upper() not in registered:
+        cer = Path(state.new_cer_path or "")
+        if not state.new_cer_path or not cer.is_file():
+            raise UserError(f"The new .cer file {cer} is missing, so there is nothing to upload.")
+        thumbprint = portal.upload_certificate(profile.client_id, cer.read_bytes())
+        if thumbprint.upper() != state.new_thumbprint_sha1.upper():
+            raise UserError(
+                f"The portal computed thumbprint {thumbprint}, not "
+                f"{state.new_thumbprint_sha1}: a different certificate was uploaded."
+            )
+    state.uploaded_at = utc_now()
+    state.step = "test"
+    save_profile(profile)
+    return profile
+
+
+# --- step 3: test -------------------------------------------------------------------------
+
+
+@dataclass
+class RotationTestOutcome:
+    profile: Profile
+    positive: PositiveResult
+    negative: NegativeResult | None
+    verdict: str  # "pass" | "fail" | "inconclusive"
+
+
+def new_credential(profile: Profile, passphrase: bytes | None) -> Credential:
+    """The new certificate and key of the rotation under way."""
+    from wizard.connection import Credential
+
+    state = profile.rotation
+    if state is None or not state.new_cert_path:
+        raise UserError(f'No new certificate was generated for "{profile.name}" yet.', exit_code=2)
+    return Credential.from_files(Path(state.new_cert_path), Path(state.new_key_path), passphrase)
+
+
+def old_credential(profile: Profile, passphrase: bytes | None) -> Credential:
+    """The certificate and key the rotation replaces."""
+    from wizard.connection import Credential
+
+    state = profile.rotation
+    cert = state.old_cert_path if state is not None and state.old_cert_path else profile.cert_path
+    key = state.old_key_path if state is not None and state.old_key_path else profile.key_path
+    if not Path(key).is_file():
+        raise UserError(
+            f"The old private key {key} is not there any more, so its refusal cannot be proven."
+        )
+    return Credential.from_files(Path(cert), Path(key), passphrase)
+
+
+def test_new_certificate(
+    profile: Profile,
+    settings: ConnectionSettings,
+    credential: Credential,
+    *,
+    on_step: Callable[[Step], None] | None = None,
+    on_probe: Callable[[ProbeResult], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> RotationTestOutcome:
+    """Step 3: positive test with the new certificate (patient: it was just uploaded), then the
+    negative test. Moves on to "switch" only when both pass."""
+    from wizard.connection import overall_verdict, run_negative, run_positive
+
+    state = _require(profile, "test")
+    positive = run_positive(
+        settings, credential, on_update=on_step, cancel=cancel, recently_uploaded=True
+    )
+    negative = (
+        run_negative(settings, credential, on_update=on_probe, cancel=cancel)
+        if positive.ok
+        else None
+    )
+    verdict = overall_verdict(positive, negative)
+    state.tested_at = utc_now()
+    state.test_verdict = verdict
+    if verdict == "pass" and state.step == "test":
+        state.step = "switch"
+    save_profile(profile)
+    return RotationTestOutcome(
+        profile=profile, positive=positive, negative=negative, verdict=verdict
+    )
+
+
+# --- step 4: switch -----------------------------------------------------------------------
+
+
+def confirm_switch(profile: Profile) -> Profile:
+    """Step 4: the user says the script now uses the new files/thumbprint."""
+    state = _require(profile, "switch")
+    state.switched_at = utc_now()
+    if state.step == "switch":
+        state.step = "retire"
+    save_profile(profile)
+    return profile
+
+
+# --- step 5: retire -----------------------------------------------------------------------
+
+
+def removal_instructions(profile: Profile) -> list[str]:
+    """What to click in the real portal to remove the OLD certificate."""
+    state = profile.rotation
+    old = (
+        state.old_thumbprint_sha1
+        if state is not None and state.old_thumbprint_sha1
+        else profile.thumbprint_sha1
+    )
+    new = state.new_thumbprint_sha1 if state is not None else ""
+    return [
+        f"Open: {PORTAL_CLICKS_DELETE}",
+        f"   (the app with Application (client) ID {profile.client_id})",
+        f"Find the OLD certificate, thumbprint {old}, and click its Delete (bin) icon; confirm.",
+        f"Keep the NEW one, thumbprint {new}.",
+    ]
+
+
+@dataclass
+class RetireOutcome:
+    profile: Profile
+    refused: bool  # the old certificate was refused with AADSTS700027: proven dead
+    observed: str  # the code seen, or "token issued", or the error title
+    detail: str
+
+
+def retire_old_certificate(
+    profile: Profile,
+    settings: ConnectionSettings,
+    old: Credential,
+    portal: PortalClient | None,
+    *,
+    cancel: threading.Event | None = None,
+) -> RetireOutcome:
+    """Step 5. Demo (`portal` given): delete the old certificate for real; real tenant: the user
+    removed it. Then prove it: a token request signed with the old key must be refused with
+    AADSTS700027. Only then does the profile switch to the new certificate."""
+    from wizard.connection import run_positive
+
+    state = _require(profile, "retire")
+    old_thumbprint = state.old_thumbprint_sha1 or profile.thumbprint_sha1
+    if portal is not None and old_thumbprint.upper() in _registered_thumbprints(
+        portal, profile.client_id
+    ):
+        portal.delete_certificate(profile.client_id, old_thumbprint)
+    result = run_positive(settings, old, cancel=cancel)
+    code = result.error.code if result.error is not None else ""
+    if result.signed_in or result.ok:
+        return RetireOutcome(
+            profile,
+            refused=False,
+            observed="token issued",
+            detail="The old certificate still gets a token: it is still registered on the app "
+            "(or the removal has not reached every server yet). Check the portal and try again "
+            "in a minute.",
+        )
+    if OLD_KEY_REFUSED_CODE not in code:
+        title = result.error.title if result.error is not None else "no answer"
+        return RetireOutcome(
+            profile,
+            refused=False,
+            observed=code or title,
+            detail=f"The request with the old certificate failed with {code or title}, not with "
+            f"{OLD_KEY_REFUSED_CODE} (key not found): that does not prove the old certificate "
+            "is gone. Check the connection and try again.",
+        )
+    state.retired_at = utc_now()
+    state.retire_proof = code
+    state.step = "archive"
+    # From here the profile is the new certificate: the old one is dead.
+    new_view = new_profile_view(profile)
+    profile.thumbprint_sha1 = new_view.thumbprint_sha1
+    profile.thumbprint_sha256 = new_view.thumbprint_sha256
+    profile.cert_path = new_view.cert_path
+    profile.key_path = new_view.key_path
+    profile.pfx_path = new_view.pfx_path
+    profile.cer_path = new_view.cer_path
+    profile.not_after = new_view.not_after
+    if state.test_verdict in ("pass", "fail", "inconclusive"):
+        profile.last_test = state.test_verdict
+        profile.last_test_at = state.tested_at
+    save_profile(profile)
+    return RetireOutcome(
+        profile,
+        refused=True,
+        observed=code,
+        detail=f"The old certificate ({old_thumbprint}) was refused with {code}: the key was not "
+        "found on the app. The old key is dead; only the new certificate works now.",
+    )
+
+
+# --- step 6: archive ----------------------------------------------------------------------
+
+
+def archive_old_files(profile: Profile, *, now: datetime | None = None) -> Profile:
+    """Step 6: move the old files to `<root>/archive/<old folder>-retired-<YYYYmmdd>/` (nothing
+    is deleted), write the new summary, record the retired thumbprint, end the rotation."""
+    from wizard.storage import ensure_private_dir
+    from wizard.summary import summary_path_for, write_summary
+
+    state = _require(profile, "archive")
+    now = now or utc_now()
+    old_paths = [state.old_cert_path, state.old_key_path, state.old_pfx_path, state.old_cer_path]
+    old_files = [Path(p) for p in old_paths if p]
+    old_folder = Path(state.old_cert_path).parent if state.old_cert_path else None
+    old_summary = summary_path_for(old_profile_view(profile))
+    if old_summary.is_file():
+        old_files.append(old_summary)
+    archive: Path | None = None
+    present = [p for p in old_files if p.is_file()]
+    if present and old_folder is not None:
+        base = old_folder.parent / "archive" / f"{old_folder.name}-retired-{now:%Y%m%d}"
+        archive, counter = base, 2
+        while archive.exists():
+            archive = base.with_name(f"{base.name}-{counter}")
+            counter += 1
+        ensure_private_dir(archive)
+        for path in present:
+            shutil.move(str(path), str(archive / path.name))
+        with contextlib.suppress(OSError):
+            old_folder.rmdir()  # only when empty: anything else the user kept there stays
+    profile.retired.append(
+        {
+            "thumbprint_sha1": state.old_thumbprint_sha1 or "",
+            "not_after": state.old_not_after.isoformat(timespec="seconds")
+            if state.old_not_after
+            else "",
+            "retired_at": (state.retired_at or now).isoformat(timespec="seconds"),
+            "archive_folder": str(archive) if archive else "",
+        }
+    )
+    state.archive_folder = str(archive) if archive else None
+    profile.rotation = None
+    save_profile(profile)
+    write_summary(profile, now=now)
+    return profile
+
+
+def abandon_rotation(profile: Profile, portal: PortalClient | None = None) -> Profile:
+    """Stop a rotation before the old certificate is retired; the new files are left in place.
+
+    Demo (`portal` given): the new certificate is also removed from the app registration.
+    """
+    state = profile.rotation
+    if state is None:
+        raise UserError(f'No rotation is under way for "{profile.name}".', exit_code=2)
+    if step_number(state.step) > step_number("retire"):
+        raise UserError(
+            "The old certificate is already retired, so the rotation cannot be undone; finish it "
+            f"with: entra-cert-wizard rotate {profile.name}",
+            exit_code=2,
+        )
+    if portal is not None and state.new_thumbprint_sha1.upper() in _registered_thumbprints(
+        portal, profile.client_id
+    ):
+        portal.delete_certificate(profile.client_id, state.new_thumbprint_sha1)
+    profile.rotation = None
+    save_profile(profile)
+    return profile
+
+
+def reload(profile: Profile) -> Profile:
+    """The profile as saved now (after another process or screen moved the rotation on)."""
+    return get_profile(profile.name)
