@@ -1,0 +1,711 @@
+"""Every failure a user can meet, turned into a title, the likely cause in plain words, and the fix.
+
+Two doors in: `explain_aadsts` for the answers of Entra ID (the AADSTS codes, and Microsoft
+Graph's HTTP errors through `explain_graph`), `explain_exception` for everything that goes
+wrong before an answer arrives (DNS, refused connections, TLS, proxies, timeouts, bodies that
+are not JSON, a wrong key passphrase, a missing key file). Unknown AADSTS codes keep
+Microsoft's own text and its error page, so nothing is ever hidden behind our words.
+"""
+
+from __future__ import annotations
+
+import errno
+import re
+import socket
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from wizard.errors import UserError
+
+ERROR_PAGE = "https://login.microsoftonline.com/error?code={code}"
+CERT_CREDENTIALS_DOC = (
+    "https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials"
+)
+ADMIN_CONSENT_DOC = (
+    "https://learn.microsoft.com/en-us/entra/identity/enterprise-apps/grant-admin-consent"
+)
+FIND_TENANT_DOC = "https://learn.microsoft.com/en-us/entra/fundamentals/how-to-find-tenant"
+NATIONAL_CLOUDS_DOC = "https://learn.microsoft.com/en-us/graph/deployments"
+ORGANIZATION_GET_DOC = "https://learn.microsoft.com/en-us/graph/api/organization-get"
+REQUESTS_TLS_DOC = (
+    "https://requests.readthedocs.io/en/latest/user/advanced/#ssl-cert-verification"
+)
+REQUESTS_PROXY_DOC = "https://requests.readthedocs.io/en/latest/user/advanced/#proxies"
+THROTTLING_DOC = "https://learn.microsoft.com/en-us/graph/throttling"
+
+_UPLOAD_PATH = (
+    "Entra admin center > App registrations > your app > Certificates & secrets > "
+    "Certificates > Upload certificate"
+)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What went wrong, for a person: `code` is stable for scripts (e.g. AADSTS700027, DNS).
+
+    `service_text` keeps the service's own words (AADSTS descriptions without their trace
+    lines), shown under ours so that a support ticket can quote them.
+    """
+
+    code: str
+    title: str
+    cause: str
+    fix: str
+    link: str | None = None
+    service_text: str | None = None
+
+    def to_json(self) -> dict[str, str | None]:
+        return {
+            "code": self.code,
+            "title": self.title,
+            "cause": self.cause,
+            "fix": self.fix,
+            "link": self.link,
+            "service_text": self.service_text,
+        }
+
+
+def _entry(code: int, title: str, cause: str, fix: str, link: str | None = None) -> Explanation:
+    return Explanation(f"AADSTS{code}", title, cause, fix, link or ERROR_PAGE.format(code=code))
+
+
+_AADSTS: dict[int, Explanation] = {
+    int(e.code.removeprefix("AADSTS")): e
+    for e in (
+        _entry(
+            90002,
+            "Tenant not found",
+            "No tenant with that ID or domain exists in this cloud. Usually a typo in the "
+            "Directory (tenant) ID, a domain that is not verified in the tenant, or a tenant "
+            "that lives in another cloud (US Government, China).",
+            "Copy the Directory (tenant) ID from the app registration's Overview page. If the "
+            "tenant is in a national cloud, choose that cloud (--cloud usgov, usgov-dod, china).",
+            FIND_TENANT_DOC,
+        ),
+        _entry(
+            900023,
+            "Not a valid tenant identifier",
+            "The tenant value is neither a GUID nor a domain name Entra ID can look up.",
+            "Use the Directory (tenant) ID (a GUID) from the app registration's Overview page, "
+            "or a verified domain such as contoso.onmicrosoft.com.",
+            FIND_TENANT_DOC,
+        ),
+        _entry(
+            700016,
+            "Application not found in this tenant",
+            "No app with this Application (client) ID exists in the tenant you named. Often "
+            "the Object ID or a secret's ID was copied instead of the client ID, or the app "
+            "lives in another tenant.",
+            "On the app registration's Overview page copy 'Application (client) ID' (not "
+            "'Object ID'), and check that 'Directory (tenant) ID' on the same page is the "
+            "tenant you entered.",
+        ),
+        _entry(
+            700027,
+            "Certificate not accepted",
+            "Entra ID did not accept the certificate that signed the request.",
+            f"Upload the .cer file to the app registration: {_UPLOAD_PATH}; then compare the "
+            "thumbprint the portal shows with this certificate's.",
+            CERT_CREDENTIALS_DOC,
+        ),
+        _entry(
+            700024,
+            "Client assertion is not within its valid time range",
+            "The signed request carries timestamps from this computer's clock, and Entra ID "
+            "thinks they are in the future or too old: this machine's clock is off.",
+            "Synchronise the clock (Linux: timedatectl set-ntp true; Windows: w32tm /resync) "
+            "and test again.",
+        ),
+        _entry(
+            7000216,
+            "No credential in the request",
+            "The token request carried neither a certificate assertion nor a secret. For the "
+            "negative test this is the expected refusal.",
+            "In a script, pass the certificate (private key and thumbprint or certificate) "
+            "to your library; an app can't sign in with its client ID alone.",
+        ),
+        _entry(
+            7000218,
+            "No credential in the request",
+            "The request body had no client_assertion or client_secret. For the negative test "
+            "this is the expected refusal.",
+            "In a script, pass the certificate to your library; an app can't sign in with its "
+            "client ID alone.",
+        ),
+        _entry(
+            7000215,
+            "Invalid client secret",
+            "A client secret was sent and it is wrong. A frequent mix-up: the secret's ID (a "
+            "GUID) was copied instead of its Value, which is shown only once.",
+            "Use the certificate instead of a secret (that is what this tool sets up); if a "
+            "script must use a secret, create a new one and copy its Value immediately.",
+        ),
+        _entry(
+            700025,
+            "The app is a public client",
+            "The app registration is marked as a public client, which may not present any "
+            "credential, so the certificate is refused.",
+            "In the app registration, Authentication > Advanced settings: set 'Allow public "
+            "client flows' to No, save, and test again.",
+        ),
+        _entry(
+            1002012,
+            "Scope must end with /.default",
+            "App-only sign-in asks for all granted permissions of a resource at once; a scope "
+            "such as User.Read is only for signed-in users.",
+            "Request the scope 'https://graph.microsoft.com/.default' (the resource followed by "
+            "/.default). Permissions are chosen in the app registration, not in the request.",
+        ),
+        _entry(
+            500011,
+            "Resource not found in the tenant",
+            "The resource (API) the token was requested for does not exist in this tenant, "
+            "typically a Graph address of another cloud (graph.microsoft.com from US "
+            "Government or China) or a typo in the scope.",
+            "Pick the cloud the tenant is in (--cloud) so the Graph resource matches it, or "
+            "fix the resource URI in the scope.",
+            NATIONAL_CLOUDS_DOC,
+        ),
+        _entry(
+            900382,
+            "Cross-cloud request",
+            "The tenant lives in a different national cloud from the sign-in host you used, "
+            "and an app with a certificate can't sign in across clouds.",
+            "Choose the tenant's cloud: --cloud usgov (GCC High), usgov-dod, china, or "
+            "global, and test again.",
+            NATIONAL_CLOUDS_DOC,
+        ),
+        _entry(
+            1000502,
+            "Certificate outside its validity dates",
+            "Entra ID refused the certificate because of its dates: it is expired, or it is "
+            "not valid yet (its start date is in the future, which also happens when this "
+            "computer's clock is wrong).",
+            "Check the certificate's 'not before' and 'not after' dates (entra-cert-wizard "
+            "inspect FILE); renew an expired one, or fix the clock and wait for the start date.",
+        ),
+        _entry(
+            7000112,
+            "Application is disabled",
+            "The app's service principal is disabled in the tenant (Enterprise applications > "
+            "Properties > Enabled for users to sign in = No).",
+            "Ask an administrator to enable the enterprise application, then test again.",
+        ),
+        _entry(
+            53003,
+            "Blocked by Conditional Access",
+            "A Conditional Access policy for workload identities blocked this sign-in, often "
+            "by the server's IP address or location.",
+            "Check Entra ID sign-in logs (Service principal sign-ins) for the policy, and ask "
+            "an administrator to allow this server.",
+        ),
+        _entry(
+            700038,
+            "Not a valid application identifier",
+            "The client ID sent is not a well-formed Application (client) ID.",
+            "Copy 'Application (client) ID' from the app registration's Overview page.",
+        ),
+        _entry(
+            700023,
+            "Assertion audience does not match",
+            "The signed request was made for another token endpoint (tenant or cloud) than the "
+            "one it was sent to.",
+            "Use the same tenant and cloud for the authority as for the request; with MSAL, "
+            "create the app with authority=<host>/<tenant>.",
+            CERT_CREDENTIALS_DOC,
+        ),
+        _entry(
+            70011,
+            "Invalid scope",
+            "The scope in the request isn't valid for this flow or resource.",
+            "Request '<resource>/.default', e.g. https://graph.microsoft.com/.default.",
+        ),
+    )
+}
+
+# 700027 covers three different failures; the description text tells them apart.
+_700027_NOT_FOUND = replace(
+    _AADSTS[700027],
+    title="Certificate not registered on the app (key not found)",
+    cause="Entra ID does not know this certificate: it was never uploaded to this app "
+    "registration, it was uploaded to a different app, or it was removed. Right after an "
+    "upload, it can also take up to a minute before Entra ID accepts it.",
+)
+_700027_SIGNATURE = replace(
+    _AADSTS[700027],
+    title="Signature check failed",
+    cause="The request names a registered certificate but was signed with a private key "
+    "that doesn't belong to it: the key file and the certificate file don't match.",
+    fix="Use the private key created together with the uploaded certificate (the .key or "
+    ".pfx from the same folder); if it is lost, make a new certificate and upload it.",
+)
+_700027_NOT_YET_VALID = replace(
+    _AADSTS[700027],
+    title="Certificate not valid yet",
+    cause="The certificate registered on the app has a start date in the future (or this "
+    "computer's clock is behind), so Entra ID does not accept it yet.",
+    fix="Check this computer's clock; otherwise wait until the certificate's start date, or "
+    "make a new certificate that is valid from now.",
+)
+_700027_EXPIRED = replace(
+    _AADSTS[700027],
+    title="Certificate expired",
+    cause="The certificate registered on the app has expired, so Entra ID no longer accepts "
+    "it.",
+    fix="Renew it: make a new certificate, upload it beside the old one, test, then remove "
+    "the old one (entra-cert-wizard rotate does this without an outage).",
+)
+
+Reason700027 = Literal["not-found", "signature", "expired", "not-yet-valid", "unknown"]
+
+
+def reason_700027(description: str) -> Reason700027:
+    """Which of AADSTS700027's failures the description names (Entra's '[Reason - ...]')."""
+    lowered = (description or "").lower()
+    if "not yet valid" in lowered:
+        return "not-yet-valid"
+    if "expired" in lowered:
+        return "expired"
+    if "not found" in lowered or "not registered" in lowered:
+        return "not-found"
+    if "signature" in lowered:
+        return "signature"
+    return "unknown"
+
+
+_CODE_IN_TEXT = re.compile(r"AADSTS(\d+)")
+_TRACE_LINES = re.compile(r"\s*(Trace ID|Correlation ID|Timestamp):.*", re.DOTALL)
+_THUMBPRINT_IN_TEXT = re.compile(r"Thumbprint of key used by client: '([0-9A-Fa-f]+)'")
+
+
+def service_text(description: str) -> str:
+    """Microsoft's description without the trace lines (kept short for the screen)."""
+    text = _TRACE_LINES.sub("", description or "").strip()
+    return re.sub(r"\s+", " ", text)
+
+
+def aadsts_code(description: str, error_codes: object = None) -> int | None:
+    """The AADSTS number of an answer: from `error_codes` or, failing that, the description."""
+    if isinstance(error_codes, list) and error_codes:
+        first = error_codes[0]
+        if isinstance(first, int):
+            return first
+        if isinstance(first, str) and first.isdigit():
+            return int(first)
+    match = _CODE_IN_TEXT.search(description or "")
+    return int(match.group(1)) if match else None
+
+
+def explain_aadsts(code: int, description: str = "") -> Explanation:
+    """The catalogue entry for an AADSTS code; Microsoft's own text and link if unknown."""
+    text = service_text(description) or None
+    entry = _AADSTS.get(code)
+    if entry is None:
+        return Explanation(
+            code=f"AADSTS{code}",
+            title=f"Entra ID refused the request (AADSTS{code})",
+            cause=text or "Entra ID gave no description for this error.",
+            fix="Open the error page below for Microsoft's advice on this code.",
+            link=ERROR_PAGE.format(code=code),
+            service_text=text,
+        )
+    if code == 700027:
+        entry = {
+            "not-yet-valid": _700027_NOT_YET_VALID,
+            "expired": _700027_EXPIRED,
+            "not-found": _700027_NOT_FOUND,
+            "signature": _700027_SIGNATURE,
+            "unknown": entry,
+        }[reason_700027(description)]
+        thumbprint = _THUMBPRINT_IN_TEXT.search(description or "")
+        if thumbprint:
+            entry = replace(
+                entry,
+                cause=f"{entry.cause} (Entra ID saw the certificate with thumbprint "
+                f"{thumbprint.group(1).upper()}.)",
+            )
+    return replace(entry, service_text=text)
+
+
+def explain_error_response(body: dict[str, object]) -> Explanation:
+    """An OAuth error body ({"error", "error_description", "error_codes"}) explained."""
+    description = str(body.get("error_description") or "")
+    code = aadsts_code(description, body.get("error_codes"))
+    if code is not None:
+        return explain_aadsts(code, description)
+    error = str(body.get("error") or "unknown_error")
+    return Explanation(
+        code=error,
+        title=f"The sign-in service refused the request ({error})",
+        cause=service_text(description) or "The service gave no description.",
+        fix="Check the tenant, the client ID and the certificate, then test again.",
+        service_text=service_text(description) or None,
+    )
+
+
+# ---------------------------------------------------------------- Microsoft Graph
+
+GRAPH_403 = Explanation(
+    code="GRAPH-403",
+    title="Signed in fine, but the app lacks Organization.Read.All with admin consent",
+    cause="The certificate works: Entra ID issued a token. Microsoft Graph refused the call "
+    "because the token carries no permission to read the organization "
+    "(Authorization_RequestDenied: Insufficient privileges).",
+    fix="In the app registration: API permissions > Add a permission > Microsoft Graph > "
+    "Application permissions > Organization.Read.All, then 'Grant admin consent for <your "
+    "organization>'. Test again after a minute.",
+    link=ADMIN_CONSENT_DOC,
+)
+GRAPH_401 = Explanation(
+    code="GRAPH-401",
+    title="Microsoft Graph did not accept the token",
+    cause="Graph rejected the token itself (InvalidAuthenticationToken): usually a token for "
+    "another cloud's Graph (graph.microsoft.com vs graph.microsoft.us / chinacloudapi.cn), "
+    "or a token that expired on the way because the clock is far off.",
+    fix="Choose the cloud the tenant lives in (--cloud) so the token's audience matches the "
+    "Graph you call, and check this computer's clock.",
+    link=NATIONAL_CLOUDS_DOC,
+)
+
+
+def explain_graph(status: int, body: str = "") -> Explanation:
+    """A Microsoft Graph error answer explained (401, 403, throttling, outages)."""
+    graph_text = _graph_message(body)
+    if status == 403:
+        return replace(GRAPH_403, service_text=graph_text)
+    if status == 401:
+        return replace(GRAPH_401, service_text=graph_text)
+    if status == 429 or status >= 500:
+        return replace(explain_http_status(status, None, body), service_text=graph_text)
+    return Explanation(
+        code=f"GRAPH-{status}",
+        title=f"Microsoft Graph answered HTTP {status}",
+        cause=graph_text or "Graph gave no error message.",
+        fix="Test again; if it persists, check the Graph endpoint for this cloud.",
+        link=ORGANIZATION_GET_DOC,
+        service_text=graph_text,
+    )
+
+
+def _graph_message(body: str) -> str | None:
+    import json
+
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, dict):
+        code = error.get("code", "")
+        message = error.get("message", "")
+        return f"{code}: {message}".strip(": ") or None
+    return None
+
+
+# ---------------------------------------------------------------- HTTP answers that are not OAuth
+
+def explain_http_status(status: int, retry_after: str | None, body: str = "") -> Explanation:
+    """429, 5xx, or any answer whose body is not the JSON a sign-in service sends."""
+    if status == 429:
+        wait = f" It asked to wait {retry_after} seconds (Retry-After)." if retry_after else ""
+        return Explanation(
+            code="HTTP-429",
+            title="Too many requests (throttled)",
+            cause=f"The service is limiting requests from this app or network.{wait}",
+            fix="Wait the time it asked for and test again; scripts should honour Retry-After "
+            "and back off.",
+            link=THROTTLING_DOC,
+        )
+    if status >= 500:
+        wait = f" It asked to retry after {retry_after} seconds." if retry_after else ""
+        return Explanation(
+            code=f"HTTP-{status}",
+            title=f"The service had a problem (HTTP {status})",
+            cause="The sign-in or Graph service answered with a server error: a temporary "
+            f"outage on its side, not a problem with your certificate.{wait}",
+            fix="Test again in a minute; if it persists, check the Microsoft 365 / Azure "
+            "service health page.",
+        )
+    return explain_not_json(status, body)
+
+
+def explain_not_json(status: int | None, body: str = "") -> Explanation:
+    snippet = re.sub(r"\s+", " ", body or "").strip()[:120]
+    got = f" (HTTP {status})" if status else ""
+    return Explanation(
+        code="NOT-JSON",
+        title="The answer was not from the sign-in service",
+        cause=f"Instead of a JSON answer the server sent something else{got}"
+        + (f": {snippet!r}" if snippet else "")
+        + ". Typically a proxy's or firewall's block page, a captive portal, or a wrong host.",
+        fix="Open the authority host in a browser from this server, check the proxy "
+        "(HTTPS_PROXY/NO_PROXY) and the cloud you chose.",
+    )
+
+
+# ---------------------------------------------------------------- failures before any answer
+
+DNS_FAILURE = Explanation(
+    code="DNS",
+    title="Host name could not be resolved",
+    cause="This computer could not look up the sign-in host's name: no DNS, no network, a "
+    "typo in a custom host, or a network that only allows a proxy.",
+    fix="Check the network and DNS (try: nslookup login.microsoftonline.com); behind a proxy, "
+    "set HTTPS_PROXY=http://proxy:port.",
+    link=REQUESTS_PROXY_DOC,
+)
+CONNECTION_REFUSED = Explanation(
+    code="CONNECTION-REFUSED",
+    title="Connection refused",
+    cause="The host was found, but nothing accepted the connection on that port: a firewall "
+    "rejecting it, or (for the demo tenant) the demo tenant is not running.",
+    fix="Check the address and port; for the demo tenant, start it (entra-cert-wizard "
+    "emulator) or use --demo; otherwise ask for outbound HTTPS (443) to be allowed.",
+)
+CONNECTION_RESET = Explanation(
+    code="CONNECTION-RESET",
+    title="Connection dropped",
+    cause="The connection was cut before a complete answer arrived: a proxy or firewall "
+    "interfering, or a network glitch.",
+    fix="Test again; if it repeats, check the proxy/firewall between this server and the "
+    "sign-in host.",
+)
+TIMEOUT = Explanation(
+    code="TIMEOUT",
+    title="No answer in time",
+    cause="The service did not answer within the time limit: a slow or filtered network, a "
+    "proxy holding the connection, or an outage.",
+    fix="Test again; on a slow network raise the limit with --timeout 60; check that "
+    "outbound HTTPS is allowed.",
+)
+TLS_FAILURE = Explanation(
+    code="TLS",
+    title="The server's certificate is not trusted (TLS verification failed)",
+    cause="The HTTPS certificate presented for the sign-in host is not signed by a CA this "
+    "computer trusts. On company networks this is usually a proxy that inspects HTTPS and "
+    "re-signs traffic with its own CA; for the demo tenant, its CA was not given.",
+    fix="Get the proxy's root CA (PEM) from IT and point to it: --ca-bundle FILE, or "
+    "export REQUESTS_CA_BUNDLE=/path/to/ca-bundle.pem. For the demo tenant pass its "
+    "ca_bundle. Never turn verification off.",
+    link=REQUESTS_TLS_DOC,
+)
+PROXY_FAILURE = Explanation(
+    code="PROXY",
+    title="The proxy refused or failed the connection",
+    cause="The HTTPS proxy configured in the environment (HTTPS_PROXY) could not be reached, "
+    "needs authentication, or refused to connect to the sign-in host.",
+    fix="Check HTTPS_PROXY (http://user:password@proxy:port if it needs a login) and "
+    "NO_PROXY; ask IT to allow login.microsoftonline.com and graph.microsoft.com.",
+    link=REQUESTS_PROXY_DOC,
+)
+KEY_PASSPHRASE = Explanation(
+    code="KEY-PASSPHRASE",
+    title="Wrong passphrase for the private key",
+    cause="The private key is encrypted and the passphrase given does not open it (or none "
+    "was given).",
+    fix="Give the passphrase chosen when the certificate was made, e.g. "
+    "--passphrase-env VAR with the passphrase in that environment variable.",
+)
+KEY_MISSING = Explanation(
+    code="KEY-MISSING",
+    title="Key or certificate file not found",
+    cause="A file named for the test does not exist (moved, deleted, or a typo in the path).",
+    fix="Check the path; the generated files live in one folder per certificate (.cer, .pem, "
+    ".key, .pfx).",
+)
+KEY_MISMATCH = Explanation(
+    code="KEY-MISMATCH",
+    title="The private key does not belong to the certificate",
+    cause="The key file and the certificate file are from different pairs, so anything signed "
+    "with this key would be refused (AADSTS700027).",
+    fix="Use the .key (or .pfx) written in the same folder as the certificate you uploaded.",
+)
+LOCAL_CERT_EXPIRED = Explanation(
+    code="CERT-EXPIRED",
+    title="The certificate has expired",
+    cause="Its 'not after' date has passed; Entra ID refuses expired certificates "
+    "(AADSTS700027, 'key used is expired').",
+    fix="Make a new certificate, upload it, test, then remove the old one "
+    "(entra-cert-wizard rotate).",
+)
+LOCAL_CERT_NOT_YET_VALID = Explanation(
+    code="CERT-NOT-YET-VALID",
+    title="The certificate is not valid yet",
+    cause="Its 'not before' date is in the future, or this computer's clock is behind.",
+    fix="Check the clock (timedatectl / w32tm /resync); otherwise wait for the start date.",
+)
+CERT_EXPIRES_SOON = Explanation(
+    code="CERT-EXPIRES-SOON",
+    title="The certificate expires soon",
+    cause="When it expires, every script using it stops signing in.",
+    fix="Plan the renewal now: entra-cert-wizard rotate replaces it without an outage.",
+)
+CLOCK_SKEW = Explanation(
+    code="CLOCK-SKEW",
+    title="This computer's clock is off",
+    cause="The signed request carries this computer's time; a clock more than a few minutes "
+    "off makes Entra ID refuse it (AADSTS700024).",
+    fix="Turn on time synchronisation (Linux: timedatectl set-ntp true; Windows: w32tm "
+    "/resync).",
+)
+TOKEN_MISMATCH = Explanation(
+    code="TOKEN-MISMATCH",
+    title="The token is not for the app or tenant entered",
+    cause="The token's appid/tid claims differ from the Application (client) ID or the "
+    "tenant you entered: something between this computer and Entra ID is not what it seems.",
+    fix="Check the IDs, the cloud and any proxy or custom authority host in use.",
+)
+NO_ROLES = Explanation(
+    code="NO-ROLES",
+    title="No application permissions: admin consent not granted",
+    cause="The token carries no roles, so the app may sign in but can't read anything.",
+    fix="In the app registration: API permissions > add the application permissions the script "
+    "needs (e.g. Microsoft Graph Organization.Read.All) > Grant admin consent.",
+    link=ADMIN_CONSENT_DOC,
+)
+NEGATIVE_ALARM = Explanation(
+    code="ALARM",
+    title="ALARM: a token was issued without the certificate",
+    cause="The tenant gave a token to a request that must be refused. Anyone who knows the "
+    "client ID (or downloads the public certificate) can act as this app with all its "
+    "permissions.",
+    fix="Treat it as a security incident: remove the app's client secrets and federated "
+    "credentials you don't recognise, review its sign-in logs, and test again. (On the demo "
+    "tenant, the 'accept-any' fault is switched on.)",
+)
+PROBE_UNRELATED = Explanation(
+    code="INCONCLUSIVE",
+    title="Refused, but for an unrelated reason",
+    cause="The request was refused before the credential was even checked (unknown app, wrong "
+    "tenant, network), so it proves nothing about the certificate.",
+    fix="Fix the positive test first (correct client ID, tenant, network), then run the "
+    "negative test again.",
+)
+CANCELLED = Explanation(
+    code="CANCELLED",
+    title="Cancelled",
+    cause="The test was cancelled before it finished.",
+    fix="Run it again when ready.",
+)
+
+
+class ServiceHTTPError(Exception):
+    """An HTTP answer that is not a usable OAuth/Graph answer (5xx, 429, a non-JSON body).
+
+    The engine raises it with what it saw on the wire, because MSAL reports these cases as
+    bare ValueError/JSONDecodeError or "HTTP Error: 500" without the status or headers.
+    """
+
+    def __init__(self, status: int, body: str = "", retry_after: str | None = None) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.body = body
+        self.retry_after = retry_after
+
+
+class KeyLoadError(UserError):
+    """A key, certificate or PFX that could not be opened; `explanation` says why."""
+
+    def __init__(self, explanation: Explanation, message: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint or explanation.fix)
+        self.explanation = explanation
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and everything it wraps (causes, contexts, urllib3 reasons, args)."""
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        for linked in (current.__cause__, current.__context__, getattr(current, "reason", None)):
+            if isinstance(linked, BaseException):
+                stack.append(linked)
+        stack.extend(arg for arg in current.args if isinstance(arg, BaseException))
+
+
+def _type_names(exc: BaseException) -> set[str]:
+    return {cls.__name__ for cls in type(exc).__mro__}
+
+
+def explain_exception(exc: BaseException) -> Explanation:
+    """The catalogue entry for a failure that is not an answer from Entra ID or Graph."""
+    if isinstance(exc, ServiceHTTPError):
+        return explain_http_status(exc.status, exc.retry_after, exc.body)
+    if isinstance(exc, KeyLoadError):
+        return exc.explanation
+    chain = list(_chain(exc))
+    names: set[str] = set()
+    for item in chain:
+        names |= _type_names(item)
+    text = " ".join(str(item) for item in chain).lower()
+    detail = str(exc)
+    # Order matters: a proxy failure also looks like a connection error, and a TLS failure
+    # through a proxy mentions both.
+    if "SSLError" in names or any(isinstance(e, ssl.SSLError) for e in chain):
+        return _with_detail(TLS_FAILURE, detail)
+    if "ProxyError" in names:
+        return _with_detail(PROXY_FAILURE, detail)
+    if (
+        "Timeout" in names
+        or "TimeoutError" in names
+        or any(isinstance(e, socket.timeout) for e in chain)
+        or "timed out" in text
+    ):
+        return _with_detail(TIMEOUT, detail)
+    if (
+        "NameResolutionError" in names
+        or any(isinstance(e, socket.gaierror) for e in chain)
+        or "name or service not known" in text
+        or "nodename nor servname" in text
+        or "failed to resolve" in text
+        or "getaddrinfo failed" in text
+    ):
+        return _with_detail(DNS_FAILURE, detail)
+    if any(
+        isinstance(e, ConnectionRefusedError)
+        or (isinstance(e, OSError) and e.errno == errno.ECONNREFUSED)
+        for e in chain
+    ) or "connection refused" in text:
+        return _with_detail(CONNECTION_REFUSED, detail)
+    if (
+        "ChunkedEncodingError" in names
+        or "RemoteDisconnected" in names
+        or "ProtocolError" in names
+        or any(isinstance(e, ConnectionResetError | BrokenPipeError) for e in chain)
+        or "connection aborted" in text
+        or "connection reset" in text
+    ):
+        return _with_detail(CONNECTION_RESET, detail)
+    if "JSONDecodeError" in names:
+        return explain_not_json(None, "")
+    if names & {"WrongPassphrase", "PassphraseNeeded"}:
+        return _with_detail(KEY_PASSPHRASE, detail)
+    if isinstance(exc, FileNotFoundError):
+        return _with_detail(KEY_MISSING, f"{exc.filename or detail}")
+    if "ConnectionError" in names:
+        return _with_detail(CONNECTION_RESET, detail)
+    return Explanation(
+        code="UNEXPECTED",
+        title="Unexpected error",
+        cause=f"{type(exc).__name__}: {detail}",
+        fix="Run the test again with --debug and report the output if it repeats.",
+    )
+
+
+def _with_detail(entry: Explanation, detail: str) -> Explanation:
+    return replace(entry, service_text=re.sub(r"\s+", " ", detail).strip()[:300] or None)
+
+
+def codes() -> list[str]:
+    """Every catalogue code (for documentation and the tests that provoke each one)."""
+    fixed = [
+        GRAPH_401, GRAPH_403, DNS_FAILURE, CONNECTION_REFUSED, CONNECTION_RESET, TIMEOUT,
+        TLS_FAILURE, PROXY_FAILURE, KEY_PASSPHRASE, KEY_MISSING,
+    ]
+    return sorted({e.code for e in _AADSTS.values()} | {e.code for e in fixed})
