@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -25,13 +25,18 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Input, Markdown, Static
 
-from screens.widgets import CopyableValue, Field, StepIndicator, copy_with_system_clipboard
+from screens.widgets import (
+    CopyableValue,
+    Field,
+    NextButton,
+    StepIndicator,
+    copy_with_system_clipboard,
+)
 
 if TYPE_CHECKING:
     from wizard.connection import NegativeResult, PositiveResult
+    from wizard.emulator import DemoInfo, DemoTenant
     from wizard.portal import PortalClient
-
-    from wizard.emulator import DemoInfo
     from wizard.storage import CertificateFiles
 
 STYLESHEET = Path(__file__).with_name("wizard.tcss")
@@ -53,6 +58,8 @@ class WizardState:
     demo: bool
     demo_info: DemoInfo | None = None
     portal: PortalClient | None = None
+    demo_tenant: DemoTenant | None = None  # only when the wizard started it (stopped on exit)
+    start: Literal["new", "test", "renew"] = "new"  # Welcome's choice; test/renew name profile_name
     name: str = ""
     days: int = 365
     key_size: int = 2048
@@ -66,7 +73,7 @@ class WizardState:
     uploaded_at: float | None = None
     client_id: str = ""
     tenant: str = ""
-    cloud_key: str = "global"
+    cloud_key: str = "global"  # a key of wizard.clouds.CLOUDS, or "demo" (demo_cloud(demo_info))
     positive: PositiveResult | None = None
     negative: NegativeResult | None = None
     profile_name: str | None = None
@@ -169,6 +176,7 @@ class StepScreen(Screen[Nav]):
     - `save_answers()` — copy the widgets' values into `self.state` (called on Next after
       validation, and on Back so the answers are kept);
     - `before_next()` — optional async last check (return False to stay).
+    Inputs that should say "Enter = Next" in the footer are `screens.widgets.StepInput`.
     Set `self.ready = False` while Next must wait (e.g. generation running): the Next button
     and the Enter binding are disabled until it is True again.
     Leaving the step (Next, Back, quit) sets `self.cancel_event`, for thread workers to stop.
@@ -186,7 +194,6 @@ class StepScreen(Screen[Nav]):
         Binding("enter", "next", "Next"),
         Binding("escape", "back", "Back"),
         Binding("f1", "help", "Help"),
-        Binding("ctrl+q", "app.quit", "Quit"),
     ]
 
     ready: reactive[bool] = reactive(True, bindings=True)
@@ -205,7 +212,7 @@ class StepScreen(Screen[Nav]):
         with Horizontal(id="step-buttons"):
             if self.SHOW_BACK:
                 yield Button("Back", id="back", compact=True)
-            yield Button(self.NEXT_LABEL, id="next", variant="primary", compact=True)
+            yield NextButton(self.NEXT_LABEL, id="next", variant="primary", compact=True)
         yield Footer()
 
     def compose_body(self) -> ComposeResult:

@@ -3,12 +3,16 @@ indicator, and a value the user can copy."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.validation import ValidationResult, Validator
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
 
@@ -20,6 +24,18 @@ class StepIndicator(Static):
         super().__init__(f"Step {step} of {total} · {title}", id=id, markup=False)
         self.step = step
         self.total = total
+
+
+class StepInput(Input):
+    """An Input whose Enter is the step's Next, and the footer says so."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "submit", "Next")]
+
+
+class NextButton(Button):
+    """The step's Next button; the footer shows Enter as Next while it has focus."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "press", "Next")]
 
 
 class Field(Vertical):
@@ -133,3 +149,18 @@ def copy_with_system_clipboard(text: str) -> str | None:
     except Exception as error:  # pyperclip raises its own and OS errors; any means "not copied"
         return str(error) or type(error).__name__
     return None
+
+
+class EngineCheck(Validator):
+    """A Textual Validator over one of the engine's pure checks (None = fine, else the message).
+
+    The CLI and the screens then say the same words for the same mistake.
+    """
+
+    def __init__(self, check: Callable[[str], str | None]) -> None:
+        super().__init__()
+        self.check = check
+
+    def validate(self, value: str) -> ValidationResult:
+        problem = self.check(value)
+        return self.success() if problem is None else self.failure(problem)

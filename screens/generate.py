@@ -1,0 +1,227 @@
+"""Step 3 · Generate: the key and certificate made in a thread worker, then the files listed
+with their permissions and what each one is for."""
+
+from __future__ import annotations
+
+import stat
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import Button, Static
+
+from screens.base import StepScreen, WizardState
+
+if TYPE_CHECKING:
+    from wizard.storage import CertificateFiles
+
+
+@dataclass
+class StageStarted(Message):
+    """The worker began one stage (the previous one is done)."""
+
+    text: str
+
+
+@dataclass
+class CertificateWritten(Message):
+    files: CertificateFiles
+    thumbprint_sha1: str
+    not_after: datetime
+    backup_folder: Path | None
+    warnings: list[str]
+
+
+@dataclass
+class GenerationFailed(Message):
+    message: str
+    hint: str | None
+
+
+def target_folder(state: WizardState) -> Path:
+    """Where the certificate's files go: <output folder>/<file stem of the name>/."""
+    from wizard.names import file_stem_for
+    from wizard.paths import default_cert_root
+
+    return (state.out_dir or default_cert_root()) / file_stem_for(state.name)
+
+
+def folder_in_use(folder: Path) -> bool:
+    return folder.is_dir() and any(folder.iterdir())
+
+
+def file_purposes(files: CertificateFiles) -> list[tuple[Path, str]]:
+    """Each file written and who it is for."""
+    listing = [
+        (files.cer, "upload this one to the portal (public)"),
+        (files.pem, "the certificate as text, for scripts (public)"),
+        (files.key, "private key for scripts on this server: keep private"),
+    ]
+    if files.pfx is not None:
+        listing.append((files.pfx, "key + certificate for Windows/PowerShell import: private"))
+    return listing
+
+
+def permissions(path: Path) -> str:
+    """ls-style mode, e.g. -rw-------, or a dash line when the file cannot be read."""
+    try:
+        return stat.filemode(path.stat().st_mode)
+    except OSError:
+        return "?---------"
+
+
+class GenerateScreen(StepScreen):
+    """Make the key and certificate (Next waits until the files are written)."""
+
+    STEP = 3
+    TITLE = "Generate"
+    HELP = "generate"
+
+    def __init__(self, state: WizardState) -> None:
+        super().__init__(state)
+        self.stages: list[str] = []
+
+    def compose_body(self) -> ComposeResult:
+        state = self.state
+        passphrase = "with a passphrase" if state.passphrase else "WITHOUT a passphrase"
+        yield Static(
+            f"{state.name} · {state.days} days · RSA {state.key_size} · key {passphrase}",
+            id="generate-summary", classes="lead", markup=False,
+        )
+        yield Static("", id="stages", markup=False)
+        with Horizontal(id="exists-choice", classes="hidden"):
+            yield Button("Back: choose another name", id="rename", compact=True)
+            yield Button("Replace it (old files backed up first)", id="replace",
+                         variant="warning", compact=True)
+        yield Static("", id="files", markup=False)
+        yield Static("", id="generate-notes", classes="muted", markup=False)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        folder = target_folder(self.state)
+        files = self.state.files
+        if files is not None and files.folder == folder and files.cer.exists():
+            self.show_files(files, None, [])  # made earlier in this run: Back then Next again
+        elif folder_in_use(folder):
+            self.ready = False
+            self.query_one("#stages", Static).update(
+                f"A certificate named {self.state.name!r} already exists in\n{folder}\n"
+                "Go back and choose another name, or replace it: the old files are moved "
+                "to a backup folder first, nothing is deleted."
+            )
+            self.query_one("#exists-choice").remove_class("hidden")
+            self.query_one("#rename", Button).focus()
+        else:
+            self.start(force=False)
+
+    @on(Button.Pressed, "#rename")
+    def rename(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_back()
+
+    @on(Button.Pressed, "#replace")
+    def replace(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.query_one("#exists-choice").add_class("hidden")
+        self.start(force=True)
+
+    def start(self, *, force: bool) -> None:
+        self.ready = False
+        self.stages = []
+        self.state.files = None
+        self.generate(force)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="generate")
+    def generate(self, force: bool) -> None:
+        from wizard import certs, storage
+        from wizard.errors import UserError
+
+        state = self.state
+        try:
+            self.post_message(
+                StageStarted(f"Making the RSA {state.key_size}-bit key and the certificate")
+            )
+            generated = certs.generate_certificate(
+                state.name, days=state.days, key_size=state.key_size
+            )
+            if self.cancel_event.is_set():
+                return  # the user left: nothing written
+            result = storage.write_certificate_set(
+                generated,
+                state.name,
+                out_root=state.out_dir,
+                passphrase=state.passphrase,
+                force=force,
+                on_stage=self.report_stage,
+            )
+        except UserError as error:
+            self.post_message(GenerationFailed(error.message, error.hint))
+            return
+        self.post_message(
+            CertificateWritten(
+                files=result.files,
+                thumbprint_sha1=certs.thumbprint_sha1(generated.certificate),
+                not_after=certs.not_valid_after(generated.certificate),
+                backup_folder=result.backup_folder,
+                warnings=list(result.warnings),
+            )
+        )
+
+    def report_stage(self, text: str) -> None:
+        """Called by the storage engine in the worker thread."""
+        self.post_message(StageStarted(text))
+
+    @on(StageStarted)
+    def stage_started(self, event: StageStarted) -> None:
+        self.stages.append(event.text)
+        self.show_stages(running=True)
+
+    def show_stages(self, *, running: bool) -> None:
+        lines = [f"✓ {text}" for text in self.stages[:-1]]
+        if self.stages:
+            lines.append(f"{'…' if running else '✓'} {self.stages[-1]}")
+        self.query_one("#stages", Static).update("\n".join(lines))
+
+    @on(CertificateWritten)
+    def written(self, event: CertificateWritten) -> None:
+        state = self.state
+        state.files = event.files
+        state.thumbprint_sha1 = event.thumbprint_sha1
+        state.not_after = event.not_after
+        # A new certificate: what was uploaded or tested before belongs to the old one.
+        state.uploaded_thumbprint = None
+        state.uploaded_at = None
+        state.positive = None
+        state.negative = None
+        self.show_stages(running=False)
+        self.show_files(event.files, event.backup_folder, event.warnings)
+
+    def show_files(self, files: CertificateFiles, backup: Path | None, warnings: list[str]) -> None:
+        lines = [f"Written to {files.folder}", ""]
+        for path, purpose in file_purposes(files):
+            lines.append(f"{permissions(path)}  {path.name}")
+            lines.append(f"            → {purpose}")
+        self.query_one("#files", Static).update("\n".join(lines))
+        notes = [f"The old files were moved to {backup}." if backup else ""]
+        notes += [f"⚠ {warning}" for warning in warnings]
+        notes.append("Next: upload the .cer to your app registration.")
+        self.query_one("#generate-notes", Static).update("\n".join(n for n in notes if n))
+        self.ready = True
+        self.query_one("#next").focus()
+
+    @on(GenerationFailed)
+    def failed(self, event: GenerationFailed) -> None:
+        # The engine's hints name command-line flags; here the way out is Back.
+        hint = event.hint if event.hint and "--" not in event.hint else "Go back to change it."
+        text = f"✗ {event.message}\n{hint}"
+        self.query_one("#stages", Static).update(text)
+        self.query_one("#stages").add_class("error")
+        self.query_one("#back").focus()
+
+    async def before_next(self) -> bool:
+        return self.state.files is not None

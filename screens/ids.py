@@ -1,0 +1,111 @@
+"""Step 6 · IDs: the Application (client) ID, the Directory (tenant) ID or domain, the cloud."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual import on
+from textual.app import ComposeResult
+from textual.widgets import Button, Input, Select, Static
+
+from screens.base import StepScreen
+from screens.widgets import EngineCheck, Field, StepInput
+from wizard import inputs
+from wizard.clouds import CLOUDS, DEFAULT_CLOUD
+
+DEMO_CLOUD_KEY = "demo"
+WHERE = (
+    "Both are on the app's Overview page: Entra admin center › App registrations › your app "
+    "› Overview."
+)
+
+
+class ClientId(EngineCheck):
+    def __init__(self) -> None:
+        super().__init__(inputs.client_id_problem)
+
+
+class Tenant(EngineCheck):
+    def __init__(self) -> None:
+        super().__init__(inputs.tenant_problem)
+
+
+def normalized(normalize: Callable[[str], str], text: str) -> str:
+    """The canonical value when `text` is valid, else `text` as typed (kept for Back)."""
+    from wizard.errors import UserError
+
+    try:
+        return normalize(text)
+    except UserError:
+        return text
+
+
+class IdsScreen(StepScreen):
+    """Which app and tenant to sign in to, and in which cloud."""
+
+    STEP = 6
+    TITLE = "App and tenant IDs"
+    HELP = "ids"
+
+    def compose_body(self) -> ComposeResult:
+        state = self.state
+        yield Static(WHERE, classes="lead", markup=False)
+        yield Field(
+            "Client ID",
+            StepInput(state.client_id, id="client-id", validators=[ClientId()], compact=True,
+                  placeholder="Application (client) ID, a GUID"),
+            hint="Overview: 'Application (client) ID'.",
+            id="client-id-field",
+        )
+        yield Field(
+            "Tenant",
+            StepInput(state.tenant, id="tenant", validators=[Tenant()], compact=True,
+                  placeholder="Directory (tenant) ID, or contoso.onmicrosoft.com"),
+            hint="Overview: 'Directory (tenant) ID' (or a verified domain).",
+            id="tenant-field",
+        )
+        if state.demo:
+            yield Field(
+                "Cloud",
+                Select([("Demo tenant (this computer)", DEMO_CLOUD_KEY)], value=DEMO_CLOUD_KEY,
+                       allow_blank=False, id="cloud", compact=True, disabled=True),
+                id="cloud-field",
+            )
+            yield Button("Fill from the demo tenant", id="fill-demo", variant="success",
+                         compact=True)
+            info = state.demo_info
+            if info is not None:
+                yield Static(
+                    f"Demo app '{info.app_name}' has admin consent; '{info.unconsented_app_name}' "
+                    f"({info.unconsented_client_id}) has none, to see what that looks like.",
+                    classes="muted", markup=False,
+                )
+        else:
+            yield Field(
+                "Cloud",
+                Select([(cloud.label, key) for key, cloud in CLOUDS.items()],
+                       value=state.cloud_key if state.cloud_key in CLOUDS else DEFAULT_CLOUD,
+                       allow_blank=False, id="cloud", compact=True),
+                hint="Global unless your tenant is in a national cloud.",
+                id="cloud-field",
+            )
+
+    @on(Button.Pressed, "#fill-demo")
+    def fill_from_demo(self, event: Button.Pressed) -> None:
+        event.stop()
+        info = self.state.demo_info
+        if info is None:
+            self.notify("The demo tenant is not running: go back to Welcome.", severity="error")
+            return
+        self.query_one("#client-id", Input).value = info.client_id
+        self.query_one("#tenant", Input).value = info.tenant_id
+        self.validate_fields()
+        self.query_one("#next").focus()
+
+    def save_answers(self) -> None:
+        state = self.state
+        state.client_id = normalized(inputs.normalize_client_id,
+                                     self.query_one("#client-id", Input).value)
+        state.tenant = normalized(inputs.normalize_tenant, self.query_one("#tenant", Input).value)
+        cloud = self.query_one("#cloud", Select).value
+        state.cloud_key = DEMO_CLOUD_KEY if state.demo else str(cloud)

@@ -1,0 +1,82 @@
+"""Step 5 · Thumbprint: the SHA-1 thumbprint exactly as the portal shows it, copyable, with an
+optional paste-back check against what the portal lists."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.widgets import Button, Input, Static
+
+from screens.base import StepScreen
+from screens.widgets import Field, StepInput
+
+
+def compare_thumbprints(ours: str, pasted: str) -> tuple[bool | None, str]:
+    """(match?, what to say) for what the user pasted from the portal; None = not a thumbprint."""
+    from wizard.errors import UserError
+    from wizard.inputs import normalize_thumbprint
+
+    if not pasted.strip():
+        return None, ""
+    try:
+        theirs = normalize_thumbprint(pasted)
+    except UserError as error:
+        return None, error.message
+    if theirs == ours:
+        return True, "✓ Match: the portal holds this certificate."
+    return False, (
+        "✗ Mismatch: you uploaded a different certificate. Upload this step's .cer "
+        "(step 4), or delete the wrong one from the portal."
+    )
+
+
+class ThumbprintScreen(StepScreen):
+    """Show, copy and (optionally) check the SHA-1 thumbprint."""
+
+    STEP = 5
+    TITLE = "Thumbprint"
+    HELP = "thumbprint"
+
+    def compose_body(self) -> ComposeResult:
+        thumbprint = self.state.thumbprint_sha1 or "(no certificate yet: go back to step 3)"
+        yield Static(
+            "The certificate's SHA-1 thumbprint, exactly as the portal lists it under "
+            "Certificates & secrets › Certificates › Thumbprint:",
+            markup=False,
+        )
+        yield Static(thumbprint, id="thumbprint-big", markup=False)
+        yield Button("Copy the thumbprint", id="copy", compact=True)
+        yield Static("", id="copy-status", classes="muted", markup=False)
+        if self.state.uploaded_thumbprint is not None:
+            match, verdict = compare_thumbprints(thumbprint, self.state.uploaded_thumbprint)
+            yield Static(
+                f"The demo portal lists {self.state.uploaded_thumbprint}. {verdict}",
+                id="portal-thumbprint", classes="success" if match else "error", markup=False,
+            )
+        yield Field(
+            "Portal shows",
+            StepInput(id="pasted", placeholder="optional: paste the portal's thumbprint to compare",
+                  compact=True),
+            hint="Case, spaces, colons and invisible characters do not matter.",
+            id="pasted-field",
+        )
+        yield Static("", id="compare-result", markup=False)
+
+    @on(Button.Pressed, "#copy")
+    def copy_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if self.state.thumbprint_sha1:
+            self.query_one("#copy-status", Static).update("Copying…")
+            self.copy_text(self.state.thumbprint_sha1, "thumbprint")
+
+    def copied(self, text: str, what: str, outcome: str, *, system: bool) -> None:
+        self.query_one("#copy-status", Static).update(outcome)
+
+    @on(Input.Changed, "#pasted")
+    def pasted_changed(self, event: Input.Changed) -> None:
+        match, verdict = compare_thumbprints(self.state.thumbprint_sha1, event.value)
+        result = self.query_one("#compare-result", Static)
+        result.update(verdict)
+        result.set_class(match is True, "success")
+        result.set_class(match is False, "error")
+        result.set_class(match is None, "muted")

@@ -1,0 +1,131 @@
+"""Step 4 · Upload: the .cer to upload and the exact clicks; in demo mode, a real upload to the
+demo tenant's portal API."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.message import Message
+from textual.widgets import Button, Static
+
+from screens.base import StepScreen
+from screens.widgets import CopyableValue
+
+PORTAL_PATH = (
+    "Entra admin center › App registrations › your app › Certificates & secrets › "
+    "Certificates › Upload certificate"
+)
+
+REAL_STEPS = f"""\
+1. Open https://entra.microsoft.com and sign in as an admin of the app.
+2. {PORTAL_PATH}.
+3. Pick the .cer file above, add a description (e.g. the certificate name), then Add.
+The portal then lists it with a thumbprint: the next step checks it is this certificate. \
+Only the .cer is uploaded; the .key and .pfx never leave this server."""
+
+DEMO_STEPS = (
+    f"In a real tenant you would click {PORTAL_PATH} and pick the .cer above. Here the demo "
+    "tenant's portal takes it directly, exactly as the real portal receives it. Only the "
+    "public .cer is sent."
+)
+
+
+@dataclass
+class Uploaded(Message):
+    """The demo portal accepted the certificate and computed this thumbprint."""
+
+    thumbprint: str
+    uploaded_at: float
+
+
+@dataclass
+class UploadFailed(Message):
+    message: str
+
+
+class UploadScreen(StepScreen):
+    """Show what to upload where; in demo mode, upload it for real."""
+
+    STEP = 4
+    TITLE = "Upload the certificate"
+    HELP = "upload"
+
+    def compose_body(self) -> ComposeResult:
+        files = self.state.files
+        cer = str(files.cer) if files is not None else "(no certificate yet: go back a step)"
+        yield Static("Upload this file (the public certificate):", classes="section")
+        yield CopyableValue(cer, what="file path", id="cer-path")
+        if self.state.demo:
+            yield Static(DEMO_STEPS, classes="lead", markup=False)
+            info = self.state.demo_info
+            target = f" ({info.app_name})" if info is not None else ""
+            yield Button(f"Upload to the demo tenant{target}", id="upload", variant="success",
+                         compact=True)
+            yield Static(self.upload_status(), id="upload-status", markup=False)
+        else:
+            yield Static(REAL_STEPS, classes="lead", markup=False)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        if self.state.demo and self.state.uploaded_thumbprint is None:
+            self.query_one("#upload", Button).focus()
+
+    def upload_status(self) -> str:
+        uploaded = self.state.uploaded_thumbprint
+        if uploaded is None:
+            return "Not uploaded yet. (Skip it, and the sign-in test fails: try it if you like.)"
+        if uploaded == self.state.thumbprint_sha1:
+            return f"✓ Uploaded. The portal computed thumbprint {uploaded}: it matches ours."
+        return (
+            f"✗ The portal computed thumbprint {uploaded}, but ours is "
+            f"{self.state.thumbprint_sha1}: that is a different certificate."
+        )
+
+    @on(Button.Pressed, "#upload")
+    def upload_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if self.state.files is None or self.state.portal is None or self.state.demo_info is None:
+            self.query_one("#upload-status", Static).update(
+                "Nothing to upload yet, or the demo tenant is not running: go back to Welcome."
+            )
+            return
+        self.query_one("#upload", Button).disabled = True
+        self.query_one("#upload-status", Static).update("Uploading…")
+        self.upload()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="upload")
+    def upload(self) -> None:
+        from wizard.errors import UserError
+
+        state = self.state
+        assert state.files is not None and state.portal is not None and state.demo_info is not None
+        try:
+            data = state.files.cer.read_bytes()
+            thumbprint = state.portal.upload_certificate(state.demo_info.client_id, data)
+        except UserError as error:
+            self.post_message(UploadFailed(f"The upload failed: {error}"))
+            return
+        except OSError as error:
+            self.post_message(UploadFailed(f"Could not read {state.files.cer}: {error.strerror}"))
+            return
+        self.post_message(Uploaded(thumbprint.upper(), time.time()))
+
+    @on(Uploaded)
+    def uploaded(self, event: Uploaded) -> None:
+        self.state.uploaded_thumbprint = event.thumbprint
+        self.state.uploaded_at = event.uploaded_at
+        status = self.query_one("#upload-status", Static)
+        status.update(self.upload_status())
+        status.set_class(event.thumbprint == self.state.thumbprint_sha1, "success")
+        self.query_one("#upload", Button).disabled = False
+        self.query_one("#next").focus()
+
+    @on(UploadFailed)
+    def upload_failed(self, event: UploadFailed) -> None:
+        status = self.query_one("#upload-status", Static)
+        status.update(f"✗ {event.message}")
+        status.add_class("error")
+        self.query_one("#upload", Button).disabled = False

@@ -1,0 +1,225 @@
+"""Step 1 · Welcome: what certificate authentication is, and where to set it up.
+
+This is the first screen: it imports nothing heavy and touches no network until the user
+asks for the demo tenant (started in a thread worker, or already running with --demo).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import Button, RadioButton, RadioSet, Select, Static
+
+from screens.base import Nav, StepScreen, WizardState
+
+if TYPE_CHECKING:
+    from wizard.emulator import DemoInfo, DemoTenant
+    from wizard.portal import PortalClient
+    from wizard.profiles import Profile
+
+INTRODUCTION = """\
+Your script signs in to Microsoft Entra ID as an app, with a certificate.
+The private key stays on this server and signs each sign-in.
+Entra checks the signature with the public .cer you upload to the app.
+No secret to leak from a script or a log; the key never leaves here.
+This wizard makes the certificate, guides the upload, proves it works."""
+
+
+@dataclass
+class DemoReady(Message):
+    """The demo tenant is listening (worker -> screen)."""
+
+    tenant: DemoTenant
+    info: DemoInfo
+    portal: PortalClient
+
+
+@dataclass
+class DemoFailed(Message):
+    message: str
+
+
+def read_diagram() -> str:
+    from wizard.paths import asset_path
+
+    try:
+        return asset_path("diagram.txt").read_text(encoding="utf-8").rstrip("\n")
+    except OSError:
+        return ""
+
+
+def saved_profiles() -> tuple[list[Profile], str | None]:
+    """The saved set-ups, and what is wrong when the file cannot be read."""
+    from wizard.errors import UserError
+    from wizard.profiles import load_profiles
+
+    try:
+        return load_profiles(), None
+    except UserError as error:
+        return [], f"Saved set-ups could not be read: {error}"
+
+
+def expiry_text(days_left: int) -> str:
+    return f"expires in {days_left} days" if days_left >= 0 else "EXPIRED"
+
+
+class WelcomeScreen(StepScreen):
+    """Choose the real tenant or the demo tenant (or a saved set-up); Next starts the wizard."""
+
+    STEP = 1
+    TITLE = "Welcome"
+    HELP = "welcome"
+    SHOW_BACK = False
+    NEXT_LABEL = "Start"
+    AUTO_FOCUS = "#next"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "choose('real')", "Real tenant"),
+        Binding("d", "choose('demo')", "Demo tenant"),
+    ]
+
+    def __init__(self, state: WizardState) -> None:
+        super().__init__(state)
+        self.profiles: list[Profile] = []
+        self.demo_starting = False
+        self.advance_when_demo_ready = False
+        self.intent: Literal["new", "test", "renew"] = "new"
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(INTRODUCTION, classes="lead", markup=False)
+        yield Static(read_diagram(), id="diagram", markup=False)
+        yield Static("Where do you want to set it up?", classes="section")
+        with RadioSet(id="tenant-choice"):
+            yield RadioButton("My Microsoft Entra tenant (real)", id="choice-real",
+                              value=not self.state.demo)
+            yield RadioButton("The built-in demo tenant (practice; nothing leaves this computer)",
+                              id="choice-demo", value=self.state.demo)
+        yield Static("", id="demo-status", classes="muted", markup=False)
+        self.profiles, problem = saved_profiles()
+        if problem:
+            yield Static(problem, classes="warning", markup=False)
+        if self.profiles:
+            options = [
+                (f"{profile.name} · {expiry_text(profile.days_left())}", profile.name)
+                for profile in self.profiles
+            ]
+            yield Static(f"Or pick up a saved set-up ({len(self.profiles)}):", classes="section")
+            yield Select[str](options, id="profile-select", allow_blank=False, compact=True)
+            with Horizontal(id="profile-actions"):
+                yield Button("Test it again", id="test-profile", compact=True)
+                yield Button("Renew its certificate", id="renew-profile", compact=True)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.show_demo_status()
+        if self.state.demo and self.state.demo_info is None:
+            self.start_demo()
+
+    # --------------------------------------------------------------- choices
+    @property
+    def wants_demo(self) -> bool:
+        return self.query_one("#choice-demo", RadioButton).value
+
+    def action_choose(self, which: str) -> None:
+        self.query_one(f"#choice-{which}", RadioButton).value = True
+
+    @on(RadioSet.Changed, "#tenant-choice")
+    def tenant_changed(self) -> None:
+        self.show_demo_status()
+
+    def show_demo_status(self) -> None:
+        status = self.query_one("#demo-status", Static)
+        info = self.state.demo_info
+        if not self.wants_demo:
+            status.update("You need an app registration you can edit in the Entra admin center.")
+        elif info is not None:
+            status.update(f"Demo tenant running: {info.organization_name} ({info.tenant_domain}).")
+        elif self.demo_starting:
+            status.update("Starting the demo tenant…")
+        else:
+            status.update("The demo tenant starts when you press Start.")
+
+    @on(Button.Pressed, "#test-profile")
+    async def test_profile(self, event: Button.Pressed) -> None:
+        event.stop()
+        await self.pick_profile("test")
+
+    @on(Button.Pressed, "#renew-profile")
+    async def renew_profile(self, event: Button.Pressed) -> None:
+        event.stop()
+        await self.pick_profile("renew")
+
+    async def pick_profile(self, intent: Literal["test", "renew"]) -> None:
+        """Carry on with a saved set-up, in the tenant (real or demo) it was made for."""
+        name = self.query_one("#profile-select", Select).value
+        profile = next((p for p in self.profiles if p.name == name), None)
+        if profile is None:
+            return
+        self.intent = intent
+        self.state.profile_name = profile.name
+        self.action_choose("demo" if profile.demo else "real")
+        await self.action_next()
+
+    # ------------------------------------------------------------ navigation
+    async def before_next(self) -> bool:
+        self.state.start = self.intent
+        if self.intent == "new":
+            self.state.profile_name = None
+        self.state.demo = self.wants_demo
+        if not self.state.demo or self.state.demo_info is not None:
+            return True
+        self.advance_when_demo_ready = True
+        if not self.demo_starting:
+            self.start_demo()
+        return False  # DemoReady moves on
+
+    def start_demo(self) -> None:
+        self.demo_starting = True
+        self.show_demo_status()
+        self.run_demo_tenant()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="welcome")
+    def run_demo_tenant(self) -> None:
+        from wizard.emulator import DemoTenant
+        from wizard.errors import UserError
+        from wizard.portal import PortalClient
+
+        tenant = DemoTenant()
+        try:
+            info = tenant.start()
+        except UserError as error:
+            self.post_message(DemoFailed(f"The demo tenant did not start: {error}"))
+            return
+        except Exception as error:  # a port, TLS or disk problem: say it, no traceback
+            detail = str(error) or type(error).__name__
+            self.post_message(DemoFailed(f"The demo tenant did not start ({detail}). "
+                                         "Choose the real tenant, or try again."))
+            return
+        portal = PortalClient(info.portal, info.ca_bundle, info.admin_token)
+        if self.cancel_event.is_set():
+            tenant.stop()
+            return
+        self.post_message(DemoReady(tenant, info, portal))
+
+    @on(DemoReady)
+    def demo_ready(self, event: DemoReady) -> None:
+        self.state.demo_tenant = event.tenant
+        self.state.demo_info = event.info
+        self.state.portal = event.portal
+        self.demo_starting = False
+        self.show_demo_status()
+        if self.advance_when_demo_ready and self.wants_demo:
+            self.leave(Nav.NEXT)  # the user already pressed Start
+
+    @on(DemoFailed)
+    def demo_failed(self, event: DemoFailed) -> None:
+        self.demo_starting = False
+        self.advance_when_demo_ready = False
+        self.query_one("#demo-status", Static).update(event.message)
+        self.notify(event.message, severity="error", title="Demo tenant")

@@ -1,0 +1,371 @@
+"""Steps 1-6 of the wizard, each alone in a small host app, driven with the Textual pilot.
+
+Real files (in tmp_path), the real demo tenant (the session's `demo_tenant` fixture), the real
+clipboard seam (`app.clipboard`); no mocks.
+"""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from textual.app import App
+from textual.widgets import Button, Checkbox, Input, Select, Static
+
+from screens.base import HelpScreen, Nav, StepScreen, WizardState
+from screens.generate import GenerateScreen
+from screens.ids import IdsScreen
+from screens.name import NameScreen
+from screens.thumbprint import ThumbprintScreen
+from screens.upload import UploadScreen
+from screens.welcome import WelcomeScreen
+from screens.widgets import Field
+from wizard import certs, storage
+from wizard.emulator import DemoInfo, DemoTenant
+from wizard.portal import PortalClient
+
+PASSPHRASE = "correct horse battery staple"
+
+
+class StepHost(App[None]):
+    """Shows one step and records how it ended."""
+
+    def __init__(self, make_screen: Callable[[WizardState], StepScreen], state: WizardState) -> None:
+        super().__init__()
+        self.make_screen = make_screen
+        self.state = state
+        self.results: list[Nav | None] = []
+
+    def on_mount(self) -> None:
+        self.push_screen(self.make_screen(self.state), self.results.append)
+
+
+def text_of(app: App[None], selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).content)
+
+
+def field_error(app: App[None], field_id: str) -> str | None:
+    return app.screen.query_one(f"#{field_id}", Field).error
+
+
+async def settle(app: App[None]) -> None:
+    await app.workers.wait_for_complete()
+    await app.workers.wait_for_complete()  # handlers of the workers' messages may start more
+
+
+@pytest.fixture(scope="module")
+def written_set(tmp_path_factory: pytest.TempPathFactory) -> tuple[storage.CertificateFiles, str]:
+    """One real certificate set on disk (key made once per module) and its SHA-1 thumbprint."""
+    generated = certs.generate_certificate("ScreensFlowTest", days=30)
+    result = storage.write_certificate_set(
+        generated, "ScreensFlowTest", out_root=tmp_path_factory.mktemp("certs"),
+        passphrase=PASSPHRASE.encode(),
+    )
+    return result.files, certs.thumbprint_sha1(generated.certificate)
+
+
+def demo_state(info: DemoInfo, **answers: object) -> WizardState:
+    state = WizardState(demo=True, demo_info=info,
+                        portal=PortalClient(info.portal, info.ca_bundle, info.admin_token))
+    for name, value in answers.items():
+        setattr(state, name, value)
+    return state
+
+
+# ---------------------------------------------------------------------------- 1 Welcome
+async def test_welcome_real_tenant_is_the_default_and_enter_starts() -> None:
+    app = StepHost(WelcomeScreen, WizardState(demo=False))
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert "Step 1 of 9 · Welcome" in text_of(app, "#step-indicator")
+        assert "MICROSOFT ENTRA ID" in text_of(app, "#diagram")
+        assert not app.screen.query("#back")  # nothing before the first step
+        await pilot.press("enter")
+        await pilot.pause()
+    assert app.results == [Nav.NEXT]
+    assert app.state.demo is False and app.state.start == "new"
+    assert app.state.demo_info is None  # no demo tenant started for a real run
+
+
+async def test_welcome_with_a_running_demo_tenant_preselects_it(demo_info: DemoInfo) -> None:
+    app = StepHost(WelcomeScreen, demo_state(demo_info))
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert "Demo tenant running" in text_of(app, "#demo-status")
+        await pilot.press("enter")
+        await pilot.pause()
+    assert app.results == [Nav.NEXT]
+    assert app.state.demo is True and app.state.demo_tenant is None
+
+
+async def test_welcome_starts_the_demo_tenant_in_a_worker_when_chosen() -> None:
+    app = StepHost(WelcomeScreen, WizardState(demo=False))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("d", "enter")
+        await settle(app)
+        await pilot.pause()
+    tenant = app.state.demo_tenant
+    try:
+        assert app.results == [Nav.NEXT]
+        assert app.state.demo is True
+        assert tenant is not None and app.state.demo_info is not None
+        assert app.state.portal is not None
+        assert app.state.portal.list_applications()  # it really answers
+    finally:
+        if tenant is not None:
+            tenant.stop()
+
+
+async def test_welcome_offers_saved_profiles(tmp_path: Path) -> None:
+    from wizard.profiles import Profile, save_profile
+
+    save_profile(Profile(
+        name="payroll", cloud="global", tenant="contoso.onmicrosoft.com",
+        client_id="1b2c3d4e-5f60-4a1b-9c2d-3e4f5a6b7c8d", thumbprint_sha1="A" * 40,
+        thumbprint_sha256="B" * 64, cert_path=str(tmp_path / "p.pem"),
+        key_path=str(tmp_path / "p.key"), pfx_path=None,
+        not_after=datetime.now(timezone.utc) + timedelta(days=100),
+    ))
+    app = StepHost(WelcomeScreen, WizardState(demo=False))
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert "payroll" in str(app.screen.query_one("#profile-select", Select).selection)
+        await pilot.click("#test-profile")
+        await pilot.pause()
+    assert app.results == [Nav.NEXT]
+    assert app.state.start == "test" and app.state.profile_name == "payroll"
+
+
+# ------------------------------------------------------------------------------- 2 Name
+async def test_name_missing_passphrase_stays_with_the_message_beside_it(tmp_path: Path) -> None:
+    app = StepHost(NameScreen, WizardState(demo=True, out_dir=tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert "Step 2 of 9" in text_of(app, "#step-indicator")
+        await pilot.click("#next")
+        await pilot.pause()
+        assert app.results == []
+        assert "passphrase" in (field_error(app, "passphrase-field") or "")
+        assert app.focused is app.screen.query_one("#passphrase", Input)
+
+
+async def test_name_invalid_fields_focus_the_first_bad_one(tmp_path: Path) -> None:
+    app = StepHost(NameScreen, WizardState(demo=True, out_dir=tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        screen.query_one("#name", Input).value = " padded"
+        screen.query_one("#days", Input).value = "0"
+        screen.query_one("#passphrase", Input).value = PASSPHRASE
+        screen.query_one("#confirm", Input).value = PASSPHRASE + "x"
+        await pilot.click("#next")
+        await pilot.pause()
+        assert app.results == []
+        assert "space" in (field_error(app, "name-field") or "")
+        assert "days" in (field_error(app, "days-field") or "")
+        assert "differ" in (field_error(app, "confirm-field") or "")
+        assert app.focused is screen.query_one("#name", Input)
+        # Fixing a field clears its message while typing.
+        screen.query_one("#name", Input).value = "Padded"
+        await pilot.pause()
+        assert field_error(app, "name-field") is None
+
+
+async def test_name_no_passphrase_choice_and_long_validity_warning(tmp_path: Path) -> None:
+    app = StepHost(NameScreen, WizardState(demo=True, out_dir=tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        screen.query_one("#days", Input).value = "1000"
+        await pilot.pause()
+        assert "long" in text_of(app, "#days-warning")
+        screen.query_one("#no-passphrase", Checkbox).value = True
+        await pilot.pause()
+        assert "unencrypted" in text_of(app, "#no-passphrase-warning")
+        assert screen.query_one("#passphrase-field", Field).disabled
+        await pilot.click("#next")
+        await pilot.pause()
+    assert app.results == [Nav.NEXT]  # a warning, not a block
+    assert app.state.days == 1000
+    assert app.state.passphrase is None and app.state.no_passphrase
+
+
+async def test_name_prefilled_answers_round_trip_and_back_keeps_them(tmp_path: Path) -> None:
+    state = WizardState(demo=False, name="Payroll-01", days=90, key_size=3072, out_dir=tmp_path,
+                        passphrase=PASSPHRASE.encode())
+    app = StepHost(NameScreen, state)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.click("#next")
+        await pilot.pause()
+    assert app.results == [Nav.NEXT]
+    assert (state.name, state.days, state.key_size, state.out_dir) == ("Payroll-01", 90, 3072, tmp_path)
+    assert state.passphrase == PASSPHRASE.encode()
+
+    app = StepHost(NameScreen, state)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.screen.query_one("#name", Input).value = "Payroll-02"
+        await pilot.press("escape")
+        await pilot.pause()
+    assert app.results == [Nav.BACK]
+    assert state.name == "Payroll-02" and state.key_size == 3072
+
+
+# --------------------------------------------------------------------------- 3 Generate
+async def test_generate_writes_real_files_and_shows_permissions(tmp_path: Path) -> None:
+    state = WizardState(demo=True, name="GenerateStep", days=30, out_dir=tmp_path,
+                        passphrase=PASSPHRASE.encode())
+    app = StepHost(GenerateScreen, state)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app)
+        await pilot.pause()
+        assert state.files is not None
+        listing = text_of(app, "#files")
+        for path in (state.files.cer, state.files.key, state.files.pfx):
+            assert path is not None and path.is_file() and path.name in listing
+        if stat.S_IMODE(state.files.key.stat().st_mode) == 0o600:
+            assert "-rw-------" in listing
+        assert "upload this one to the portal" in listing
+        assert "✓" in text_of(app, "#stages")
+        assert PASSPHRASE not in listing
+        assert not app.screen.query_one("#next", Button).disabled
+        await pilot.press("enter")
+        await pilot.pause()
+    assert app.results == [Nav.NEXT]
+    assert len(state.thumbprint_sha1) == 40 and state.not_after is not None
+
+
+async def test_generate_existing_name_offers_back_or_replace(tmp_path: Path) -> None:
+    generated = certs.generate_certificate("Taken", days=5)
+    storage.write_certificate_set(generated, "Taken", out_root=tmp_path, passphrase=None)
+    state = WizardState(demo=True, name="Taken", days=30, out_dir=tmp_path,
+                        passphrase=PASSPHRASE.encode())
+    app = StepHost(GenerateScreen, state)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "already exists" in text_of(app, "#stages")
+        assert app.screen.query_one("#next", Button).disabled
+        await pilot.press("enter")  # Next is not possible yet: focus is on "Back: rename"
+        await pilot.pause()
+    assert app.results == [Nav.BACK]
+
+    app = StepHost(GenerateScreen, state)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.click("#replace")
+        await settle(app)
+        await pilot.pause()
+        assert "backup" in text_of(app, "#generate-notes")
+    assert state.files is not None and state.files.pfx is not None
+    assert certs.thumbprint_sha1(certs.load_certificate_file(state.files.cer)) == state.thumbprint_sha1
+    assert list(tmp_path.glob("Taken.backup-*"))
+
+
+# ----------------------------------------------------------------------------- 4 Upload
+async def test_upload_to_the_demo_tenant_for_real(
+    demo_tenant: DemoTenant, written_set: tuple[storage.CertificateFiles, str]
+) -> None:
+    files, thumbprint = written_set
+    info = demo_tenant.info
+    state = demo_state(info, files=files, thumbprint_sha1=thumbprint)
+    app = StepHost(UploadScreen, state)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert str(files.cer) in text_of(app, "#cer-path .copyable-text")
+        await pilot.click("#upload")
+        await settle(app)
+        await pilot.pause()
+        assert "matches ours" in text_of(app, "#upload-status")
+        await pilot.click("#next")
+        await pilot.pause()
+    assert app.results == [Nav.NEXT]
+    assert state.uploaded_thumbprint == thumbprint and state.uploaded_at is not None
+    assert state.portal is not None
+    app_entry = next(a for a in state.portal.list_applications() if a["client_id"] == info.client_id)
+    assert thumbprint in {k["thumbprint"].upper() for k in app_entry["key_credentials"]}
+
+
+async def test_upload_real_tenant_shows_the_exact_clicks(
+    written_set: tuple[storage.CertificateFiles, str],
+) -> None:
+    files, thumbprint = written_set
+    app = StepHost(UploadScreen, WizardState(demo=False, files=files, thumbprint_sha1=thumbprint))
+    async with app.run_test(size=(80, 24)) as pilot:
+        body = " ".join(str(s.content) for s in app.screen.query(Static))
+        assert "App registrations › your app › Certificates & secrets" in body
+        assert not app.screen.query("#upload")
+        await pilot.press("escape")
+        await pilot.pause()
+    assert app.results == [Nav.BACK]
+
+
+# ------------------------------------------------------------------------- 5 Thumbprint
+async def test_thumbprint_copy_and_paste_back(
+    written_set: tuple[storage.CertificateFiles, str],
+) -> None:
+    files, thumbprint = written_set
+    app = StepHost(ThumbprintScreen, WizardState(demo=False, files=files, thumbprint_sha1=thumbprint))
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert text_of(app, "#thumbprint-big") == thumbprint
+        await pilot.click("#copy")
+        await settle(app)
+        await pilot.pause()
+        assert app.clipboard == thumbprint
+        assert "Copied" in text_of(app, "#copy-status") or "OSC 52" in text_of(app, "#copy-status")
+
+        pasted = app.screen.query_one("#pasted", Input)
+        pasted.value = "\u200e" + ":".join(thumbprint[i:i + 2] for i in range(0, 40, 2)).lower()
+        await pilot.pause()
+        assert "✓ Match" in text_of(app, "#compare-result")
+        pasted.value = "0" * 40
+        await pilot.pause()
+        assert "you uploaded a different certificate" in text_of(app, "#compare-result")
+        pasted.value = "not a thumbprint"
+        await pilot.pause()
+        assert "40 hexadecimal" in text_of(app, "#compare-result")
+        await pilot.press("escape")
+        await pilot.pause()
+    assert app.results == [Nav.BACK]
+
+
+# -------------------------------------------------------------------------------- 6 IDs
+async def test_ids_invalid_values_stay_with_the_message(demo_info: DemoInfo) -> None:
+    app = StepHost(IdsScreen, WizardState(demo=False))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        screen.query_one("#client-id", Input).value = "not-a-guid"
+        screen.query_one("#tenant", Input).value = "contoso"
+        await pilot.click("#next")
+        await pilot.pause()
+        assert app.results == []
+        assert "Application (client) ID" in (field_error(app, "client-id-field") or "")
+        assert "onmicrosoft.com" in (field_error(app, "tenant-field") or "")
+        assert app.focused is screen.query_one("#client-id", Input)
+        screen.query_one("#client-id", Input).value = " {1B2C3D4E-5F60-4A1B-9C2D-3E4F5A6B7C8D} "
+        screen.query_one("#tenant", Input).value = "contoso.onmicrosoft.com"
+        screen.query_one("#cloud", Select).value = "usgov"
+        await pilot.click("#next")
+        await pilot.pause()
+    assert app.results == [Nav.NEXT]
+    assert app.state.client_id == "1b2c3d4e-5f60-4a1b-9c2d-3e4f5a6b7c8d"
+    assert app.state.tenant == "contoso.onmicrosoft.com" and app.state.cloud_key == "usgov"
+
+
+async def test_ids_fill_from_the_demo_tenant(demo_info: DemoInfo) -> None:
+    app = StepHost(IdsScreen, demo_state(demo_info))
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.screen.query_one("#cloud", Select).disabled
+        await pilot.click("#fill-demo")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+    assert app.results == [Nav.NEXT]
+    assert app.state.client_id == demo_info.client_id
+    assert app.state.tenant == demo_info.tenant_id and app.state.cloud_key == "demo"
+
+
+# ------------------------------------------------------------------------------ frame
+async def test_f1_opens_the_steps_help_and_escape_closes_it(tmp_path: Path) -> None:
+    app = StepHost(NameScreen, WizardState(demo=True, out_dir=tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, NameScreen)
+    assert app.results == []
