@@ -128,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--graph-resource", metavar="URL", help="custom Graph resource (default https://graph.microsoft.com)")
     test.add_argument("--ca-bundle", metavar="FILE", help="CA bundle to trust for the custom hosts")
     test.add_argument("--timeout", type=float, default=20.0, help="seconds for each network call (default 20)")
+    test.add_argument("--just-uploaded", action="store_true", help="the certificate was uploaded moments ago: retry 'key not found' (AADSTS700027) for up to a minute")
     _add_json(test)
 
     emulator = commands.add_parser(

@@ -156,7 +156,7 @@ POSITIVE_STEPS: tuple[tuple[str, str], ...] = (
     ("discovery", "Tenant discovery"),
     ("token", "Token with the certificate"),
     ("claims", "The token explained"),
-    ("graph", "Microsoft Graph: read the organization"),
+    ("graph", "Graph: read the organization"),
 )
 
 
@@ -686,8 +686,8 @@ class _PositiveRun:
             return False
         days_left = (not_after - now).days
         notes = [
-            "certificate and key match",
-            f"valid until {not_after:%Y-%m-%d} ({days_left} days left)",
+            "key matches the certificate",
+            f"valid until {not_after:%Y-%m-%d} ({days_left} days)",
         ]
         status = StepStatus.OK
         warning: Explanation | None = None
@@ -714,7 +714,7 @@ class _PositiveRun:
             notes.append(f"this computer's clock is {abs(skew):.0f} s {direction} the server's")
             status, warning = StepStatus.WARN, catalogue.CLOCK_SKEW
         else:
-            notes.append(f"clock within {max(1.0, abs(skew)):.0f} s of the server's")
+            notes.append(f"clock in step (±{max(1.0, abs(skew)):.0f} s)")
         self._end(step, status, "; ".join(notes), warning)
         return True
 
@@ -741,8 +741,7 @@ class _PositiveRun:
         found = f"tenant {shown} found"
         if tenant_id and tenant_id != shown:
             found += f" (ID {tenant_id})"
-        endpoint = self.tenant_config["token_endpoint"]
-        self._end(step, StepStatus.OK, f"{found}; token endpoint {endpoint}")
+        self._end(step, StepStatus.OK, found)
         return True
 
     def _token(self, step: Step, http: HttpSession) -> bool:
@@ -787,7 +786,7 @@ class _PositiveRun:
         self._end(
             step,
             StepStatus.OK,
-            f"token issued{waited} (signed PS256 with the certificate's key, x5t#S256 + x5c)",
+            f"token issued{waited} (assertion signed PS256 with the key, x5t#S256)",
         )
         return True
 
@@ -811,11 +810,11 @@ class _PositiveRun:
                       f"The token is from tenant {summary.tenant_id}, not {expected_tenant}.",
                       catalogue.TOKEN_MISMATCH)
             return False
-        notes = [f"app {summary.app_id} and tenant {summary.tenant_id or expected_tenant} match"]
+        notes = ["app and tenant match"]
         status = StepStatus.OK
         warning: Explanation | None = None
         if summary.appidacr == "2":
-            notes.append("authenticated with a certificate (appidacr 2)")
+            notes.append("certificate sign-in (appidacr 2)")
         else:
             method = {"0": "no credential", "1": "a client secret"}.get(summary.appidacr, "unknown")
             notes.append(f"authenticated with {method} (appidacr {summary.appidacr or '?'})")
@@ -825,9 +824,9 @@ class _PositiveRun:
             minutes = max(0, int(left.total_seconds() // 60))
             notes.append(f"expires {summary.expires_at:%H:%M} UTC (in {minutes} min)")
         if summary.roles:
-            notes.append("permissions: " + ", ".join(sorted(summary.roles)))
+            notes.append("roles: " + ", ".join(sorted(summary.roles)))
         else:
-            notes.append("permissions (roles): none: admin consent not granted")
+            notes.append("roles: none: admin consent not granted")
             status, warning = StepStatus.WARN, catalogue.NO_ROLES
         self._end(step, status, "; ".join(notes), warning)
         return True
@@ -882,7 +881,7 @@ class _PositiveRun:
         self.result.organization = organization
         domains = ", ".join(organization["verified_domains"]) or "none"
         self._end(step, StepStatus.OK,
-                  f"organization {organization['display_name']}; verified domains: {domains}")
+                  f"{organization['display_name']}; verified domains: {domains}")
         return True
 
 

@@ -67,14 +67,14 @@ NO_CREDENTIAL = NegativeProbe(
 )
 STRANGER_CERTIFICATE = NegativeProbe(
     key="stranger-certificate",
-    title="A stranger's certificate with the same name",
+    title="A stranger's certificate, same name",
     proves="A certificate's name proves nothing: a self-signed certificate with the same "
     "subject, never uploaded, is refused.",
     expected_codes=frozenset({700027}),
 )
 STOLEN_PUBLIC_CERTIFICATE = NegativeProbe(
     key="stolen-public-certificate",
-    title="The real public certificate, signed with another key",
+    title="The public certificate, wrong key",
     proves="The public .cer is not enough: only the holder of the private key gets in.",
     expected_codes=frozenset({700027}),
 )
@@ -119,31 +119,25 @@ def _classify(probe: NegativeProbe, result: ProbeResult, attempt: TokenAttempt) 
         result.status = StepStatus.FAIL
         result.observed_code = "token"
         result.explanation = catalogue.NEGATIVE_ALARM
-        result.detail = (
-            f"ALARM: a token was issued for '{probe.title}'. This request must be refused. "
-            + catalogue.NEGATIVE_ALARM.cause
-        )
+        result.detail = "ALARM: a token was issued; this request must be refused"
         return
     if attempt.code is not None:
         result.observed_code = f"AADSTS{attempt.code}"
         result.refused = True
         if attempt.code in probe.expected_codes:
             result.status = StepStatus.OK
-            result.detail = f"refused as expected ({result.observed_code}). {probe.proves}"
+            result.detail = f"refused as expected ({result.observed_code})"
             return
         title = attempt.explanation.title if attempt.explanation else result.observed_code
         result.inconclusive = True
         result.status = StepStatus.WARN
-        result.detail = (
-            f"refused, but for an unrelated reason: {result.observed_code} {title}. "
-            "This proves nothing about the certificate."
-        )
+        result.detail = f"refused for an unrelated reason: {result.observed_code} {title}"
         return
     result.inconclusive = True
     result.status = StepStatus.WARN
     explanation = attempt.explanation or catalogue.PROBE_UNRELATED
     result.observed_code = explanation.code
-    result.detail = f"no verdict: {explanation.title}. This proves nothing about the certificate."
+    result.detail = f"no verdict: {explanation.title}"
 
 
 def _raw_no_credential(
