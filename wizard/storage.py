@@ -10,11 +10,13 @@ the complete new one under the final names, never a partial key or PFX.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime as dt
 import errno
 import os
 import secrets
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -201,6 +203,52 @@ def _remove_abandoned_staging(root: Path, stem: str) -> bool:
     return removed
 
 
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two folders in one atomic step (Linux renameat2); False where that is unavailable."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    result = renameat2(
+        at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange
+    )
+    if result == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False  # an old kernel or a file system without exchange
+    raise OSError(code, os.strerror(code), str(first))
+
+
+def _replace_folder(staging: Path, folder: Path, backup: Path) -> None:
+    """Put the complete `staging` at `folder` and the old `folder` at `backup`.
+
+    Where the kernel can swap two folders atomically, the new set is first renamed to the
+    backup name and then swapped with the old folder: the final name holds the old set or
+    the new one at every instant. Elsewhere it takes two renames; if interrupted between
+    them (Ctrl+C) the old folder is put back, and only SIGKILL or a power cut in that
+    instant can leave the old set under the backup name and the new one hidden in staging.
+    """
+    os.rename(staging, backup)
+    try:
+        if _exchange(backup, folder):
+            return
+    except BaseException:
+        os.rename(backup, staging)
+        raise
+    os.rename(backup, staging)
+    os.rename(folder, backup)
+    try:
+        os.rename(staging, folder)
+    except BaseException:
+        os.rename(backup, folder)
+        raise
+
+
 def check_name_is_free(name: str, *, out_root: Path | None = None, force: bool = False) -> Path:
     """The certificate folder for `name`; raises UserError when it is taken and not `force`.
 
@@ -276,16 +324,11 @@ def write_certificate_set(
         stage("Moving the files into place")
         if existing:
             backup = _backup_folder_for(root, stem)
-            os.rename(folder, backup)
-        elif folder.is_dir():
-            folder.rmdir()  # an empty folder left behind: nothing to keep
-        try:
+            _replace_folder(staging, folder, backup)
+        else:
+            if folder.is_dir():
+                folder.rmdir()  # an empty folder left behind: nothing to keep
             os.rename(staging, folder)
-        except OSError:
-            if backup is not None:
-                os.rename(backup, folder)
-                backup = None
-            raise
         _fsync_dir(root)
     except OSError as error:
         shutil.rmtree(staging, ignore_errors=True)
