@@ -36,7 +36,8 @@ ExpiryStatus = Literal["ok", "warning", "expired"]
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    """Now, in UTC, to the second (what the profiles file stores)."""
+    return datetime.now(timezone.utc).replace(microsecond=0)
 
 
 @dataclass
@@ -495,7 +496,7 @@ def record_test_result(name: str, verdict: str, when: datetime | None = None) ->
         raise ValueError(f"verdict must be one of {TEST_VERDICTS}, not {verdict!r}")
     profile = get_profile(name)
     profile.last_test = verdict
-    profile.last_test_at = (when or utc_now()).astimezone(timezone.utc)
+    profile.last_test_at = (when or utc_now()).astimezone(timezone.utc).replace(microsecond=0)
     save_profile(profile)
     return profile
 
@@ -602,7 +603,9 @@ def profile_from_state(state: WizardStateLike, name: str | None = None) -> Profi
 
         verdict = overall_verdict(state.positive, state.negative)
     existing_name = name or state.profile_name or state.name or state.files.stem
-    demo_domain = state.demo_info.tenant_domain if state.demo_info is not None else None
+    info = state.demo_info
+    demo_domain = info.tenant_domain if info is not None else None
+    demo_state_dir = Path(info.state_dir) if info is not None and info.state_dir else None
     return profile_from_files(
         name=existing_name,
         files=state.files,
@@ -610,6 +613,7 @@ def profile_from_state(state: WizardStateLike, name: str | None = None) -> Profi
         tenant=state.tenant,
         client_id=state.client_id,
         demo=state.demo,
+        demo_state_dir=demo_state_dir,
         organization_domain=organization_domain_from(state.positive) or demo_domain,
         last_test=verdict,
         last_test_at=utc_now() if verdict else None,
