@@ -1,0 +1,180 @@
+"""What the test steps (7 positive, 8 negative) share: a live row per check, an explained
+failure, and the connection settings and credential built from the wizard's answers."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from screens.base import WizardState
+    from wizard.catalogue import Explanation
+    from wizard.connection import ConnectionSettings, Credential, StepStatus
+
+RESULTS_STYLESHEET = Path(__file__).with_name("results.tcss")
+# Entra ID may take up to a minute to accept a fresh upload; the engine then retries 700027.
+RECENT_UPLOAD_SECONDS = 120.0
+
+ICONS = {
+    "pending": "·",
+    "running": "…",
+    "ok": "✓",
+    "warn": "!",
+    "fail": "✗",
+    "skipped": "–",
+}
+
+
+def format_seconds(seconds: float | None) -> str:
+    """A step's time for the list: "0.21 s", "12.3 s", or nothing before it ran."""
+    if seconds is None:
+        return ""
+    if seconds < 10:
+        return f"{seconds:.2f} s"
+    return f"{seconds:.1f} s"
+
+
+class CheckRow(Vertical):
+    """One check of a test, live: status icon, title, time, and a detail line beneath.
+
+    The status is a CSS class (-pending, -running, -ok, -warn, -fail, -skipped) so the
+    stylesheet colours it from the theme.
+    """
+
+    def __init__(self, key: str, title: str, *, detail: str = "") -> None:
+        super().__init__(id=f"check-{key}", classes="-pending")
+        self.key = key
+        self.title = title
+        self.status = "pending"
+        self._detail = detail
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="check-line"):
+            yield Static(ICONS["pending"], classes="check-icon", markup=False)
+            yield Static(self.title, classes="check-title", markup=False)
+            yield Static("", classes="check-time", markup=False)
+        yield Static(self._detail, classes="check-detail", markup=False)
+
+    def show(self, status: str, *, title: str | None = None, detail: str = "",
+             seconds: float | None = None) -> None:
+        """Show the check's new state (status: a StepStatus value)."""
+        self.remove_class(f"-{self.status}")
+        self.status = status
+        self.add_class(f"-{status}")
+        self.query_one(".check-icon", Static).update(ICONS.get(status, "?"))
+        if title is not None:
+            self.query_one(".check-title", Static).update(title)
+        self.query_one(".check-time", Static).update(format_seconds(seconds))
+        detail_line = self.query_one(".check-detail", Static)
+        detail_line.update(detail)
+        detail_line.display = bool(detail)
+
+
+def status_name(status: StepStatus) -> str:
+    return str(status.value)
+
+
+class Explained(Vertical):
+    """A catalogue explanation: title, why it happened, what to do, and the service's words."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.explanation: Explanation | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("", classes="explained-title", markup=False)
+        yield Static("", classes="explained-cause", markup=False)
+        yield Static("", classes="explained-fix", markup=False)
+        yield Static("", classes="explained-link", markup=False)
+        yield Static("", classes="explained-service", markup=False)
+
+    def on_mount(self) -> None:
+        self.explain(self.explanation)
+
+    def explain(self, explanation: Explanation | None, *, warning: bool = False) -> None:
+        """Show `explanation` (None hides the panel). `warning`: not a failure, a caution."""
+        self.explanation = explanation
+        self.display = explanation is not None
+        self.set_class(warning, "-warning")
+        if explanation is None or not self.is_mounted:
+            return
+        lines = {
+            ".explained-title": (
+                f"{'!' if warning else '✗'} {explanation.title} ({explanation.code})"
+            ),
+            ".explained-cause": f"Why: {explanation.cause}",
+            ".explained-fix": f"Fix: {explanation.fix}",
+            ".explained-link": f"More: {explanation.link}" if explanation.link else "",
+            ".explained-service": (
+                f"The service said: {explanation.service_text}" if explanation.service_text else ""
+            ),
+        }
+        for selector, text in lines.items():
+            line = self.query_one(selector, Static)
+            line.update(text)
+            line.display = bool(text)
+
+
+def user_error_explanation(error: Exception) -> Explanation:
+    """A catalogue-style explanation for anything raised before the test could start."""
+    from wizard.catalogue import Explanation, KeyLoadError, explain_exception
+    from wizard.errors import UserError
+
+    if isinstance(error, KeyLoadError):
+        return error.explanation
+    if isinstance(error, UserError):
+        return Explanation(
+            code="INPUT",
+            title="The test could not start",
+            cause=error.message,
+            fix=error.hint or "Go back a step and check the answers.",
+        )
+    return explain_exception(error)
+
+
+def connection_settings(state: WizardState) -> ConnectionSettings:
+    """Where and as whom to sign in, from the IDs step (the demo cloud in demo mode)."""
+    from wizard.clouds import CLOUDS, demo_cloud
+    from wizard.connection import ConnectionSettings
+    from wizard.errors import UserError
+
+    if state.cloud_key == "demo":
+        if state.demo_info is None:
+            raise UserError(
+                "The demo tenant is not running, so there is nothing to test against.",
+                hint="Quit and start the wizard again with --demo.",
+            )
+        cloud = demo_cloud(state.demo_info)
+    else:
+        try:
+            cloud = CLOUDS[state.cloud_key]
+        except KeyError:
+            raise UserError(
+                f"Unknown cloud '{state.cloud_key}'.", hint="Pick the cloud again on step 6."
+            ) from None
+    return ConnectionSettings(cloud=cloud, tenant=state.tenant, client_id=state.client_id)
+
+
+def load_credential(state: WizardState) -> Credential:
+    """The certificate and its private key, read from the files written on step 3."""
+    from wizard.connection import Credential
+    from wizard.errors import UserError
+
+    files = state.files
+    if files is None:
+        raise UserError(
+            "There is no certificate to test yet.", hint="Go back to step 3 and generate one."
+        )
+    return Credential.from_files(files.pem, files.key, state.passphrase)
+
+
+def recently_uploaded(state: WizardState, now: float | None = None) -> bool:
+    """True when the demo upload happened moments ago (Entra ID may still be catching up)."""
+    if state.uploaded_at is None:
+        return False
+    return ((now if now is not None else time.time()) - state.uploaded_at) <= RECENT_UPLOAD_SECONDS

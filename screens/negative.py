@@ -1,0 +1,231 @@
+"""Step 8 · Negative test: the same app without the certificate must be refused. Three probes,
+live; ✓ = refused. A probe that gets a token raises the alarm screen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import Button, Static
+
+from screens.alarm import AlarmScreen
+from screens.base import STYLESHEET, StepScreen
+from screens.checks import (
+    RESULTS_STYLESHEET,
+    CheckRow,
+    Explained,
+    connection_settings,
+    load_credential,
+    user_error_explanation,
+)
+
+if TYPE_CHECKING:
+    from wizard.catalogue import Explanation
+    from wizard.connection import NegativeResult, ProbeResult
+
+# The engine's probes (wizard.probes.PROBES), drawn before the worker imports the engine.
+NEGATIVE_PROBES: tuple[tuple[str, str, str], ...] = (
+    ("no-credential", "No credential at all",
+     "The client ID alone is not enough: a request without any credential is refused."),
+    ("stranger-certificate", "A stranger's certificate with the same name",
+     "A certificate's name proves nothing: a self-signed certificate with the same subject, "
+     "never uploaded, is refused."),
+    ("stolen-public-certificate", "The real public certificate, signed with another key",
+     "The public .cer is not enough: only the holder of the private key gets in."),
+)
+
+
+@dataclass
+class ProbeChanged(Message):
+    """The worker reports one probe (a copy)."""
+
+    probe: ProbeResult
+
+
+@dataclass
+class NegativeFinished(Message):
+    result: NegativeResult
+
+
+@dataclass
+class NegativeCouldNotStart(Message):
+    explanation: Explanation
+
+
+def probe_line(probe: ProbeResult) -> tuple[str, str]:
+    """(status for the row, the one line under it) for a finished or running probe."""
+    if probe.alarm:
+        return "fail", f"GOT A TOKEN: this request must be refused. {probe.proves}"
+    if probe.passed:
+        code = f" ({probe.observed_code})" if probe.observed_code else ""
+        return "ok", f"Refused{code}. {probe.proves}"
+    if probe.status.value in ("pending", "running"):
+        return probe.status.value, probe.proves
+    if probe.status.value == "skipped":
+        return "skipped", probe.detail or "Cancelled."
+    return "warn", f"Inconclusive: {probe.detail}"
+
+
+class NegativeScreen(StepScreen):
+    """Run the three probes as soon as the step opens; Next once they have answered."""
+
+    STEP = 8
+    TITLE = "Negative test: nothing else gets in"
+    HELP = "negative"
+    CSS_PATH = [STYLESHEET, RESULTS_STYLESHEET]  # type: ignore[assignment]  # noqa: RUF012
+    AUTO_FOCUS = "#next"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "retry", "Retry"),
+    ]
+
+    running: reactive[bool] = reactive(False, bindings=True)
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(
+            "The same app, asked for a token without the certificate, must be refused. "
+            "✓ = refused, as it should be.",
+            classes="lead",
+            markup=False,
+        )
+        with Vertical(classes="check-list", id="probes"):
+            for key, title, proves in NEGATIVE_PROBES:
+                yield CheckRow(key, title, detail=proves)
+        yield Static("", id="verdict", classes="outcome-line outcome", markup=False)
+        yield Explained(id="explanation")
+        with Horizontal(classes="test-actions", id="retry-actions"):
+            yield Button("Test again", id="retry", variant="primary", compact=True)
+            yield Button("Back to the positive test", id="back-to-positive", compact=True)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.start_test()
+
+    # ---------------------------------------------------------------- running
+    def start_test(self) -> None:
+        self.state.negative = None
+        self.ready = False
+        self.running = True
+        for key, _title, proves in NEGATIVE_PROBES:
+            for row in self.query(f"#check-{key}").results(CheckRow):
+                row.show("pending", detail=proves)
+        self.show_verdict("Testing…", "muted")
+        self.query_one(Explained).explain(None)
+        self.query_one("#retry-actions").display = False
+        self.run_probes()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="negative")
+    def run_probes(self) -> None:
+        from wizard.connection import run_negative
+
+        try:
+            settings = connection_settings(self.state)
+            credential = load_credential(self.state)
+        except Exception as error:  # explained on screen, never a traceback
+            self.post_message(NegativeCouldNotStart(user_error_explanation(error)))
+            return
+        result = run_negative(
+            settings,
+            credential,
+            on_update=self.report_probe,
+            cancel=self.cancel_event,
+        )
+        self.post_message(NegativeFinished(result))
+
+    def report_probe(self, probe: ProbeResult) -> None:
+        """Called by the engine in the worker thread: hand the probe to the UI thread."""
+        self.post_message(ProbeChanged(probe))
+
+    # ---------------------------------------------------------------- results
+    @on(ProbeChanged)
+    def probe_changed(self, event: ProbeChanged) -> None:
+        probe = event.probe
+        status, line = probe_line(probe)
+        for row in self.query(f"#check-{probe.key}").results(CheckRow):
+            row.show(status, title=probe.title, detail=line, seconds=probe.seconds)
+
+    @on(NegativeCouldNotStart)
+    def could_not_start(self, event: NegativeCouldNotStart) -> None:
+        self.running = False
+        for row in self.query(CheckRow):
+            row.show("skipped")
+        self.show_verdict("✗ The negative test could not start.", "error")
+        self.query_one(Explained).explain(event.explanation)
+        self.query_one("#retry-actions").display = True
+        self.query_one("#retry", Button).focus()
+
+    @on(NegativeFinished)
+    def finished(self, event: NegativeFinished) -> None:
+        result = event.result
+        self.running = False
+        self.state.negative = result
+        if result.cancelled:
+            self.show_verdict("Cancelled.", "muted")
+            self.query_one("#retry-actions").display = True
+            return
+        self.ready = True
+        if result.verdict == "pass":
+            self.show_verdict(
+                "✓ All three were refused: only the certificate (with its private key) gets in.",
+                "success",
+            )
+            self.query_one("#next", Button).focus()
+            return
+        self.query_one("#retry-actions").display = True
+        if result.alarm:
+            self.show_verdict(
+                "✗ ALARM: a request without the certificate got a token.", "error"
+            )
+            from wizard.catalogue import NEGATIVE_ALARM
+
+            self.query_one(Explained).explain(NEGATIVE_ALARM)
+            self.app.push_screen(AlarmScreen(result), self.alarm_closed)
+            return
+        self.show_verdict(
+            "! Inconclusive: nothing got a token, but not every probe proved something.",
+            "warning",
+        )
+        unproven = next((p for p in result.probes if not p.passed), None)
+        from wizard.catalogue import PROBE_UNRELATED
+
+        explanation = unproven.explanation if unproven and unproven.explanation else None
+        self.query_one(Explained).explain(explanation or PROBE_UNRELATED, warning=True)
+        self.query_one("#retry", Button).focus()
+
+    def alarm_closed(self, choice: str | None) -> None:
+        if choice == "retry":
+            self.action_retry()
+        else:
+            self.query_one("#retry", Button).focus()
+
+    def show_verdict(self, text: str, style: str) -> None:
+        line = self.query_one("#verdict", Static)
+        line.update(text)
+        for name in ("success", "warning", "error", "muted"):
+            line.set_class(name == style, name)
+
+    # ---------------------------------------------------------------- actions
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "retry":
+            return not self.running
+        return super().check_action(action, parameters)
+
+    @on(Button.Pressed, "#retry")
+    def retry_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_retry()
+
+    def action_retry(self) -> None:
+        if not self.running:
+            self.start_test()
+
+    @on(Button.Pressed, "#back-to-positive")
+    def back_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_back()

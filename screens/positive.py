@@ -1,0 +1,267 @@
+"""Step 7 · Positive test: sign in as the app with the certificate, read the organization
+from Microsoft Graph, and explain whatever fails, with Retry and Back to IDs."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import Button, Static
+
+from screens.base import STYLESHEET, StepScreen
+from screens.checks import (
+    RESULTS_STYLESHEET,
+    CheckRow,
+    Explained,
+    connection_settings,
+    load_credential,
+    recently_uploaded,
+    user_error_explanation,
+)
+
+if TYPE_CHECKING:
+    from wizard.catalogue import Explanation
+    from wizard.connection import PositiveResult, Step
+
+# The engine's steps, known before it runs (wizard.connection.POSITIVE_STEPS, without
+# importing MSAL's caller on the UI thread just to draw the list).
+POSITIVE_STEPS: tuple[tuple[str, str], ...] = (
+    ("preflight", "Pre-flight checks"),
+    ("discovery", "Tenant discovery"),
+    ("token", "Token with the certificate"),
+    ("claims", "The token explained"),
+    ("graph", "Microsoft Graph: read the organization"),
+)
+NO_PERMISSIONS = "none: admin consent not granted"
+
+
+@dataclass
+class StepChanged(Message):
+    """The worker reports one step of the positive test (a copy: the engine keeps going)."""
+
+    step: Step
+
+
+@dataclass
+class PositiveFinished(Message):
+    """The positive test ended; on success the profile was saved (or why not)."""
+
+    result: PositiveResult
+    profile_name: str | None
+    profile_problem: str | None
+
+
+@dataclass
+class PositiveCouldNotStart(Message):
+    """The test never reached the network: no certificate, wrong passphrase, bad IDs..."""
+
+    explanation: Explanation
+
+
+def permissions_text(result: PositiveResult) -> str:
+    """The token's application permissions (roles), or why there are none."""
+    if result.token is None:
+        return "no token"
+    return ", ".join(sorted(result.token.roles)) or NO_PERMISSIONS
+
+
+def organization_text(result: PositiveResult) -> str:
+    organization = result.organization or {}
+    name = str(organization.get("display_name") or "")
+    domains = [str(domain) for domain in organization.get("verified_domains") or []]
+    if not name:
+        return "not read"
+    return f"{name} ({', '.join(domains)})" if domains else name
+
+
+class PositiveScreen(StepScreen):
+    """Run the positive test as soon as the step opens; Next once the certificate works."""
+
+    STEP = 7
+    TITLE = "Positive test: sign in with the certificate"
+    HELP = "positive"
+    CSS_PATH = [STYLESHEET, RESULTS_STYLESHEET]  # type: ignore[assignment]  # noqa: RUF012
+    AUTO_FOCUS = "#next"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "retry", "Retry"),
+    ]
+
+    running: reactive[bool] = reactive(False, bindings=True)
+    """Whether the test is running now (Retry waits for it)."""
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(
+            "Signing in as the app with the certificate (as your scripts will), then reading "
+            "your organization from Microsoft Graph.",
+            classes="lead",
+            markup=False,
+        )
+        with Vertical(classes="check-list", id="positive-steps"):
+            for key, title in POSITIVE_STEPS:
+                yield CheckRow(key, title)
+        with Vertical(classes="outcome", id="positive-outcome"):
+            yield Static("", id="verdict", classes="outcome-line", markup=False)
+            yield Static("", id="permissions", markup=False)
+            yield Static("", id="organization", markup=False)
+            yield Static("", id="profile", classes="muted", markup=False)
+        yield Explained(id="explanation")
+        with Horizontal(classes="test-actions", id="failure-actions"):
+            yield Button("Retry", id="retry", variant="primary", compact=True)
+            yield Button("Back to IDs", id="back-to-ids", compact=True)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.start_test()
+
+    # ---------------------------------------------------------------- running
+    def start_test(self) -> None:
+        """(Re)start the test: every row pending, the outcome cleared, Next waits."""
+        self.state.positive = None
+        self.ready = False
+        self.running = True
+        for row in self.query(CheckRow):
+            row.show("pending")
+        self.show_outcome("Testing…", "")
+        self.query_one("#failure-actions").display = False
+        self.query_one(Explained).explain(None)
+        self.run_test()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="positive")
+    def run_test(self) -> None:
+        from wizard.connection import run_positive
+
+        cancel = self.cancel_event
+        try:
+            settings = connection_settings(self.state)
+            credential = load_credential(self.state)
+        except Exception as error:  # any failure to start is explained, never a traceback
+            self.post_message(PositiveCouldNotStart(user_error_explanation(error)))
+            return
+        result = run_positive(
+            settings,
+            credential,
+            on_update=self.report_step,
+            cancel=cancel,
+            recently_uploaded=recently_uploaded(self.state),
+        )
+        profile_name: str | None = None
+        profile_problem: str | None = None
+        if result.ok and not cancel.is_set():
+            profile_name, profile_problem = self.save_profile(result)
+        self.post_message(PositiveFinished(result, profile_name, profile_problem))
+
+    def report_step(self, step: Step) -> None:
+        """Called by the engine in the worker thread: hand the step to the UI thread."""
+        self.post_message(StepChanged(step))
+
+    def save_profile(self, result: PositiveResult) -> tuple[str | None, str | None]:
+        """Save the set-up as a profile (runs in the worker: it writes a file)."""
+        from wizard.errors import UserError
+        from wizard.profiles import save_profile_from_state
+
+        tested = dataclasses.replace(self.state, positive=result, negative=None)
+        try:
+            return save_profile_from_state(tested).name, None
+        except UserError as error:
+            return None, error.message
+
+    # ---------------------------------------------------------------- results
+    @on(StepChanged)
+    def step_changed(self, event: StepChanged) -> None:
+        step = event.step
+        rows = self.query(f"#check-{step.key}").results(CheckRow)
+        for row in rows:
+            detail = "" if step.status.value == "skipped" else step.detail
+            row.show(step.status.value, title=step.title, detail=detail, seconds=step.seconds)
+
+    @on(PositiveCouldNotStart)
+    def could_not_start(self, event: PositiveCouldNotStart) -> None:
+        self.running = False
+        for row in self.query(CheckRow):
+            row.show("skipped")
+        self.show_outcome("✗ The test could not start.", "error")
+        self.show_failure(event.explanation)
+
+    @on(PositiveFinished)
+    def finished(self, event: PositiveFinished) -> None:
+        result = event.result
+        self.running = False
+        self.state.positive = result
+        if event.profile_name is not None:
+            self.state.profile_name = event.profile_name
+        if result.cancelled:
+            self.show_outcome("Cancelled.", "muted")
+            self.query_one("#failure-actions").display = True
+            return
+        permissions = f"Permissions in the token: {permissions_text(result)}"
+        organization = f"Organization: {organization_text(result)}"
+        if result.ok:
+            self.show_outcome("✓ The certificate works: signed in, and Graph answered.",
+                              "success", permissions, organization)
+            profile = self.query_one("#profile", Static)
+            if event.profile_name is not None:
+                profile.update(f'Saved as profile "{event.profile_name}" '
+                               "(test it again later: entra-cert-wizard test --profile NAME).")
+            elif event.profile_problem is not None:
+                profile.update(f"The profile was not saved: {event.profile_problem}")
+            self.ready = True
+            self.query_one("#next", Button).focus()
+            return
+        if result.signed_in:
+            # The certificate works; what is missing is a permission, not a certificate.
+            self.show_outcome("! Signed in with the certificate, but Graph refused the call.",
+                              "warning", permissions, organization)
+            self.ready = True
+        else:
+            self.show_outcome("✗ The sign-in with the certificate failed.", "error")
+        self.show_failure(result.error, warning=result.signed_in)
+
+    def show_outcome(self, verdict: str, style: str, permissions: str = "",
+                     organization: str = "") -> None:
+        line = self.query_one("#verdict", Static)
+        line.update(verdict)
+        for name in ("success", "warning", "error", "muted"):
+            line.set_class(name == style, name)
+        for widget_id, text in (("#permissions", permissions), ("#organization", organization),
+                                ("#profile", "")):
+            widget = self.query_one(widget_id, Static)
+            widget.update(text)
+            widget.display = bool(text) or widget_id == "#profile"
+
+    def show_failure(self, explanation: Explanation | None, *, warning: bool = False) -> None:
+        explained = self.query_one(Explained)
+        explained.explain(explanation, warning=warning)
+        actions = self.query_one("#failure-actions")
+        actions.display = True
+        if not self.ready:
+            self.query_one("#retry", Button).focus()
+        self.query_one("#body").scroll_end(animate=False)
+
+    # ---------------------------------------------------------------- actions
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "retry":
+            return not self.running and not (self.state.positive and self.state.positive.ok)
+        return super().check_action(action, parameters)
+
+    @on(Button.Pressed, "#retry")
+    def retry_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_retry()
+
+    def action_retry(self) -> None:
+        if not self.running:
+            self.start_test()
+
+    @on(Button.Pressed, "#back-to-ids")
+    def back_to_ids(self, event: Button.Pressed) -> None:
+        """Step 6 comes right before this one: Back is "Back to IDs" in the flow loop."""
+        event.stop()
+        self.action_back()

@@ -1,0 +1,331 @@
+"""Steps 7-9 and the alarm screen, each alone in a small host app, driven with the pilot.
+
+Real certificate files (tmp), the real demo tenant over HTTPS (the session's `demo_tenant`),
+real MSAL; the only thing a test changes on the tenant it puts back (faults, uploads).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from textual.app import App
+from textual.widgets import Button, Static
+
+from screens.alarm import AlarmScreen
+from screens.base import Nav, StepScreen, WizardState
+from screens.checks import CheckRow, Explained
+from screens.negative import NegativeScreen
+from screens.positive import NO_PERMISSIONS, PositiveScreen
+from screens.summary import SummaryScreen
+from wizard import certs, storage
+from wizard.emulator import DemoInfo, DemoTenant, Fault
+from wizard.portal import PortalClient
+from wizard.profiles import load_profiles
+
+PASSPHRASE = b"screens tests passphrase"
+
+
+class StepHost(App[None]):
+    """Shows one step and records how it ended."""
+
+    def __init__(
+        self, make_screen: Callable[[WizardState], StepScreen], state: WizardState
+    ) -> None:
+        super().__init__()
+        self.make_screen = make_screen
+        self.state = state
+        self.results: list[Nav | None] = []
+
+    def on_mount(self) -> None:
+        self.push_screen(self.make_screen(self.state), self.results.append)
+
+
+@dataclass(frozen=True)
+class CertificateSet:
+    files: storage.CertificateFiles
+    thumbprint_sha1: str
+    name: str
+
+
+def write_set(root: Path, name: str) -> CertificateSet:
+    generated = certs.generate_certificate(name, days=90)
+    result = storage.write_certificate_set(generated, name, out_root=root, passphrase=PASSPHRASE)
+    return CertificateSet(result.files, certs.thumbprint_sha1(generated.certificate), name)
+
+
+@pytest.fixture(scope="module")
+def uploaded_set(
+    tmp_path_factory: pytest.TempPathFactory, demo_info: DemoInfo, demo_portal: PortalClient
+) -> CertificateSet:
+    """A real certificate set, uploaded to both demo apps (consented and unconsented)."""
+    cert_set = write_set(tmp_path_factory.mktemp("certs"), "ScreensTestsUploaded")
+    der = cert_set.files.cer.read_bytes()
+    demo_portal.upload_certificate(demo_info.client_id, der)
+    demo_portal.upload_certificate(demo_info.unconsented_client_id, der)
+    return cert_set
+
+
+@pytest.fixture
+def fresh_set(tmp_path: Path) -> CertificateSet:
+    """A real certificate set that nobody uploaded (yet)."""
+    return write_set(tmp_path / "certs", "ScreensTestsFresh")
+
+
+@pytest.fixture
+def faults(demo_tenant: DemoTenant) -> Iterator[DemoTenant]:
+    """The demo tenant, its faults cleared after the test whatever happens."""
+    try:
+        yield demo_tenant
+    finally:
+        demo_tenant.set_fault(None)
+
+
+def state_for(
+    info: DemoInfo, cert_set: CertificateSet, *, client_id: str | None = None
+) -> WizardState:
+    generated = certs.load_certificate_file(cert_set.files.cer)
+    return WizardState(
+        demo=True,
+        demo_info=info,
+        portal=PortalClient(info.portal, info.ca_bundle, info.admin_token),
+        name=cert_set.name,
+        passphrase=PASSPHRASE,
+        files=cert_set.files,
+        thumbprint_sha1=cert_set.thumbprint_sha1,
+        not_after=certs.not_valid_after(generated),
+        client_id=client_id or info.client_id,
+        tenant=info.tenant_id,
+        cloud_key="demo",
+    )
+
+
+def text_of(app: App[None], selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).content)
+
+
+def statuses(app: App[None]) -> dict[str, str]:
+    return {row.key: row.status for row in app.screen.query(CheckRow)}
+
+
+def explained_text(app: App[None]) -> str:
+    panel = app.screen.query_one(Explained)
+    assert panel.display, "the explanation panel is hidden"
+    return "\n".join(str(line.content) for line in panel.query(Static) if line.display)
+
+
+async def settle(app: App[None]) -> None:
+    await app.workers.wait_for_complete()
+    await app.workers.wait_for_complete()
+
+
+# ------------------------------------------------------------------------ 7 Positive test
+async def test_positive_passes_with_an_uploaded_certificate(
+    demo_info: DemoInfo, uploaded_set: CertificateSet
+) -> None:
+    app = StepHost(PositiveScreen, state_for(demo_info, uploaded_set))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app)
+        await pilot.pause()
+        assert "Step 7 of 9" in text_of(app, "#step-indicator")
+        assert set(statuses(app).values()) == {"ok"}
+        assert "Organization.Read.All" in text_of(app, "#permissions")
+        assert demo_info.organization_name in text_of(app, "#organization")
+        assert not app.screen.query_one("#next", Button).disabled
+        assert not app.screen.query_one("#failure-actions").display
+        assert 'Saved as profile "ScreensTestsUploaded"' in text_of(app, "#profile")
+        await pilot.press("enter")
+        await pilot.pause()
+    assert app.results == [Nav.NEXT]
+    assert app.state.positive is not None and app.state.positive.ok
+    assert app.state.profile_name == "ScreensTestsUploaded"
+    assert [p.name for p in load_profiles()] == ["ScreensTestsUploaded"]
+
+
+async def test_positive_fails_with_700027_explained_when_not_uploaded(
+    demo_info: DemoInfo, fresh_set: CertificateSet
+) -> None:
+    app = StepHost(PositiveScreen, state_for(demo_info, fresh_set))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app)
+        await pilot.pause()
+        assert statuses(app)["token"] == "fail"
+        assert statuses(app)["graph"] == "skipped"
+        explained = explained_text(app)
+        assert "AADSTS700027" in explained
+        assert "Why: " in explained and "Fix: " in explained
+        assert "Upload" in explained or "upload" in explained
+        assert app.screen.query_one("#next", Button).disabled  # no Next past a failure
+        assert app.screen.query_one("#failure-actions").display
+        assert app.focused is app.screen.query_one("#retry", Button)
+        assert "failed" in text_of(app, "#verdict")
+    assert app.state.positive is not None and not app.state.positive.ok
+    assert load_profiles() == []  # nothing saved for a failed set-up
+
+
+async def test_positive_retry_passes_once_the_certificate_is_uploaded(
+    demo_info: DemoInfo, demo_portal: PortalClient, fresh_set: CertificateSet
+) -> None:
+    app = StepHost(PositiveScreen, state_for(demo_info, fresh_set))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app)
+        assert statuses(app)["token"] == "fail"
+        demo_portal.upload_certificate(demo_info.client_id, fresh_set.files.cer.read_bytes())
+        try:
+            await pilot.press("r")
+            await settle(app)
+            await pilot.pause()
+            assert set(statuses(app).values()) == {"ok"}
+            assert not app.screen.query_one(Explained).display
+            assert not app.screen.query_one("#next", Button).disabled
+        finally:
+            demo_portal.delete_certificate(demo_info.client_id, fresh_set.thumbprint_sha1)
+    assert app.state.positive is not None and app.state.positive.ok
+
+
+async def test_positive_unconsented_app_shows_the_403_explained(
+    demo_info: DemoInfo, uploaded_set: CertificateSet
+) -> None:
+    state = state_for(demo_info, uploaded_set, client_id=demo_info.unconsented_client_id)
+    app = StepHost(PositiveScreen, state)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app)
+        await pilot.pause()
+        assert statuses(app)["token"] == "ok"
+        assert statuses(app)["graph"] == "warn"
+        assert NO_PERMISSIONS in text_of(app, "#permissions")
+        explained = explained_text(app)
+        assert "403" in explained or "Authorization_RequestDenied" in explained
+        assert "consent" in explained.lower()
+    assert app.state.positive is not None
+    assert app.state.positive.signed_in and not app.state.positive.ok
+
+
+async def test_positive_back_cancels_the_running_test(
+    demo_info: DemoInfo, uploaded_set: CertificateSet, faults: DemoTenant
+) -> None:
+    faults.set_fault(Fault(kind="delay", endpoint="token", seconds=1.5))
+    app = StepHost(PositiveScreen, state_for(demo_info, uploaded_set))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, PositiveScreen)
+        for _ in range(100):  # until the token request is on its way
+            await pilot.pause(0.02)
+            if statuses(app).get("token") == "running":
+                break
+        assert statuses(app)["token"] == "running"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.results == [Nav.BACK]
+        assert screen.cancel_event.is_set()
+        await settle(app)
+    assert app.state.positive is None  # the cancelled run left no verdict behind
+    assert load_profiles() == []
+
+
+# ------------------------------------------------------------------------ 8 Negative test
+async def test_negative_shows_three_refusals(
+    demo_info: DemoInfo, uploaded_set: CertificateSet
+) -> None:
+    app = StepHost(NegativeScreen, state_for(demo_info, uploaded_set))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app)
+        await pilot.pause()
+        assert "Step 8 of 9" in text_of(app, "#step-indicator")
+        assert statuses(app) == {
+            "no-credential": "ok",
+            "stranger-certificate": "ok",
+            "stolen-public-certificate": "ok",
+        }
+        for row in app.screen.query(CheckRow):
+            assert str(row.query_one(".check-icon", Static).content) == "✓"
+            assert "Refused (AADSTS" in str(row.query_one(".check-detail", Static).content)
+        assert "All three were refused" in text_of(app, "#verdict")
+        assert not app.screen.query_one("#next", Button).disabled
+        await pilot.press("enter")
+        await pilot.pause()
+    assert app.results == [Nav.NEXT]
+    assert app.state.negative is not None and app.state.negative.verdict == "pass"
+
+
+async def test_negative_raises_the_alarm_when_the_tenant_accepts_anything(
+    demo_info: DemoInfo, uploaded_set: CertificateSet, faults: DemoTenant
+) -> None:
+    faults.set_fault(Fault(kind="accept-any", endpoint="token"))
+    app = StepHost(NegativeScreen, state_for(demo_info, uploaded_set))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app)
+        await pilot.pause()
+        assert isinstance(app.screen, AlarmScreen)
+        assert "ALARM" in str(app.screen.query_one("#alarm-banner", Static).content)
+        assert "No credential at all" in str(app.screen.query_one("#alarm-probes", Static).content)
+        faults.set_fault(None)
+        await pilot.press("r")  # test again, now that the tenant behaves
+        await settle(app)
+        await pilot.pause()
+        assert isinstance(app.screen, NegativeScreen)
+        assert set(statuses(app).values()) == {"ok"}
+    assert app.state.negative is not None and app.state.negative.verdict == "pass"
+
+
+async def test_negative_inconclusive_is_explained(
+    demo_info: DemoInfo, uploaded_set: CertificateSet
+) -> None:
+    # An unknown app: every probe is refused for a reason unrelated to the certificate.
+    state = state_for(demo_info, uploaded_set, client_id="11111111-2222-3333-4444-555555555555")
+    app = StepHost(NegativeScreen, state)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app)
+        await pilot.pause()
+        assert set(statuses(app).values()) == {"warn"}
+        assert "Inconclusive" in text_of(app, "#verdict")
+        assert "Why: " in explained_text(app)
+        assert app.screen.query_one("#retry-actions").display
+    assert app.state.negative is not None and app.state.negative.verdict == "inconclusive"
+
+
+# ------------------------------------------------------------------------ 9 Summary
+async def test_summary_writes_the_markdown_and_copies_a_snippet(
+    demo_info: DemoInfo, uploaded_set: CertificateSet
+) -> None:
+    from screens.checks import connection_settings, load_credential
+    from wizard.connection import run_negative, run_positive
+
+    state = state_for(demo_info, uploaded_set)
+    state.positive = run_positive(connection_settings(state), load_credential(state))
+    state.negative = run_negative(connection_settings(state), load_credential(state))
+    assert state.positive.ok and state.negative.verdict == "pass"
+    app = StepHost(SummaryScreen, state)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app)
+        await pilot.pause()
+        assert "Step 9 of 9" in text_of(app, "#step-indicator")
+        assert "Done" in text_of(app, "#verdict")
+        assert "days left" in text_of(app, "#expiry")
+        assert uploaded_set.thumbprint_sha1 in str(
+            app.screen.query_one("#thumbprint .copyable-text", Static).content
+        )
+        powershell = text_of(app, "#code-powershell")
+        assert "Import-PfxCertificate" in powershell and "Cert:\\CurrentUser\\My" in powershell
+        assert f"-CertificateThumbprint '{uploaded_set.thumbprint_sha1}'" in powershell
+        await pilot.click("#copy-powershell")
+        await settle(app)
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, SummaryScreen)
+        assert app.clipboard == screen.snippet_texts["powershell"]  # OSC 52 went out too
+        assert "Copied" in text_of(app, "#copied-powershell") or "OSC 52" in text_of(
+            app, "#copied-powershell"
+        )
+        assert str(app.screen.query_one("#next", Button).label) == "Finish"
+        await pilot.click("#next")
+        await pilot.pause()
+    assert app.results == [Nav.NEXT]
+    summary = app.state.summary_path
+    assert summary is not None and summary.parent == uploaded_set.files.folder
+    text = summary.read_text()
+    assert uploaded_set.thumbprint_sha1 in text and "PRIVATE KEY" not in text
+    assert PASSPHRASE.decode() not in text
+    assert [p.last_test for p in load_profiles()] == ["pass"]
