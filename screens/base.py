@@ -9,7 +9,7 @@ what comes next; screens never push each other.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -30,6 +30,7 @@ from screens.widgets import (
     Field,
     NextButton,
     StepIndicator,
+    StepInput,
     copy_with_system_clipboard,
 )
 
@@ -155,6 +156,47 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
+
+
+class PassphrasePrompt(ModalScreen[bytes | None]):
+    """Ask for the passphrase of an existing key; `check` says what is wrong (None = it opens).
+
+    Dismissed with the passphrase, or None when the user backs out (Escape).
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Back")]
+
+    def __init__(self, question: str, check: Callable[[bytes], str | None]) -> None:
+        super().__init__()
+        self.question = question
+        self.check = check
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="passphrase-dialog"):
+            yield Static(self.question, id="passphrase-question", markup=False)
+            yield Field("Passphrase", StepInput(id="existing-passphrase", password=True,
+                                               compact=True), id="existing-passphrase-field")
+            with Horizontal(id="confirm-buttons"):
+                yield Button("Back", id="passphrase-cancel", compact=True)
+                yield NextButton("Unlock", id="passphrase-ok", variant="primary", compact=True)
+        yield Footer()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#passphrase-ok")
+    def unlock(self, event: Message) -> None:
+        event.stop()
+        passphrase = self.query_one("#existing-passphrase", Input).value.encode()
+        problem = self.check(passphrase)
+        if problem is None:
+            self.dismiss(passphrase)
+            return
+        field = self.query_one("#existing-passphrase-field", Field)
+        field.show_error(problem)
+        field.control_widget.focus()
+
+    @on(Button.Pressed, "#passphrase-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 @dataclass

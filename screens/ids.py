@@ -90,6 +90,11 @@ class IdsScreen(StepScreen):
                 id="cloud-field",
             )
 
+    def on_mount(self) -> None:
+        super().on_mount()
+        if self.state.demo and not self.state.client_id:
+            self.query_one("#fill-demo", Button).focus()  # Enter fills, Enter again is Next
+
     @on(Button.Pressed, "#fill-demo")
     def fill_from_demo(self, event: Button.Pressed) -> None:
         event.stop()

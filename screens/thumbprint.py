@@ -3,8 +3,11 @@ optional paste-back check against what the portal lists."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.widgets import Button, Input, Static
 
 from screens.base import StepScreen
@@ -36,6 +39,8 @@ class ThumbprintScreen(StepScreen):
     STEP = 5
     TITLE = "Thumbprint"
     HELP = "thumbprint"
+    AUTO_FOCUS = "#next"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("c", "copy", "Copy thumbprint")]
 
     def compose_body(self) -> ComposeResult:
         thumbprint = self.state.thumbprint_sha1 or "(no certificate yet: go back to step 3)"
@@ -65,6 +70,9 @@ class ThumbprintScreen(StepScreen):
     @on(Button.Pressed, "#copy")
     def copy_pressed(self, event: Button.Pressed) -> None:
         event.stop()
+        self.action_copy()
+
+    def action_copy(self) -> None:
         if self.state.thumbprint_sha1:
             self.query_one("#copy-status", Static).update("Copying…")
             self.copy_text(self.state.thumbprint_sha1, "thumbprint")

@@ -52,6 +52,7 @@ class UploadScreen(StepScreen):
     STEP = 4
     TITLE = "Upload the certificate"
     HELP = "upload"
+    AUTO_FOCUS = "#next"
 
     def compose_body(self) -> ComposeResult:
         files = self.state.files

@@ -33,7 +33,9 @@ PASSPHRASE = "correct horse battery staple"
 class StepHost(App[None]):
     """Shows one step and records how it ended."""
 
-    def __init__(self, make_screen: Callable[[WizardState], StepScreen], state: WizardState) -> None:
+    def __init__(
+        self, make_screen: Callable[[WizardState], StepScreen], state: WizardState
+    ) -> None:
         super().__init__()
         self.make_screen = make_screen
         self.state = state
@@ -195,7 +197,8 @@ async def test_name_prefilled_answers_round_trip_and_back_keeps_them(tmp_path: P
         await pilot.click("#next")
         await pilot.pause()
     assert app.results == [Nav.NEXT]
-    assert (state.name, state.days, state.key_size, state.out_dir) == ("Payroll-01", 90, 3072, tmp_path)
+    answers = (state.name, state.days, state.key_size, state.out_dir)
+    assert answers == ("Payroll-01", 90, 3072, tmp_path)
     assert state.passphrase == PASSPHRASE.encode()
 
     app = StepHost(NameScreen, state)
@@ -252,7 +255,8 @@ async def test_generate_existing_name_offers_back_or_replace(tmp_path: Path) -> 
         await pilot.pause()
         assert "backup" in text_of(app, "#generate-notes")
     assert state.files is not None and state.files.pfx is not None
-    assert certs.thumbprint_sha1(certs.load_certificate_file(state.files.cer)) == state.thumbprint_sha1
+    on_disk = certs.load_certificate_file(state.files.cer)
+    assert certs.thumbprint_sha1(on_disk) == state.thumbprint_sha1
     assert list(tmp_path.glob("Taken.backup-*"))
 
 
@@ -275,7 +279,8 @@ async def test_upload_to_the_demo_tenant_for_real(
     assert app.results == [Nav.NEXT]
     assert state.uploaded_thumbprint == thumbprint and state.uploaded_at is not None
     assert state.portal is not None
-    app_entry = next(a for a in state.portal.list_applications() if a["client_id"] == info.client_id)
+    apps = state.portal.list_applications()
+    app_entry = next(a for a in apps if a["client_id"] == info.client_id)
     assert thumbprint in {k["thumbprint"].upper() for k in app_entry["key_credentials"]}
 
 
@@ -298,7 +303,8 @@ async def test_thumbprint_copy_and_paste_back(
     written_set: tuple[storage.CertificateFiles, str],
 ) -> None:
     files, thumbprint = written_set
-    app = StepHost(ThumbprintScreen, WizardState(demo=False, files=files, thumbprint_sha1=thumbprint))
+    state = WizardState(demo=False, files=files, thumbprint_sha1=thumbprint)
+    app = StepHost(ThumbprintScreen, state)
     async with app.run_test(size=(80, 24)) as pilot:
         assert text_of(app, "#thumbprint-big") == thumbprint
         await pilot.click("#copy")

@@ -1,15 +1,21 @@
-"""The interactive wizard (the default command)."""
+"""The interactive wizard (the default command): `entra-cert-wizard [--demo]`."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def run(args: argparse.Namespace) -> int:
-    print(
-        "The interactive wizard is coming in the next release. Meanwhile, use the headless "
-        "commands: entra-cert-wizard --help",
-        file=sys.stderr,
-    )
-    return 0
+    """Open the wizard; with --demo it walks the same flow against the built-in demo tenant.
+
+    The demo tenant is started by the Welcome step in a worker (the first screen does not wait
+    for it) and stopped when the wizard closes, however it closes.
+    """
+    from wizard.app import CertWizardApp
+
+    app = CertWizardApp(demo=bool(getattr(args, "demo", False)))
+    try:
+        app.run()
+    finally:
+        app.stop_demo_tenant()
+    return int(app.return_code or 0)

@@ -1,0 +1,218 @@
+"""The wizard app: one worker walks the steps in the order DESIGN.md tells them.
+
+Start-up is kept close to a bare Textual app: only the Welcome step is imported before the
+first screen; the other steps (and MSAL, cryptography, the network) come when they are needed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+
+from screens.base import ConfirmScreen, Nav, PassphrasePrompt, StepScreen, WizardState
+from screens.welcome import WelcomeScreen
+
+if TYPE_CHECKING:
+    from wizard.emulator import DemoInfo
+    from wizard.portal import PortalClient
+
+
+def new_certificate_steps() -> list[type[StepScreen]]:
+    """Steps 2-9: name, generate, upload, thumbprint, IDs, positive, negative, summary."""
+    from screens.generate import GenerateScreen
+    from screens.ids import IdsScreen
+    from screens.name import NameScreen
+    from screens.negative import NegativeScreen
+    from screens.positive import PositiveScreen
+    from screens.summary import SummaryScreen
+    from screens.thumbprint import ThumbprintScreen
+    from screens.upload import UploadScreen
+
+    return [
+        NameScreen,
+        GenerateScreen,
+        UploadScreen,
+        ThumbprintScreen,
+        IdsScreen,
+        PositiveScreen,
+        NegativeScreen,
+        SummaryScreen,
+    ]
+
+
+def retest_steps() -> list[type[StepScreen]]:
+    """A saved set-up tested again: positive, negative, summary."""
+    from screens.negative import NegativeScreen
+    from screens.positive import PositiveScreen
+    from screens.summary import SummaryScreen
+
+    return [PositiveScreen, NegativeScreen, SummaryScreen]
+
+
+class CertWizardApp(App[None]):
+    """From nothing to a proven certificate sign-in, one step at a time."""
+
+    TITLE = "Entra certificate wizard"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(
+        self,
+        demo: bool = False,
+        demo_info: DemoInfo | None = None,
+        *,
+        portal: PortalClient | None = None,
+        state: WizardState | None = None,
+    ) -> None:
+        super().__init__()
+        if state is None:
+            state = WizardState(demo=demo or demo_info is not None, demo_info=demo_info)
+            if demo_info is not None:
+                from wizard.portal import PortalClient
+
+                portal = portal or PortalClient(
+                    demo_info.portal, demo_info.ca_bundle, demo_info.admin_token
+                )
+            state.portal = portal
+        self.state = state
+
+    def on_mount(self) -> None:
+        self.run_flow()
+
+    @work(exclusive=True, exit_on_error=True, group="flow")
+    async def run_flow(self) -> None:
+        """Welcome, then the path it chose; Back off a path's first step returns to Welcome."""
+        while True:
+            if await self.push_screen_wait(WelcomeScreen(self.state)) is not Nav.NEXT:
+                break
+            if self.state.start == "renew":
+                nav = await self.renew_saved_profile()
+            elif self.state.start == "test":
+                nav = await self.retest_saved_profile()
+            else:
+                nav = await self.walk(new_certificate_steps())
+            if nav is not Nav.BACK:
+                break
+        self.stop_demo_tenant()
+        self.exit()
+
+    async def walk(self, steps: list[type[StepScreen]]) -> Nav:
+        """Show the steps in order: Next moves on, Back moves back; Nav.BACK off the start."""
+        index = 0
+        while 0 <= index < len(steps):
+            nav = await self.push_screen_wait(steps[index](self.state))
+            if nav is Nav.QUIT:
+                return Nav.QUIT
+            index += 1 if nav is Nav.NEXT else -1
+        return Nav.BACK if index < 0 else Nav.NEXT
+
+    async def retest_saved_profile(self) -> Nav:
+        """Test a saved set-up again: its files and IDs, its key unlocked, then steps 7-9."""
+        from wizard.errors import UserError
+
+        try:
+            self.load_saved_profile()
+        except UserError as error:
+            self.notify(error.message, title="Saved set-up", severity="error")
+            return Nav.BACK
+        if not await self.unlock_key():
+            return Nav.BACK
+        return await self.walk(retest_steps())
+
+    async def renew_saved_profile(self) -> Nav:
+        """Rotate a saved set-up's certificate (the rotation screen runs its six steps)."""
+        from screens.rotation import RotationScreen
+
+        assert self.state.profile_name is not None
+        return await self.push_screen_wait(RotationScreen(self.state, self.state.profile_name))
+
+    def load_saved_profile(self) -> None:
+        """Fill the answers from the saved set-up Welcome picked."""
+        from pathlib import Path
+
+        from wizard.profiles import get_profile
+        from wizard.storage import CertificateFiles
+
+        assert self.state.profile_name is not None
+        profile = get_profile(self.state.profile_name)
+        state = self.state
+        state.client_id = profile.client_id
+        state.tenant = profile.tenant
+        state.cloud_key = "demo" if profile.demo else profile.cloud
+        state.name = profile.certificate_name or profile.name
+        state.thumbprint_sha1 = profile.thumbprint_sha1
+        state.not_after = profile.not_after
+        key = Path(profile.key_path)
+        cert = Path(profile.cert_path)
+        state.files = CertificateFiles(
+            folder=key.parent,
+            stem=key.stem,
+            cer=Path(profile.cer_path) if profile.cer_path else cert.with_suffix(".cer"),
+            pem=cert,
+            key=key,
+            pfx=Path(profile.pfx_path) if profile.pfx_path else None,
+        )
+        state.positive = state.negative = None
+        state.uploaded_at = state.uploaded_thumbprint = None
+
+    async def unlock_key(self) -> bool:
+        """Ask for the key's passphrase when it has one (kept in memory only); False = Back."""
+        from wizard.certs import PassphraseNeeded, load_private_key_file
+        from wizard.errors import UserError
+
+        assert self.state.files is not None
+        key_path = self.state.files.key
+
+        def problem_with(passphrase: bytes | None) -> str | None:
+            try:
+                load_private_key_file(key_path, passphrase)
+            except PassphraseNeeded:
+                return "Enter the passphrase chosen when the certificate was made."
+            except UserError as error:
+                return error.message
+            return None
+
+        try:
+            load_private_key_file(key_path, None)
+        except PassphraseNeeded:
+            pass  # encrypted: ask below
+        except UserError as error:  # missing or unreadable: nothing to ask
+            self.notify(error.message, title="Saved set-up", severity="error")
+            return False
+        else:
+            self.state.passphrase = None
+            return True
+        question = f"The private key {key_path.name} is encrypted. Its passphrase, to test it:"
+        passphrase = await self.push_screen_wait(PassphrasePrompt(question, problem_with))
+        self.state.passphrase = passphrase
+        return passphrase is not None
+
+    # ----------------------------------------------------------------- quit
+    async def action_quit(self) -> None:
+        """Quit, asking first when a certificate was made but has not passed its test yet."""
+        if isinstance(self.screen, ConfirmScreen):
+            return
+        if self.state.untested_certificate and self.state.files is not None:
+            question = (
+                "A certificate was made but not tested yet. Its files stay in\n"
+                f"{self.state.files.folder}\n\nQuit anyway?"
+            )
+            self.push_screen(ConfirmScreen(question, yes="Quit", no="Stay"), self.quit_confirmed)
+            return
+        self.stop_demo_tenant()
+        self.exit()
+
+    def quit_confirmed(self, quit_now: bool | None) -> None:
+        if quit_now:
+            self.stop_demo_tenant()
+            self.exit()
+
+    def stop_demo_tenant(self) -> None:
+        """Stop the demo tenant if this app started it (a tenant handed in is the caller's)."""
+        tenant, self.state.demo_tenant = self.state.demo_tenant, None
+        if tenant is not None:
+            tenant.stop()
