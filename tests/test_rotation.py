@@ -1,0 +1,180 @@
+"""Rotation against the real demo tenant: the new certificate works, the old one is proven
+refused (AADSTS700027), the profile follows, old files are archived, and every step resumes
+from the saved profile alone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from wizard import certs, rotation
+from wizard.connection import Credential, run_positive
+from wizard.errors import UserError
+from wizard.profiles import Profile, get_profile, load_profiles, profile_from_files, save_profile
+from wizard.storage import write_certificate_set
+
+NEW_PASSPHRASE = b"the new key's passphrase"
+OLD_PASSPHRASE = b"the old key's passphrase"
+
+
+def registered(demo_portal, client_id: str) -> set[str]:  # type: ignore[no-untyped-def]
+    for app in demo_portal.list_applications():
+        if app["client_id"].lower() == client_id.lower():
+            return {k["thumbprint"].upper() for k in app["key_credentials"]}
+    raise AssertionError("app not found")
+
+
+@pytest.fixture
+def demo_profile(demo_info, demo_portal, tmp_path: Path) -> Iterator[Profile]:  # type: ignore[no-untyped-def]
+    """A saved demo profile whose (encrypted) certificate is uploaded and works."""
+    generated = certs.generate_certificate("Rotate Me")
+    files = write_certificate_set(
+        generated, "Rotate Me", out_root=tmp_path / "certs", passphrase=OLD_PASSPHRASE
+    ).files
+    demo_portal.upload_certificate(demo_info.client_id, certs.cert_der(generated.certificate))
+    profile = profile_from_files(
+        name="rotate-me", files=files, cloud="global", tenant=demo_info.tenant_id,
+        client_id=demo_info.client_id, demo=True, demo_state_dir=Path(demo_info.state_dir),
+        last_test="pass",
+    )
+    save_profile(profile)
+    yield profile
+    # leave the shared demo tenant as we found it
+    mine = {profile.thumbprint_sha1}
+    for saved in load_profiles():
+        mine.add(saved.thumbprint_sha1)
+        if saved.rotation is not None:
+            mine.add(saved.rotation.new_thumbprint_sha1)
+    for thumbprint in mine & registered(demo_portal, demo_info.client_id):
+        demo_portal.delete_certificate(demo_info.client_id, thumbprint)
+
+
+def test_end_to_end_rotation_resuming_from_the_saved_profile_at_every_step(
+    demo_info, demo_portal, demo_profile: Profile  # type: ignore[no-untyped-def]
+) -> None:
+    old = demo_profile
+    old_key_bytes = Path(old.key_path).read_bytes()
+    settings = rotation.connection_settings(get_profile(old.name), demo_info)
+    assert rotation.next_step(get_profile(old.name)) == "generate"
+
+    # 1 generate: same CN, new dated folder beside the old one, old files untouched
+    profile = rotation.generate_new_certificate(get_profile(old.name), passphrase=NEW_PASSPHRASE)
+    state = profile.rotation
+    assert state is not None and state.step == "upload"
+    new_folder = Path(state.new_cert_path).parent
+    assert new_folder.parent == Path(old.cert_path).parent.parent
+    assert new_folder.name.startswith("Rotate_Me-") and len(new_folder.name) == len("Rotate_Me-20260101")
+    new_cert = certs.load_certificate_file(state.new_cert_path)
+    assert certs.subject_cn(new_cert) == "Rotate Me"
+    assert state.new_thumbprint_sha1 == certs.thumbprint_sha1(new_cert) != old.thumbprint_sha1
+    assert Path(old.key_path).read_bytes() == old_key_bytes
+    assert rotation.key_is_encrypted(state.new_key_path)
+
+    # 2 upload beside the old one: both registered at once
+    profile = rotation.upload_new_certificate(get_profile(old.name), demo_portal)
+    assert {old.thumbprint_sha1, state.new_thumbprint_sha1} <= registered(demo_portal, demo_info.client_id)
+    assert rotation.next_step(get_profile(old.name)) == "test"
+
+    # 3 test with the new certificate: positive and negative
+    outcome = rotation.test_new_certificate(
+        get_profile(old.name), settings, rotation.new_credential(get_profile(old.name), NEW_PASSPHRASE)
+    )
+    assert outcome.verdict == "pass" and outcome.positive.ok
+    assert outcome.negative is not None and outcome.negative.verdict == "pass"
+    assert rotation.next_step(get_profile(old.name)) == "switch"
+
+    # both still work while the script switches
+    assert run_positive(settings, rotation.old_credential(get_profile(old.name), OLD_PASSPHRASE)).ok
+
+    # 4 switch: the exact lines that change
+    diff = rotation.switch_diff(get_profile(old.name))
+    assert f"- Connect-MgGraph -ClientId '{old.client_id}' -TenantId '{old.tenant}' -CertificateThumbprint '{old.thumbprint_sha1}'" in diff
+    assert f"+ Connect-MgGraph -ClientId '{old.client_id}' -TenantId '{old.tenant}' -CertificateThumbprint '{state.new_thumbprint_sha1}'" in diff
+    profile = rotation.confirm_switch(get_profile(old.name))
+    assert rotation.next_step(profile) == "retire"
+
+    # 5 retire: removed for real, then proven refused with AADSTS700027
+    retired = rotation.retire_old_certificate(
+        get_profile(old.name), settings, rotation.old_credential(get_profile(old.name), OLD_PASSPHRASE), demo_portal
+    )
+    assert retired.refused and retired.observed == "AADSTS700027"
+    assert old.thumbprint_sha1 not in registered(demo_portal, demo_info.client_id)
+    profile = get_profile(old.name)
+    assert profile.thumbprint_sha1 == state.new_thumbprint_sha1
+    assert profile.not_after == state.new_not_after
+    assert profile.rotation is not None and profile.rotation.retire_proof == "AADSTS700027"
+    # the old key really is dead, the new one really works
+    dead = run_positive(settings, Credential.from_files(old.cert_path, old.key_path, OLD_PASSPHRASE))
+    assert not dead.ok and dead.error is not None and dead.error.code == "AADSTS700027"
+    assert run_positive(settings, rotation.new_credential(profile, NEW_PASSPHRASE)).ok
+
+    # 6 archive: old files moved (not deleted), byte for byte; rotation ends
+    profile = rotation.archive_old_files(get_profile(old.name))
+    assert profile.rotation is None
+    archive = Path(profile.retired[-1]["archive_folder"])
+    assert archive.parent.name == "archive" and "-retired-" in archive.name
+    assert (archive / Path(old.key_path).name).read_bytes() == old_key_bytes
+    assert {p.name for p in archive.iterdir()} >= {Path(old.cert_path).name, Path(old.key_path).name, Path(old.pfx_path or "").name}
+    assert not Path(old.key_path).exists()
+    assert profile.retired[-1]["thumbprint_sha1"] == old.thumbprint_sha1
+    summary = Path(profile.cert_path).with_name(f"{Path(profile.cert_path).stem}-summary.md")
+    assert state.new_thumbprint_sha1 in summary.read_text()
+    assert rotation.next_step(profile) == "generate"  # ready for the next rotation, a year on
+
+
+def test_steps_run_in_order_and_say_which_comes_next(demo_profile: Profile) -> None:
+    with pytest.raises(UserError, match=r'cannot run yet: the rotation of "rotate-me" is at "generate"'):
+        rotation.check_step_allowed(demo_profile, "retire")
+    profile = rotation.generate_new_certificate(demo_profile, passphrase=None)
+    with pytest.raises(UserError, match=r'"generate" of the rotation of "rotate-me" is already done; the next one is "upload"'):
+        rotation.check_step_allowed(profile, "generate")
+    with pytest.raises(UserError, match=r'"switch" cannot run yet') as caught:
+        rotation.confirm_switch(profile)
+    assert caught.value.hint == "Run: entra-cert-wizard rotate rotate-me --step upload"
+    assert "NEXT" in "\n".join(rotation.status_lines(profile))
+
+
+def test_retire_without_removal_is_not_proven_and_keeps_the_profile(
+    demo_info, demo_portal, demo_profile: Profile  # type: ignore[no-untyped-def]
+) -> None:
+    """Real-tenant path where the user says "removed" but did not: the old key still works."""
+    settings = rotation.connection_settings(demo_profile, demo_info)
+    profile = rotation.generate_new_certificate(demo_profile, passphrase=None)
+    profile = rotation.upload_new_certificate(profile, demo_portal)
+    profile.rotation.step = "retire"  # type: ignore[union-attr]
+    save_profile(profile)
+    outcome = rotation.retire_old_certificate(
+        profile, settings, rotation.old_credential(profile, OLD_PASSPHRASE), portal=None
+    )
+    assert not outcome.refused and outcome.observed == "token issued"
+    assert "still gets a token" in outcome.detail
+    saved = get_profile(profile.name)
+    assert saved.thumbprint_sha1 == demo_profile.thumbprint_sha1 and rotation.next_step(saved) == "retire"
+    rotation.abandon_rotation(saved, demo_portal)
+    assert profile.rotation is not None
+    assert profile.rotation.new_thumbprint_sha1 not in registered(demo_portal, demo_info.client_id)
+    assert get_profile(profile.name).rotation is None
+
+
+def test_abandon_is_refused_once_the_old_certificate_is_retired(demo_profile: Profile) -> None:
+    profile = rotation.generate_new_certificate(demo_profile, passphrase=None)
+    profile.rotation.step = "archive"  # type: ignore[union-attr]
+    with pytest.raises(UserError, match="already retired"):
+        rotation.abandon_rotation(profile)
+    profile.rotation = None
+    with pytest.raises(UserError, match="No rotation is under way"):
+        rotation.abandon_rotation(profile)
+
+
+def test_second_rotation_on_the_same_day_gets_its_own_folder(demo_profile: Profile) -> None:
+    first = rotation.generate_new_certificate(demo_profile, passphrase=None)
+    assert first.rotation is not None
+    first_folder = Path(first.rotation.new_cert_path).parent
+    rotation.abandon_rotation(first)
+    second = rotation.generate_new_certificate(get_profile(demo_profile.name), passphrase=None)
+    assert second.rotation is not None
+    second_folder = Path(second.rotation.new_cert_path).parent
+    assert second_folder.name == f"{first_folder.name}-2"
+    assert (first_folder / f"{first_folder.name}.key").exists()  # abandoned files stay
