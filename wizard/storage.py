@@ -213,9 +213,7 @@ def _exchange(first: Path, second: Path) -> bool:
     except (OSError, AttributeError):
         return False
     at_fdcwd, rename_exchange = -100, 2
-    result = renameat2(
-        at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange
-    )
+    result = renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange)
     if result == 0:
         return True
     code = ctypes.get_errno()
