@@ -63,7 +63,8 @@ def _expiry_line(profile: Profile, now: datetime) -> str:
     base = f"Valid until **{_when(profile.not_after)}**"
     rotate = f"`entra-cert-wizard rotate {profile.name}`"
     if status == "expired":
-        return f"{base}: **expired** {-days} day(s) ago. Rotate now: {rotate}."
+        ago = (now - profile.not_after).days
+        return f"{base}: **expired** {ago} day(s) ago. Rotate now: {rotate}."
     if status == "warning":
         return f"{base}: **{days} day(s) left**. Rotate soon: {rotate}."
     return f"{base}: {days} days left. `entra-cert-wizard profiles` warns 30 days before."

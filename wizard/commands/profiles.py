@@ -48,7 +48,7 @@ def _line(profile: Profile, now: datetime) -> str:
     status = profile.expiry_status(now)
     expiry = f"{profile.not_after:%Y-%m-%d}"
     if status == "expired":
-        days_text = f"EXPIRED {-days}d ago"
+        days_text = f"EXPIRED {(now - profile.not_after).days}d ago"
     elif status == "warning":
         days_text = f"{days}d left (!)"
     else:
