@@ -10,7 +10,6 @@ the complete new one under the final names, never a partial key or PFX.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import datetime as dt
 import errno
 import os
@@ -207,6 +206,8 @@ def _exchange(first: Path, second: Path) -> bool:
     """Swap two folders in one atomic step (Linux renameat2); False where that is unavailable."""
     if not sys.platform.startswith("linux"):
         return False
+    import ctypes  # only here: it costs start-up time on every command otherwise
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         renameat2 = libc.renameat2
