@@ -652,13 +652,6 @@ def explain_exception(exc: BaseException) -> Explanation:
     if "ProxyError" in names:
         return _with_detail(PROXY_FAILURE, detail)
     if (
-        "Timeout" in names
-        or "TimeoutError" in names
-        or any(isinstance(e, socket.timeout) for e in chain)
-        or "timed out" in text
-    ):
-        return _with_detail(TIMEOUT, detail)
-    if (
         "NameResolutionError" in names
         or any(isinstance(e, socket.gaierror) for e in chain)
         or "name or service not known" in text
@@ -673,6 +666,14 @@ def explain_exception(exc: BaseException) -> Explanation:
         for e in chain
     ) or "connection refused" in text:
         return _with_detail(CONNECTION_REFUSED, detail)
+    # urllib3's NewConnectionError (refused, DNS) subclasses ConnectTimeoutError, so a
+    # timeout is recognised by the requests/socket types only, after DNS and refusals.
+    if (
+        names & {"ReadTimeout", "ConnectTimeout", "ReadTimeoutError"}
+        or any(isinstance(e, socket.timeout | TimeoutError) for e in chain)
+        or "read timed out" in text
+    ):
+        return _with_detail(TIMEOUT, detail)
     if (
         "ChunkedEncodingError" in names
         or "RemoteDisconnected" in names

@@ -124,6 +124,8 @@ def _guid_shape_problem(text: str, field: str) -> str | None:
         return None
     groups = lowered.split("-")
     bad = sorted({c for c in lowered if c not in "0123456789abcdef-"})
+    if len(bad) > 2:
+        return None  # words with hyphens, not a mistyped GUID
     if bad:
         shown = ", ".join(repr(c) for c in bad)
         return (
@@ -197,14 +199,14 @@ def _client_id(text: str) -> tuple[str | None, str | None]:
         return None, (
             f"This looks like a SHA-256 thumbprint, not the {CLIENT_ID_FIELD}. {_WHERE_CLIENT_ID}"
         )
+    shape = _guid_shape_problem(value, CLIENT_ID_FIELD)
+    if shape:
+        return None, shape
     if _looks_like_secret(value):
         return None, (
             f"This looks like a client secret value, not the {CLIENT_ID_FIELD}. Secrets are "
             f"not needed here (that is the point of the certificate). {_WHERE_CLIENT_ID}"
         )
-    shape = _guid_shape_problem(value, CLIENT_ID_FIELD)
-    if shape:
-        return None, shape
     if _domain(value) is not None:
         return None, (
             f"This looks like a domain name, which identifies the tenant, not the app. "
@@ -288,13 +290,13 @@ def _tenant(text: str) -> tuple[str | None, str | None]:
         return None, (
             f"This looks like a certificate thumbprint, not the {TENANT_FIELD}. {_WHERE_TENANT}"
         )
+    shape = _guid_shape_problem(value, TENANT_FIELD)
+    if shape:
+        return None, shape
     if _looks_like_secret(value):
         return None, (
             f"This looks like a client secret value, not the {TENANT_FIELD}. {_WHERE_TENANT}"
         )
-    shape = _guid_shape_problem(value, TENANT_FIELD)
-    if shape:
-        return None, shape
     domain = _domain(value)
     if domain:
         return domain, None
