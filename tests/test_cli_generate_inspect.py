@@ -450,3 +450,44 @@ def test_interactive_passphrase_prompt_with_confirmation(tmp_path: Path) -> None
     assert b"typed secret" not in seen and b"first try" not in seen  # no echo
     document = json.loads(stdout)
     certs.load_pfx_file(document["files"]["pfx"], b"typed secret")
+
+
+def test_inspect_a_combined_pem_checks_its_own_key(
+    capsys: pytest.CaptureFixture[str], made: dict[str, Path], tmp_path: Path
+) -> None:
+    combined = tmp_path / "combined.pem"
+    key = certs.load_private_key_file(made["key"], PASSPHRASE.encode())
+    combined.write_bytes(made["pem"].read_bytes() + certs.key_pem(key, None))
+    code, stdout, _ = run_cli(capsys, "inspect", str(combined), "--json")
+    document = json.loads(stdout)
+    assert code == 0
+    assert document["kind"] == "PEM certificate and private key"
+    assert document["key_matches"] is True
+
+
+@pytest.mark.skipif(os.name == "nt", reason="needs a pseudo-terminal")
+def test_inspect_asks_for_a_pfx_passphrase_at_a_terminal(made: dict[str, Path]) -> None:
+    import pty
+
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-c", CLI_SCRIPT, "inspect", str(made["pfx"]), "--json"],
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        start_new_session=True,
+    )
+    os.close(terminal)
+    seen = b""
+    for attempt, text in enumerate((b"wrong guess", PASSPHRASE.encode()), start=1):
+        deadline = time.monotonic() + 20
+        while seen.count(b"Passphrase for ") < attempt:
+            assert time.monotonic() < deadline, seen
+            if select.select([controller], [], [], 0.5)[0]:
+                seen += os.read(controller, 4096)
+        os.write(controller, text + b"\n")
+    stdout, _ = process.communicate(timeout=30)
+    os.close(controller)
+    assert process.returncode == 0, seen
+    assert b"try again" in seen
+    assert json.loads(stdout)["key_matches"] is True

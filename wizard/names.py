@@ -13,6 +13,7 @@ import unicodedata
 MAX_NAME_LENGTH = 64  # X.520 ub-common-name
 MIN_DAYS = 1
 MAX_DAYS = 3650
+LONG_VALIDITY_WARNING_DAYS = 730
 KEY_SIZES = (2048, 3072, 4096)
 MAX_PASSPHRASE_LENGTH = 1024
 
@@ -86,6 +87,16 @@ def validate_days(value: object) -> str | None:
     if not isinstance(value, int) or not MIN_DAYS <= value <= MAX_DAYS:
         return message
     return None
+
+
+def long_validity_warning(days: int) -> str | None:
+    """A warning for validities many tenants refuse (credential lifetime policies), else None."""
+    if days <= LONG_VALIDITY_WARNING_DAYS:
+        return None
+    return (
+        f"The certificate is valid for {days} days. Many tenants cap credential lifetime "
+        "(often at 1-2 years) and will refuse a longer one; 365 days is the usual choice."
+    )
 
 
 def validate_key_size(value: object) -> str | None:

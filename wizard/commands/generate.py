@@ -25,15 +25,6 @@ def iso_utc(moment: dt.datetime) -> str:
     return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def long_validity_warning(days: int) -> str | None:
-    if days <= certs.LONG_VALIDITY_WARNING_DAYS:
-        return None
-    return (
-        f"The certificate is valid for {days} days. Many tenants cap credential lifetime "
-        f"(often at 1-2 years) and will refuse a longer one; 365 days is the usual choice."
-    )
-
-
 def _mode(path: Path) -> str:
     if IS_WINDOWS:
         return "(no POSIX mode)"
@@ -55,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     out_root = Path(args.out).expanduser() if args.out else None
     check_name_is_free(args.name, out_root=out_root, force=args.force)
     passphrase = passphrase_for_new_key(args.passphrase_env, args.no_passphrase)
-    warnings = [w for w in [long_validity_warning(args.days)] if w]
+    warnings = [w for w in [names.long_validity_warning(args.days)] if w]
 
     if not args.json:
         print(f"Generating an RSA {args.key_size}-bit key and certificate...", file=sys.stderr)

@@ -152,6 +152,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         kind = "PEM certificate" if b"-----BEGIN" in data else "DER certificate"
         cert = certs.load_certificate_bytes(data, str(path))
+        if b"PRIVATE KEY-----" in data and not args.key:  # a combined PEM: check its key too
+            kind = "PEM certificate and private key"
+            key = open_with_passphrase(
+                lambda passphrase: certs.load_private_key_bytes(data, passphrase, str(path)),
+                args.passphrase_env,
+                str(path),
+            )
     if args.key:
         key_data = certs.read_input_file(args.key, "private key")
         key = open_with_passphrase(
