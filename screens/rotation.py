@@ -76,6 +76,7 @@ class RotationScreen(StepScreen):
         self.profile = get_profile(profile_name)
         self.new_passphrase: bytes | None = None
         self.progress_lines: list[str] = []
+        self.finished = False
         self.work_cancel = threading.Event()
 
     # ----------------------------------------------------------------- layout
@@ -117,7 +118,8 @@ class RotationScreen(StepScreen):
     # ------------------------------------------------------------------ state
     @property
     def step(self) -> str:
-        return rotation.next_step(self.profile)
+        """The step at hand; "done" once this screen archived the old files."""
+        return ROTATION_DONE if self.finished else rotation.next_step(self.profile)
 
     def needs_new_passphrase_input(self) -> bool:
         """The new key's passphrase is asked when generating, or when testing after a resume."""
@@ -402,6 +404,7 @@ class RotationScreen(StepScreen):
     @on(RotationStepFinished)
     def step_finished(self, event: RotationStepFinished) -> None:
         self.profile = event.profile
+        self.finished = event.ok and event.step == "archive"
         self.ready = True
         self.query_one("#rotation-detail", Static).update(event.report)
         for input_id in ("#new-pass-confirm", "#old-pass"):
@@ -414,10 +417,10 @@ class RotationScreen(StepScreen):
         else:
             self.say(f"✗ {rotation.STEP_TITLES.get(event.step, event.step)}: not done.", error=True)
         detail = event.report
+        if event.ok and self.step == "switch":
+            detail += "\n\n" + rotation.switch_diff(self.profile)
         self.show_step()
-        self.query_one("#rotation-detail", Static).update(
-            detail if self.step != "switch" or not event.ok else rotation.switch_diff(self.profile)
-        )
+        self.query_one("#rotation-detail", Static).update(detail)
         self.query_one("#next", Button).focus()
 
 

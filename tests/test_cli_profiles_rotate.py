@@ -22,7 +22,9 @@ OLD_PW = "old passphrase for the cli"
 NEW_PW = "new passphrase for the cli"
 
 
-def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "wizard", *args],
         capture_output=True,
@@ -40,9 +42,14 @@ def no_traceback(result: subprocess.CompletedProcess[str]) -> None:
 
 def real_profile(tmp_path: Path, name: str = "real-one", **changes: object) -> Profile:
     generated = certs.generate_certificate(name)
-    files = write_certificate_set(generated, name, out_root=tmp_path / "certs", passphrase=None).files
+    files = write_certificate_set(
+        generated, name, out_root=tmp_path / "certs", passphrase=None
+    ).files
     profile = profile_from_files(
-        name=name, files=files, cloud="global", tenant="contoso.onmicrosoft.com",
+        name=name,
+        files=files,
+        cloud="global",
+        tenant="contoso.onmicrosoft.com",
         client_id="11111111-2222-4333-8444-555555555555",
     )
     for key, value in changes.items():
@@ -102,7 +109,9 @@ def test_corrupt_profiles_file_is_one_clear_line_and_left_alone(tmp_path: Path) 
     for args in (("profiles",), ("rotate", "x"), ("test", "--profile", "x")):
         result = cli(*args)
         assert result.returncode == 1
-        assert result.stderr.startswith(f"error: The profiles file {path} is not valid JSON: line 1")
+        assert result.stderr.startswith(
+            f"error: The profiles file {path} is not valid JSON: line 1"
+        )
         assert "hint: Fix the file by hand, or move it aside" in result.stderr
         no_traceback(result)
     assert path.read_text() == '{"profiles": [ {"name": "x",, } ]}'
@@ -125,7 +134,7 @@ def test_real_tenant_rotation_waits_for_the_user_at_the_portal(tmp_path: Path) -
     # out of order: a usage error that names the next step
     result = cli("rotate", profile.name, "--step", "retire")
     assert result.returncode == 2
-    assert 'is at "upload"' in result.stderr and f"--step upload" in result.stderr
+    assert 'is at "upload"' in result.stderr and "--step upload" in result.stderr
     # the user says it is uploaded: only that step runs (no network here)
     result = cli("rotate", profile.name, "--step", "upload", "--confirm", "--json")
     assert result.returncode == 0, result.stderr
@@ -157,8 +166,13 @@ def test_demo_rotation_end_to_end_from_the_command_line(tmp_path: Path, demo_sta
         portal = PortalClient(info.portal, info.ca_bundle, info.admin_token)
         portal.upload_certificate(info.client_id, certs.cert_der(generated.certificate))
         profile = profile_from_files(
-            name="cli-rot", files=files, cloud="global", tenant=info.tenant_id,
-            client_id=info.client_id, demo=True, demo_state_dir=demo_state,
+            name="cli-rot",
+            files=files,
+            cloud="global",
+            tenant=info.tenant_id,
+            client_id=info.client_id,
+            demo=True,
+            demo_state_dir=demo_state,
         )
         save_profile(profile)
     old_thumbprint = profile.thumbprint_sha1
@@ -183,8 +197,14 @@ def test_demo_rotation_end_to_end_from_the_command_line(tmp_path: Path, demo_sta
 
     # the user switched: confirm, retire (proof) and archive in one go
     result = cli(
-        "rotate", "cli-rot", "--confirm", "--passphrase-env", "NEW_PW",
-        "--old-passphrase-env", "OLD_PW", "--json",
+        "rotate",
+        "cli-rot",
+        "--confirm",
+        "--passphrase-env",
+        "NEW_PW",
+        "--old-passphrase-env",
+        "OLD_PW",
+        "--json",
     )
     assert result.returncode == 0, result.stderr + result.stdout
     document = json.loads(result.stdout)

@@ -40,16 +40,24 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> CertificateFiles:
     """One real certificate set (key generated once for the module)."""
     generated = certs.generate_certificate("Profile Test 01")
     root = tmp_path_factory.mktemp("certs with space")
-    return write_certificate_set(generated, "Profile Test 01", out_root=root, passphrase=PASSPHRASE).files
+    return write_certificate_set(
+        generated, "Profile Test 01", out_root=root, passphrase=PASSPHRASE
+    ).files
 
 
-def make_profile(files: CertificateFiles, name: str = "ScriptServer01", **changes: object) -> Profile:
-    profile = profile_from_files(name=name, files=files, cloud="global", tenant=TENANT, client_id=CLIENT)
+def make_profile(
+    files: CertificateFiles, name: str = "ScriptServer01", **changes: object
+) -> Profile:
+    profile = profile_from_files(
+        name=name, files=files, cloud="global", tenant=TENANT, client_id=CLIENT
+    )
     return replace(profile, **changes)  # type: ignore[arg-type]
 
 
 def test_round_trip_keeps_every_field(files: CertificateFiles) -> None:
-    profile = make_profile(files, last_test="pass", last_test_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
+    profile = make_profile(
+        files, last_test="pass", last_test_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    )
     profile.rotation = RotationState(
         step="test",
         started_at=datetime(2026, 1, 3, tzinfo=timezone.utc),
@@ -95,7 +103,9 @@ def test_save_replaces_by_name_case_insensitively_and_keeps_others(files: Certif
 
 def test_unknown_profile_lists_the_saved_ones(files: CertificateFiles) -> None:
     save_profile(make_profile(files, "alpha"))
-    with pytest.raises(UserError, match=r'no saved profile called "nope" \(saved profiles: alpha\)'):
+    with pytest.raises(
+        UserError, match=r'no saved profile called "nope" \(saved profiles: alpha\)'
+    ):
         get_profile("nope")
 
 
@@ -114,7 +124,9 @@ def test_no_file_means_no_profiles() -> None:
         ('{"profiles": [42]}', r"profile #1: must be an object"),
     ],
 )
-def test_damaged_file_is_reported_and_never_replaced(files: CertificateFiles, content: str, expected: str) -> None:
+def test_damaged_file_is_reported_and_never_replaced(
+    files: CertificateFiles, content: str, expected: str
+) -> None:
     path = profiles_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(content, encoding="utf-8")
@@ -135,7 +147,11 @@ def test_damaged_file_is_reported_and_never_replaced(files: CertificateFiles, co
         ("demo", "yes", r'"demo" must be true or false'),
         ("client_id", 12, r'"client_id" must be a string'),
         ("last_test", "great", r'"last_test" must be one of pass, fail, inconclusive'),
-        ("rotation", {"step": "dance", "started_at": "2026-01-01T00:00:00Z"}, r'rotation: "step" must be one of'),
+        (
+            "rotation",
+            {"step": "dance", "started_at": "2026-01-01T00:00:00Z"},
+            r'rotation: "step" must be one of',
+        ),
     ],
 )
 def test_hand_edited_field_names_the_profile_and_the_field(
@@ -198,7 +214,12 @@ def test_missing_files_are_reported(files: CertificateFiles, tmp_path: Path) -> 
 def test_connection_inputs_and_recorded_results(files: CertificateFiles) -> None:
     save_profile(make_profile(files, "run-me", cloud="usgov"))
     inputs = connection_inputs_for_profile("run-me")
-    assert (inputs.cloud_key, inputs.tenant, inputs.client_id, inputs.demo) == ("usgov", TENANT, CLIENT, False)
+    assert (inputs.cloud_key, inputs.tenant, inputs.client_id, inputs.demo) == (
+        "usgov",
+        TENANT,
+        CLIENT,
+        False,
+    )
     assert inputs.cert_path == files.pem.resolve() and inputs.key_path == files.key.resolve()
     assert inputs.pfx_path == files.pfx.resolve() if files.pfx else inputs.pfx_path is None
     when = datetime(2026, 2, 3, 4, 5, 6, tzinfo=timezone.utc)
@@ -224,20 +245,30 @@ def test_config_folder_is_created_private(files: CertificateFiles) -> None:
 # --- from the wizard's state, against the real demo tenant ---------------------------------
 
 
-def test_profile_from_wizard_state_after_a_real_positive_test(demo_info, demo_portal, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_profile_from_wizard_state_after_a_real_positive_test(
+    demo_info, demo_portal, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     from screens.base import WizardState
     from wizard.clouds import demo_cloud
     from wizard.connection import ConnectionSettings, Credential, run_positive
 
     generated = certs.generate_certificate("StateProfile")
-    written = write_certificate_set(generated, "StateProfile", out_root=tmp_path, passphrase=None).files
+    written = write_certificate_set(
+        generated, "StateProfile", out_root=tmp_path, passphrase=None
+    ).files
     demo_portal.upload_certificate(demo_info.client_id, certs.cert_der(generated.certificate))
     try:
-        settings = ConnectionSettings(demo_cloud(demo_info), demo_info.tenant_id, demo_info.client_id)
+        settings = ConnectionSettings(
+            demo_cloud(demo_info), demo_info.tenant_id, demo_info.client_id
+        )
         positive = run_positive(settings, Credential(generated.certificate, generated.private_key))
         assert positive.ok
         state = WizardState(demo=True, demo_info=demo_info, name="StateProfile", files=written)
-        state.client_id, state.tenant, state.cloud_key = demo_info.client_id, demo_info.tenant_id, "demo"
+        state.client_id, state.tenant, state.cloud_key = (
+            demo_info.client_id,
+            demo_info.tenant_id,
+            "demo",
+        )
         state.positive = positive
         built = profile_from_state(state)
         assert built.name == "StateProfile" and built.demo and built.cloud == "global"
@@ -248,4 +279,6 @@ def test_profile_from_wizard_state_after_a_real_positive_test(demo_info, demo_po
         saved = save_profile_from_state(state, name="renamed")
         assert get_profile("renamed") == saved
     finally:
-        demo_portal.delete_certificate(demo_info.client_id, certs.thumbprint_sha1(generated.certificate))
+        demo_portal.delete_certificate(
+            demo_info.client_id, certs.thumbprint_sha1(generated.certificate)
+        )

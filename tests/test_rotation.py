@@ -35,8 +35,13 @@ def demo_profile(demo_info, demo_portal, tmp_path: Path) -> Iterator[Profile]:  
     ).files
     demo_portal.upload_certificate(demo_info.client_id, certs.cert_der(generated.certificate))
     profile = profile_from_files(
-        name="rotate-me", files=files, cloud="global", tenant=demo_info.tenant_id,
-        client_id=demo_info.client_id, demo=True, demo_state_dir=Path(demo_info.state_dir),
+        name="rotate-me",
+        files=files,
+        cloud="global",
+        tenant=demo_info.tenant_id,
+        client_id=demo_info.client_id,
+        demo=True,
+        demo_state_dir=Path(demo_info.state_dir),
         last_test="pass",
     )
     save_profile(profile)
@@ -52,7 +57,9 @@ def demo_profile(demo_info, demo_portal, tmp_path: Path) -> Iterator[Profile]:  
 
 
 def test_end_to_end_rotation_resuming_from_the_saved_profile_at_every_step(
-    demo_info, demo_portal, demo_profile: Profile  # type: ignore[no-untyped-def]
+    demo_info,
+    demo_portal,
+    demo_profile: Profile,  # type: ignore[no-untyped-def]
 ) -> None:
     old = demo_profile
     old_key_bytes = Path(old.key_path).read_bytes()
@@ -65,7 +72,9 @@ def test_end_to_end_rotation_resuming_from_the_saved_profile_at_every_step(
     assert state is not None and state.step == "upload"
     new_folder = Path(state.new_cert_path).parent
     assert new_folder.parent == Path(old.cert_path).parent.parent
-    assert new_folder.name.startswith("Rotate_Me-") and len(new_folder.name) == len("Rotate_Me-20260101")
+    assert new_folder.name.startswith("Rotate_Me-") and len(new_folder.name) == len(
+        "Rotate_Me-20260101"
+    )
     new_cert = certs.load_certificate_file(state.new_cert_path)
     assert certs.subject_cn(new_cert) == "Rotate Me"
     assert state.new_thumbprint_sha1 == certs.thumbprint_sha1(new_cert) != old.thumbprint_sha1
@@ -74,12 +83,16 @@ def test_end_to_end_rotation_resuming_from_the_saved_profile_at_every_step(
 
     # 2 upload beside the old one: both registered at once
     profile = rotation.upload_new_certificate(get_profile(old.name), demo_portal)
-    assert {old.thumbprint_sha1, state.new_thumbprint_sha1} <= registered(demo_portal, demo_info.client_id)
+    assert {old.thumbprint_sha1, state.new_thumbprint_sha1} <= registered(
+        demo_portal, demo_info.client_id
+    )
     assert rotation.next_step(get_profile(old.name)) == "test"
 
     # 3 test with the new certificate: positive and negative
     outcome = rotation.test_new_certificate(
-        get_profile(old.name), settings, rotation.new_credential(get_profile(old.name), NEW_PASSPHRASE)
+        get_profile(old.name),
+        settings,
+        rotation.new_credential(get_profile(old.name), NEW_PASSPHRASE),
     )
     assert outcome.verdict == "pass" and outcome.positive.ok
     assert outcome.negative is not None and outcome.negative.verdict == "pass"
@@ -90,14 +103,23 @@ def test_end_to_end_rotation_resuming_from_the_saved_profile_at_every_step(
 
     # 4 switch: the exact lines that change
     diff = rotation.switch_diff(get_profile(old.name))
-    assert f"- Connect-MgGraph -ClientId '{old.client_id}' -TenantId '{old.tenant}' -CertificateThumbprint '{old.thumbprint_sha1}'" in diff
-    assert f"+ Connect-MgGraph -ClientId '{old.client_id}' -TenantId '{old.tenant}' -CertificateThumbprint '{state.new_thumbprint_sha1}'" in diff
+    assert (
+        f"- Connect-MgGraph -ClientId '{old.client_id}' -TenantId '{old.tenant}' "
+        f"-CertificateThumbprint '{old.thumbprint_sha1}'" in diff
+    )
+    assert (
+        f"+ Connect-MgGraph -ClientId '{old.client_id}' -TenantId '{old.tenant}' "
+        f"-CertificateThumbprint '{state.new_thumbprint_sha1}'" in diff
+    )
     profile = rotation.confirm_switch(get_profile(old.name))
     assert rotation.next_step(profile) == "retire"
 
     # 5 retire: removed for real, then proven refused with AADSTS700027
     retired = rotation.retire_old_certificate(
-        get_profile(old.name), settings, rotation.old_credential(get_profile(old.name), OLD_PASSPHRASE), demo_portal
+        get_profile(old.name),
+        settings,
+        rotation.old_credential(get_profile(old.name), OLD_PASSPHRASE),
+        demo_portal,
     )
     assert retired.refused and retired.observed == "AADSTS700027"
     assert old.thumbprint_sha1 not in registered(demo_portal, demo_info.client_id)
@@ -106,7 +128,9 @@ def test_end_to_end_rotation_resuming_from_the_saved_profile_at_every_step(
     assert profile.not_after == state.new_not_after
     assert profile.rotation is not None and profile.rotation.retire_proof == "AADSTS700027"
     # the old key really is dead, the new one really works
-    dead = run_positive(settings, Credential.from_files(old.cert_path, old.key_path, OLD_PASSPHRASE))
+    dead = run_positive(
+        settings, Credential.from_files(old.cert_path, old.key_path, OLD_PASSPHRASE)
+    )
     assert not dead.ok and dead.error is not None and dead.error.code == "AADSTS700027"
     assert run_positive(settings, rotation.new_credential(profile, NEW_PASSPHRASE)).ok
 
@@ -116,7 +140,11 @@ def test_end_to_end_rotation_resuming_from_the_saved_profile_at_every_step(
     archive = Path(profile.retired[-1]["archive_folder"])
     assert archive.parent.name == "archive" and "-retired-" in archive.name
     assert (archive / Path(old.key_path).name).read_bytes() == old_key_bytes
-    assert {p.name for p in archive.iterdir()} >= {Path(old.cert_path).name, Path(old.key_path).name, Path(old.pfx_path or "").name}
+    assert {p.name for p in archive.iterdir()} >= {
+        Path(old.cert_path).name,
+        Path(old.key_path).name,
+        Path(old.pfx_path or "").name,
+    }
     assert not Path(old.key_path).exists()
     assert profile.retired[-1]["thumbprint_sha1"] == old.thumbprint_sha1
     summary = Path(profile.cert_path).with_name(f"{Path(profile.cert_path).stem}-summary.md")
@@ -125,10 +153,16 @@ def test_end_to_end_rotation_resuming_from_the_saved_profile_at_every_step(
 
 
 def test_steps_run_in_order_and_say_which_comes_next(demo_profile: Profile) -> None:
-    with pytest.raises(UserError, match=r'cannot run yet: the rotation of "rotate-me" is at "generate"'):
+    with pytest.raises(
+        UserError, match=r'cannot run yet: the rotation of "rotate-me" is at "generate"'
+    ):
         rotation.check_step_allowed(demo_profile, "retire")
     profile = rotation.generate_new_certificate(demo_profile, passphrase=None)
-    with pytest.raises(UserError, match=r'"generate" of the rotation of "rotate-me" is already done; the next one is "upload"'):
+    with pytest.raises(
+        UserError,
+        match=r'"generate" of the rotation of "rotate-me" is already done; '
+        r'the next one is "upload"',
+    ):
         rotation.check_step_allowed(profile, "generate")
     with pytest.raises(UserError, match=r'"switch" cannot run yet') as caught:
         rotation.confirm_switch(profile)
@@ -137,7 +171,9 @@ def test_steps_run_in_order_and_say_which_comes_next(demo_profile: Profile) -> N
 
 
 def test_retire_without_removal_is_not_proven_and_keeps_the_profile(
-    demo_info, demo_portal, demo_profile: Profile  # type: ignore[no-untyped-def]
+    demo_info,
+    demo_portal,
+    demo_profile: Profile,  # type: ignore[no-untyped-def]
 ) -> None:
     """Real-tenant path where the user says "removed" but did not: the old key still works."""
     settings = rotation.connection_settings(demo_profile, demo_info)
@@ -151,7 +187,10 @@ def test_retire_without_removal_is_not_proven_and_keeps_the_profile(
     assert not outcome.refused and outcome.observed == "token issued"
     assert "still gets a token" in outcome.detail
     saved = get_profile(profile.name)
-    assert saved.thumbprint_sha1 == demo_profile.thumbprint_sha1 and rotation.next_step(saved) == "retire"
+    assert (
+        saved.thumbprint_sha1 == demo_profile.thumbprint_sha1
+        and rotation.next_step(saved) == "retire"
+    )
     rotation.abandon_rotation(saved, demo_portal)
     assert profile.rotation is not None
     assert profile.rotation.new_thumbprint_sha1 not in registered(demo_portal, demo_info.client_id)

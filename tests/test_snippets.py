@@ -9,6 +9,7 @@ the language's single-quote rule.
 from __future__ import annotations
 
 import ast
+import contextlib
 import re
 import shlex
 from pathlib import Path
@@ -52,11 +53,15 @@ def files(tricky_root: Path) -> CertificateFiles:
 @pytest.fixture(scope="module")
 def unencrypted_files(tricky_root: Path) -> CertificateFiles:
     generated = certs.generate_certificate("Plain Server")
-    return write_certificate_set(generated, "Plain Server", out_root=tricky_root, passphrase=None).files
+    return write_certificate_set(
+        generated, "Plain Server", out_root=tricky_root, passphrase=None
+    ).files
 
 
 def profile_for(files: CertificateFiles, cloud: str = "global", **extra: str) -> Profile:
-    profile = profile_from_files(name="snip", files=files, cloud=cloud, tenant=TENANT, client_id=CLIENT)
+    profile = profile_from_files(
+        name="snip", files=files, cloud=cloud, tenant=TENANT, client_id=CLIENT
+    )
     for key, value in extra.items():
         setattr(profile, key, value)
     return profile
@@ -81,15 +86,11 @@ def python_assignments(source: str) -> dict[str, object]:
     values: dict[str, object] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
-            try:
+            with contextlib.suppress(ValueError):
                 values[node.targets[0].id] = ast.literal_eval(node.value)
-            except ValueError:
-                pass
         if isinstance(node, ast.keyword) and node.arg:
-            try:
+            with contextlib.suppress(ValueError):
                 values[node.arg] = ast.literal_eval(node.value)
-            except ValueError:
-                pass
     return values
 
 
@@ -97,11 +98,15 @@ def test_every_snippet_is_there_in_order(files: CertificateFiles) -> None:
     assert list(snippets(profile_for(files))) == list(SNIPPET_TITLES)
 
 
-def test_powershell_imports_the_pfx_with_a_prompted_password_and_connects(files: CertificateFiles) -> None:
+def test_powershell_imports_the_pfx_with_a_prompted_password_and_connects(
+    files: CertificateFiles,
+) -> None:
     profile = profile_for(files)
     text = snippets(profile)["powershell"]
     assert '$pw = Read-Host -AsSecureString "PFX password"' in text
-    import_line = next(line for line in text.splitlines() if line.startswith("Import-PfxCertificate"))
+    import_line = next(
+        line for line in text.splitlines() if line.startswith("Import-PfxCertificate")
+    )
     assert ps_argument(import_line, "FilePath") == str(files.pfx.resolve()) if files.pfx else False
     assert "-CertStoreLocation Cert:\\CurrentUser\\My -Password $pw" in import_line
     connect = next(line for line in text.splitlines() if line.startswith("Connect-MgGraph"))
@@ -136,7 +141,9 @@ def test_exchange_online_uses_the_app_thumbprint_and_organization(files: Certifi
     assert "Replace the organization" in unknown
 
 
-def test_msal_python_compiles_and_names_the_exact_key_and_thumbprint(files: CertificateFiles) -> None:
+def test_msal_python_compiles_and_names_the_exact_key_and_thumbprint(
+    files: CertificateFiles,
+) -> None:
     profile = profile_for(files)
     source = snippets(profile)["msal-python"]
     compile(source, "msal_snippet.py", "exec")
@@ -149,13 +156,17 @@ def test_msal_python_compiles_and_names_the_exact_key_and_thumbprint(files: Cert
     assert "scopes=['https://graph.microsoft.com/.default']" in source
 
 
-def test_msal_python_without_passphrase_has_no_passphrase_line(unencrypted_files: CertificateFiles) -> None:
+def test_msal_python_without_passphrase_has_no_passphrase_line(
+    unencrypted_files: CertificateFiles,
+) -> None:
     source = snippets(profile_for(unencrypted_files))["msal-python"]
     compile(source, "msal_snippet.py", "exec")
     assert "passphrase" not in source and "import os" not in source
 
 
-def test_azure_identity_uses_the_pfx_with_password_from_the_environment(files: CertificateFiles) -> None:
+def test_azure_identity_uses_the_pfx_with_password_from_the_environment(
+    files: CertificateFiles,
+) -> None:
     source = snippets(profile_for(files))["azure-identity"]
     compile(source, "identity_snippet.py", "exec")
     values = python_assignments(source)
@@ -165,16 +176,23 @@ def test_azure_identity_uses_the_pfx_with_password_from_the_environment(files: C
     assert "AzureAuthorityHosts.AZURE_PUBLIC_CLOUD" in source
 
 
-def test_azure_identity_without_pfx_builds_one_pem_with_key_and_cert(unencrypted_files: CertificateFiles) -> None:
+def test_azure_identity_without_pfx_builds_one_pem_with_key_and_cert(
+    unencrypted_files: CertificateFiles,
+) -> None:
     source = snippets(profile_for(unencrypted_files))["azure-identity"]
     compile(source, "identity_snippet.py", "exec")
     cat_line = next(line for line in source.splitlines() if line.startswith("#   cat "))
     words = shlex.split(cat_line[len("#   ") :])
-    assert words[1:3] == [str(unencrypted_files.key.resolve()), str(unencrypted_files.pem.resolve())]
+    assert words[1:3] == [
+        str(unencrypted_files.key.resolve()),
+        str(unencrypted_files.pem.resolve()),
+    ]
     assert python_assignments(source)["certificate_path"] == words[-1]
 
 
-def test_az_cli_uses_certificate_flag_with_a_pem_holding_key_and_cert(files: CertificateFiles) -> None:
+def test_az_cli_uses_certificate_flag_with_a_pem_holding_key_and_cert(
+    files: CertificateFiles,
+) -> None:
     text = snippets(profile_for(files))["az-cli"]
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     pkey = shlex.split(next(line for line in lines if line.startswith("openssl pkey")))
@@ -195,13 +213,44 @@ def test_az_cli_uses_certificate_flag_with_a_pem_holding_key_and_cert(files: Cer
 @pytest.mark.parametrize(
     ("cloud", "mg", "exo", "az", "authority", "graph", "identity"),
     [
-        ("usgov", "USGov", "O365USGovGCCHigh", "AzureUSGovernment", "login.microsoftonline.us", "graph.microsoft.us", "AZURE_GOVERNMENT"),
-        ("usgov-dod", "USGovDoD", "O365USGovDoD", "AzureUSGovernment", "login.microsoftonline.us", "dod-graph.microsoft.us", "AZURE_GOVERNMENT"),
-        ("china", "China", "O365China", "AzureChinaCloud", "login.partner.microsoftonline.cn", "microsoftgraph.chinacloudapi.cn", "AZURE_CHINA"),
+        (
+            "usgov",
+            "USGov",
+            "O365USGovGCCHigh",
+            "AzureUSGovernment",
+            "login.microsoftonline.us",
+            "graph.microsoft.us",
+            "AZURE_GOVERNMENT",
+        ),
+        (
+            "usgov-dod",
+            "USGovDoD",
+            "O365USGovDoD",
+            "AzureUSGovernment",
+            "login.microsoftonline.us",
+            "dod-graph.microsoft.us",
+            "AZURE_GOVERNMENT",
+        ),
+        (
+            "china",
+            "China",
+            "O365China",
+            "AzureChinaCloud",
+            "login.partner.microsoftonline.cn",
+            "microsoftgraph.chinacloudapi.cn",
+            "AZURE_CHINA",
+        ),
     ],
 )
 def test_national_clouds(
-    files: CertificateFiles, cloud: str, mg: str, exo: str, az: str, authority: str, graph: str, identity: str
+    files: CertificateFiles,
+    cloud: str,
+    mg: str,
+    exo: str,
+    az: str,
+    authority: str,
+    graph: str,
+    identity: str,
 ) -> None:
     texts = snippets(profile_for(files, cloud=cloud))
     assert f"-Environment {mg}" in texts["powershell"]
@@ -214,7 +263,9 @@ def test_national_clouds(
     assert f"https://{graph}/.default" in texts["azure-identity"]
 
 
-def test_no_secret_in_any_snippet(files: CertificateFiles, unencrypted_files: CertificateFiles) -> None:
+def test_no_secret_in_any_snippet(
+    files: CertificateFiles, unencrypted_files: CertificateFiles
+) -> None:
     for source in (files, unencrypted_files):
         for text in snippets(profile_for(source)).values():
             assert PASSPHRASE not in text
@@ -225,8 +276,14 @@ def test_no_secret_in_any_snippet(files: CertificateFiles, unencrypted_files: Ce
 
 def test_snippet_fields_work_without_a_profile(files: CertificateFiles) -> None:
     fields = SnippetFields(
-        cloud="global", tenant=TENANT, client_id=CLIENT, thumbprint_sha1="AB" * 20,
-        cert_path="/c/x.pem", key_path="/c/x.key", pfx_path=None, demo=True,
+        cloud="global",
+        tenant=TENANT,
+        client_id=CLIENT,
+        thumbprint_sha1="AB" * 20,
+        cert_path="/c/x.pem",
+        key_path="/c/x.key",
+        pfx_path=None,
+        demo=True,
     )
     texts = snippets(fields)
     assert "Demo profile" in texts["powershell"]
@@ -234,11 +291,17 @@ def test_snippet_fields_work_without_a_profile(files: CertificateFiles) -> None:
     assert "Import-PfxCertificate -FilePath '/c/x.pfx'" in texts["powershell"]
 
 
-def test_diff_shows_exactly_the_lines_that_change(files: CertificateFiles, tricky_root: Path) -> None:
+def test_diff_shows_exactly_the_lines_that_change(
+    files: CertificateFiles, tricky_root: Path
+) -> None:
     old = profile_for(files)
     generated = certs.generate_certificate("Snippet Server")
-    newer = write_certificate_set(generated, "Snippet Server-20270101", out_root=tricky_root, passphrase=PASSPHRASE.encode()).files
-    new = profile_from_files(name="snip", files=newer, cloud="global", tenant=TENANT, client_id=CLIENT)
+    newer = write_certificate_set(
+        generated, "Snippet Server-20270101", out_root=tricky_root, passphrase=PASSPHRASE.encode()
+    ).files
+    new = profile_from_files(
+        name="snip", files=newer, cloud="global", tenant=TENANT, client_id=CLIENT
+    )
     changes = snippet_changes(old, new)
     assert set(changes) == set(SNIPPET_TITLES)
     for lines in changes.values():

@@ -35,10 +35,16 @@ def tested(demo_info, demo_portal, tmp_path_factory: pytest.TempPathFactory):  #
 
     generated = certs.generate_certificate("Summary Server")
     root = tmp_path_factory.mktemp("summary")
-    files = write_certificate_set(generated, "Summary Server", out_root=root, passphrase=PASSPHRASE).files
-    thumbprint = demo_portal.upload_certificate(demo_info.client_id, certs.cert_der(generated.certificate))
+    files = write_certificate_set(
+        generated, "Summary Server", out_root=root, passphrase=PASSPHRASE
+    ).files
+    thumbprint = demo_portal.upload_certificate(
+        demo_info.client_id, certs.cert_der(generated.certificate)
+    )
     try:
-        settings = ConnectionSettings(demo_cloud(demo_info), demo_info.tenant_id, demo_info.client_id)
+        settings = ConnectionSettings(
+            demo_cloud(demo_info), demo_info.tenant_id, demo_info.client_id
+        )
         credential = Credential.from_files(files.pem, files.key, PASSPHRASE)
         positive = run_positive(settings, credential)
         negative = run_negative(settings, credential)
@@ -46,9 +52,15 @@ def tested(demo_info, demo_portal, tmp_path_factory: pytest.TempPathFactory):  #
         demo_portal.delete_certificate(demo_info.client_id, thumbprint)
     assert positive.ok and negative.verdict == "pass"
     profile = profile_from_files(
-        name="summary-profile", files=files, cloud="global", tenant=demo_info.tenant_id,
-        client_id=demo_info.client_id, demo=True, organization_domain=demo_info.tenant_domain,
-        last_test="pass", last_test_at=datetime.now(timezone.utc).replace(microsecond=0),
+        name="summary-profile",
+        files=files,
+        cloud="global",
+        tenant=demo_info.tenant_id,
+        client_id=demo_info.client_id,
+        demo=True,
+        organization_domain=demo_info.tenant_domain,
+        last_test="pass",
+        last_test_at=datetime.now(timezone.utc).replace(microsecond=0),
     )
     preview = positive.token.preview if positive.token else ""
     return ProvenSetup(files, profile, positive, negative, preview)
@@ -63,9 +75,13 @@ def test_summary_is_written_beside_the_certificate_atomically(tested: ProvenSetu
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_summary_says_what_when_files_thumbprints_expiry_tests_and_snippets(tested: ProvenSetup) -> None:
+def test_summary_says_what_when_files_thumbprints_expiry_tests_and_snippets(
+    tested: ProvenSetup,
+) -> None:
     now = datetime.now(timezone.utc)
-    text = summary_markdown(tested.profile, positive=tested.positive, negative=tested.negative, now=now)  # type: ignore[arg-type]
+    text = summary_markdown(
+        tested.profile, positive=tested.positive, negative=tested.negative, now=now
+    )  # type: ignore[arg-type]
     profile = tested.profile
     assert text.startswith("# Certificate sign-in: Summary Server")
     for expected in (
@@ -102,18 +118,26 @@ def test_summary_holds_no_secret(tested: ProvenSetup) -> None:
 
 @pytest.mark.parametrize(
     ("days", "expected"),
-    [(400, "days left. `entra-cert-wizard profiles` warns"), (10, "day(s) left**. Rotate soon"), (-3, "**expired**")],
+    [
+        (400, "days left. `entra-cert-wizard profiles` warns"),
+        (10, "day(s) left**. Rotate soon"),
+        (-3, "**expired**"),
+    ],
 )
 def test_expiry_wording(tested: ProvenSetup, days: int, expected: str) -> None:
     now = datetime.now(timezone.utc)
-    profile = Profile(**{**tested.profile.__dict__, "not_after": now + timedelta(days=days, hours=1)})
+    profile = Profile(
+        **{**tested.profile.__dict__, "not_after": now + timedelta(days=days, hours=1)}
+    )
     assert expected in summary_markdown(profile, now=now)
 
 
 def test_untested_summary_says_how_to_test(tmp_path: Path) -> None:
     generated = certs.generate_certificate("Untested")
     files = write_certificate_set(generated, "Untested", out_root=tmp_path, passphrase=None).files
-    profile = profile_from_files(name="u", files=files, cloud="china", tenant="t.onmicrosoft.com", client_id="c")
+    profile = profile_from_files(
+        name="u", files=files, cloud="china", tenant="t.onmicrosoft.com", client_id="c"
+    )
     text = summary_markdown(profile)
     assert "Not tested yet: `entra-cert-wizard test --profile u`" in text
     assert "China" in text

@@ -1,0 +1,187 @@
+"""The Renew screen alone in a small host app, driven with the pilot against the real demo
+tenant: a full rotation, leaving and resuming, and a passphrase mismatch kept beside its field."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from textual.app import App
+from textual.widgets import Button, Checkbox, Input, Static
+
+from screens.base import Nav, WizardState
+from screens.rotation import RotationScreen
+from wizard import certs, rotation
+from wizard.profiles import Profile, get_profile, load_profiles, profile_from_files, save_profile
+from wizard.storage import write_certificate_set
+
+SIZE = (100, 40)
+
+
+class Host(App[None]):
+    """Shows one RotationScreen and remembers how it ended."""
+
+    def __init__(self, state: WizardState, profile_name: str) -> None:
+        super().__init__()
+        self.wizard_state = state
+        self.profile_name = profile_name
+        self.result: Nav | None = None
+
+    def on_mount(self) -> None:
+        self.push_screen(RotationScreen(self.wizard_state, self.profile_name), self.ended)
+
+    def ended(self, nav: Nav | None) -> None:
+        self.result = nav
+
+
+def registered(demo_portal, client_id: str) -> set[str]:  # type: ignore[no-untyped-def]
+    for app in demo_portal.list_applications():
+        if app["client_id"].lower() == client_id.lower():
+            return {k["thumbprint"].upper() for k in app["key_credentials"]}
+    return set()
+
+
+@pytest.fixture
+def demo_profile(demo_info, demo_portal, tmp_path: Path) -> Iterator[Profile]:  # type: ignore[no-untyped-def]
+    generated = certs.generate_certificate("Screen Rotation")
+    files = write_certificate_set(
+        generated, "Screen Rotation", out_root=tmp_path, passphrase=None
+    ).files
+    demo_portal.upload_certificate(demo_info.client_id, certs.cert_der(generated.certificate))
+    profile = profile_from_files(
+        name="screen-rot",
+        files=files,
+        cloud="global",
+        tenant=demo_info.tenant_id,
+        client_id=demo_info.client_id,
+        demo=True,
+        demo_state_dir=Path(demo_info.state_dir),
+    )
+    save_profile(profile)
+    yield profile
+    mine = set()
+    for saved in load_profiles():
+        mine.add(saved.thumbprint_sha1)
+        if saved.rotation is not None:
+            mine.add(saved.rotation.new_thumbprint_sha1)
+    for thumbprint in (mine | {profile.thumbprint_sha1}) & registered(
+        demo_portal, demo_info.client_id
+    ):
+        demo_portal.delete_certificate(demo_info.client_id, thumbprint)
+
+
+def state_for(demo_info, demo_portal) -> WizardState:  # type: ignore[no-untyped-def]
+    return WizardState(demo=True, demo_info=demo_info, portal=demo_portal)
+
+
+def text_of(app: App[None], selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+async def press_next(app: App[None], pilot) -> None:  # type: ignore[no-untyped-def]
+    await pilot.click("#next")
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def test_full_rotation_in_the_screen(demo_info, demo_portal, demo_profile: Profile) -> None:  # type: ignore[no-untyped-def]
+    old = demo_profile
+    app = Host(state_for(demo_info, demo_portal), old.name)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, RotationScreen)
+        assert "Step 1 of 6 · Generate the new certificate" in text_of(app, "#step-indicator")
+        assert str(screen.query_one("#next", Button).label) == "Generate"
+        screen.query_one("#new-pass", Input).value = "screen passphrase 1"
+        screen.query_one("#new-pass-confirm", Input).value = "screen passphrase 1"
+        await press_next(app, pilot)
+        assert rotation.next_step(get_profile(old.name)) == "upload"
+        assert "Step 2 of 6" in text_of(app, "#step-indicator")
+        assert str(screen.query_one("#next", Button).label) == "Upload to the demo tenant"
+        assert screen.query_one("#new-pass-field").has_class("hidden")
+
+        await press_next(app, pilot)  # upload for real
+        state = get_profile(old.name).rotation
+        assert state is not None
+        assert state.new_thumbprint_sha1 in registered(demo_portal, demo_info.client_id)
+
+        await press_next(app, pilot)  # positive + negative tests
+        assert "Both tests passed" in text_of(app, "#rotation-detail"), text_of(
+            app, "#rotation-detail"
+        )
+        assert "Step 4 of 6 · Switch your script to it" in text_of(app, "#step-indicator")
+        diff = text_of(app, "#rotation-detail")
+        assert f"-CertificateThumbprint '{old.thumbprint_sha1}'" in diff
+        assert f"-CertificateThumbprint '{state.new_thumbprint_sha1}'" in diff
+
+        await press_next(app, pilot)  # switched
+        assert str(screen.query_one("#next", Button).label) == "Remove the old one and prove it"
+        assert screen.query_one("#old-pass-field").has_class("hidden")  # old key unencrypted
+
+        await press_next(app, pilot)  # retire + proof
+        assert "AADSTS700027" in text_of(app, "#rotation-detail")
+        assert old.thumbprint_sha1 not in registered(demo_portal, demo_info.client_id)
+
+        await press_next(app, pilot)  # archive
+        assert "Rotation finished" in text_of(app, "#rotation-explain")
+        assert str(screen.query_one("#next", Button).label) == "Close"
+        for secret in ("screen passphrase 1",):
+            assert secret not in "".join(
+                text_of(app, s) for s in ("#rotation-detail", "#rotation-status")
+            )
+
+        await pilot.click("#next")
+        await pilot.pause()
+    assert app.result is Nav.NEXT
+    profile = get_profile(old.name)
+    assert profile.rotation is None and profile.thumbprint_sha1 == state.new_thumbprint_sha1
+    assert profile.not_after == state.new_not_after
+    assert profile.retired[0]["thumbprint_sha1"] == old.thumbprint_sha1
+
+
+async def test_leave_and_resume_where_it_stood(
+    demo_info, demo_portal, demo_profile: Profile
+) -> None:  # type: ignore[no-untyped-def]
+    app = Host(state_for(demo_info, demo_portal), demo_profile.name)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        screen.query_one("#no-passphrase", Checkbox).value = True
+        await pilot.pause()
+        assert screen.query_one("#new-pass-confirm-field").has_class("hidden")
+        screen.query_one("#new-pass", Input).value = ""
+        await press_next(app, pilot)
+        await press_next(app, pilot)
+        assert rotation.next_step(get_profile(demo_profile.name)) == "test"
+        await pilot.press("escape")
+        await pilot.pause()
+    assert app.result is Nav.BACK
+
+    again = Host(state_for(demo_info, demo_portal), demo_profile.name)
+    async with again.run_test(size=SIZE) as pilot:
+        assert "Step 3 of 6 · Test the new certificate" in text_of(again, "#step-indicator")
+        assert "✓ 1. Generate" in text_of(again, "#rotation-checklist")
+        assert "✓ 2. Upload" in text_of(again, "#rotation-checklist")
+        assert "▶ 3. Test" in text_of(again, "#rotation-checklist")
+        # the new key has no passphrase: nothing to ask
+        assert again.screen.query_one("#new-pass-field").has_class("hidden")
+        await press_next(again, pilot)
+        assert rotation.next_step(get_profile(demo_profile.name)) == "switch"
+
+
+async def test_passphrase_mismatch_stays_with_the_message_beside_the_field(
+    demo_info,
+    demo_portal,
+    demo_profile: Profile,  # type: ignore[no-untyped-def]
+) -> None:
+    app = Host(state_for(demo_info, demo_portal), demo_profile.name)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        screen.query_one("#new-pass", Input).value = "one passphrase"
+        screen.query_one("#new-pass-confirm", Input).value = "another one"
+        await press_next(app, pilot)
+        error = str(screen.query_one("#new-pass-confirm-field .field-error", Static).render())
+        assert "The two passphrases differ" in error
+        assert rotation.next_step(get_profile(demo_profile.name)) == "generate"
+        assert app.focused is screen.query_one("#new-pass-confirm", Input)
