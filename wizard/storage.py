@@ -92,12 +92,15 @@ def _os_error(error: OSError, path: Path) -> UserError:
     return UserError(f"Cannot write in {path}: {error.strerror or error}.")
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int = PRIVATE_FILE_MODE) -> None:
+def atomic_write(
+    path: Path, data: bytes, *, mode: int = PRIVATE_FILE_MODE, sync_folder: bool = True
+) -> None:
     """Write `data` to `path` so it appears complete or not at all, created with `mode`.
 
     The temp file is created with O_EXCL and the final mode in one system call (the umask
     can only narrow it), so a private file is never readable by others, not even briefly;
-    nothing is chmod-ed afterwards.
+    nothing is chmod-ed afterwards. `sync_folder=False` skips the folder fsync for callers
+    that write several files into one folder and sync it once themselves.
     """
     path = Path(path)
     temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
@@ -124,7 +127,8 @@ def atomic_write(path: Path, data: bytes, *, mode: int = PRIVATE_FILE_MODE) -> N
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
-    _fsync_dir(path.parent)
+    if sync_folder:
+        _fsync_dir(path.parent)
 
 
 def atomic_write_text(path: Path, text: str, mode: int = PRIVATE_FILE_MODE) -> None:
@@ -310,16 +314,19 @@ def write_certificate_set(
     backup: Path | None = None
     try:
         staging.mkdir(mode=PRIVATE_DIR_MODE)
+        # Each file is fsynced; the staging folder once, before it is renamed into place.
         stage(f"Writing the certificate ({stem}.cer, {stem}.pem)")
-        atomic_write(staging / f"{stem}.cer", certs.cert_der(cert), mode=PUBLIC_FILE_MODE)
-        atomic_write(staging / f"{stem}.pem", certs.cert_pem(cert), mode=PUBLIC_FILE_MODE)
+        der, pem = certs.cert_der(cert), certs.cert_pem(cert)
+        atomic_write(staging / f"{stem}.cer", der, mode=PUBLIC_FILE_MODE, sync_folder=False)
+        atomic_write(staging / f"{stem}.pem", pem, mode=PUBLIC_FILE_MODE, sync_folder=False)
         stage(f"Writing the private key ({stem}.key)")
         key_bytes = certs.key_pem(generated.private_key, passphrase)
-        atomic_write(staging / f"{stem}.key", key_bytes, mode=PRIVATE_FILE_MODE)
+        atomic_write(staging / f"{stem}.key", key_bytes, sync_folder=False)
         if passphrase:
             stage(f"Writing the PFX ({stem}.pfx)")
             pfx = certs.pfx_bytes(generated.private_key, cert, passphrase, name)
-            atomic_write(staging / f"{stem}.pfx", pfx, mode=PRIVATE_FILE_MODE)
+            atomic_write(staging / f"{stem}.pfx", pfx, sync_folder=False)
+        _fsync_dir(staging)
         stage("Moving the files into place")
         if existing:
             backup = _backup_folder_for(root, stem)
