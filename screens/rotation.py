@@ -173,12 +173,13 @@ class RotationScreen(StepScreen):
         if step == "switch":
             self.query_one("#rotation-detail", Static).update(rotation.switch_diff(self.profile))
         labels = BUTTON_LABELS_DEMO if self.profile.demo else BUTTON_LABELS_REAL
-        self.query_one("#next", Button).label = labels.get(step, "Next")
-        self.query_one("#back", Button).label = "Close" if step == ROTATION_DONE else "Leave"
+        next_button = self.query_one("#next", Button)
+        next_button.label = labels.get(step, "Next")
+        next_button.refresh(layout=True)  # the label's length changes the button's width
+        self.query_one("#back", Button).display = step != ROTATION_DONE
 
     def explanation(self, step: str) -> str:
         profile = self.profile
-        state = profile.rotation
         if step == "generate":
             return (
                 "A new key and certificate for the same app "
@@ -219,11 +220,9 @@ class RotationScreen(StepScreen):
             )
         if step == "archive":
             return "Move the old files to a dated archive folder (nothing is deleted) and finish."
-        archived = profile.retired[-1].get("archive_folder") if profile.retired else ""
         return (
             f"Rotation finished. {profile.name} now uses {profile.thumbprint_sha1}, valid until "
             f"{profile.not_after:%Y-%m-%d} ({profile.days_left()} days)."
-            + (f" Old files: {archived}" if archived and state is None else "")
         )
 
     def say(self, text: str, *, error: bool = False) -> None:
@@ -286,7 +285,10 @@ class RotationScreen(StepScreen):
             yield None, None
             return
         info = self.state.demo_info
-        if info is not None:
+        wanted = self.profile.demo_state_dir
+        if info is not None and (
+            not wanted or not info.state_dir or _same_dir(info.state_dir, wanted)
+        ):
             yield info, self.state.portal or rotation.portal_for(info)
             return
         with rotation.demo_tenant_for(self.profile) as started:
@@ -422,6 +424,12 @@ class RotationScreen(StepScreen):
         self.show_step()
         self.query_one("#rotation-detail", Static).update(detail)
         self.query_one("#next", Button).focus()
+
+
+def _same_dir(first: str, second: str) -> bool:
+    from pathlib import Path
+
+    return Path(first).resolve() == Path(second).resolve()
 
 
 def _probe_mark(probe: ProbeResult) -> str:

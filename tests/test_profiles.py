@@ -282,3 +282,23 @@ def test_profile_from_wizard_state_after_a_real_positive_test(
         demo_portal.delete_certificate(
             demo_info.client_id, certs.thumbprint_sha1(generated.certificate)
         )
+
+
+def test_saving_again_from_the_wizard_keeps_history_and_rotation(files: CertificateFiles) -> None:
+    from screens.base import WizardState
+
+    first = make_profile(files, "kept", organization_domain="contoso.onmicrosoft.com")
+    first.created_at = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    first.retired = [{"thumbprint_sha1": "AA" * 20, "archive_folder": "/a"}]
+    first.rotation = RotationState(
+        step="upload", started_at=datetime(2026, 1, 1, tzinfo=timezone.utc)
+    )
+    save_profile(first)
+    state = WizardState(
+        demo=False, files=files, client_id=CLIENT, tenant=TENANT, profile_name="KEPT"
+    )
+    again = save_profile_from_state(state)
+    assert again.name == "kept" and len(load_profiles()) == 1
+    assert again.created_at == first.created_at and again.retired == first.retired
+    assert again.rotation == first.rotation  # same certificate: the rotation goes on
+    assert again.organization_domain == "contoso.onmicrosoft.com"

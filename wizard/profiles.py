@@ -606,7 +606,7 @@ def profile_from_state(state: WizardStateLike, name: str | None = None) -> Profi
     info = state.demo_info
     demo_domain = info.tenant_domain if info is not None else None
     demo_state_dir = Path(info.state_dir) if info is not None and info.state_dir else None
-    return profile_from_files(
+    profile = profile_from_files(
         name=existing_name,
         files=state.files,
         cloud="global" if state.demo else state.cloud_key,
@@ -618,6 +618,26 @@ def profile_from_state(state: WizardStateLike, name: str | None = None) -> Profi
         last_test=verdict,
         last_test_at=utc_now() if verdict else None,
     )
+    return _merged_with_saved(profile)
+
+
+def _merged_with_saved(profile: Profile) -> Profile:
+    """Keep what a re-save must not lose: history, and a rotation of this same certificate."""
+    try:
+        saved = next(
+            (p for p in load_profiles() if p.name.casefold() == profile.name.casefold()), None
+        )
+    except UserError:
+        return profile  # the save will report the damaged file
+    if saved is None:
+        return profile
+    profile.name = saved.name
+    profile.created_at = saved.created_at or profile.created_at
+    profile.retired = list(saved.retired)
+    profile.organization_domain = profile.organization_domain or saved.organization_domain
+    if saved.thumbprint_sha1 == profile.thumbprint_sha1:
+        profile.rotation = saved.rotation
+    return profile
 
 
 def save_profile_from_state(state: WizardStateLike, name: str | None = None) -> Profile:

@@ -58,7 +58,7 @@ STEP_TITLES: dict[str, str] = {
     "upload": "Upload it beside the old one",
     "test": "Test the new certificate",
     "switch": "Switch your script to it",
-    "retire": "Remove the old certificate and prove it is refused",
+    "retire": "Remove the old one, prove it refused",
     "archive": "Archive the old files",
 }
 OLD_KEY_REFUSED_CODE = "AADSTS700027"

@@ -62,8 +62,8 @@ def _open(
 ) -> Credential:
     from wizard.passphrase import open_with_passphrase
 
-    if env is None and not rotation.key_is_encrypted(key_path):
-        return opener(None)
+    if not rotation.key_is_encrypted(key_path):
+        return opener(None)  # a passphrase variable given for another key is not needed here
     return open_with_passphrase(opener, env, what)
 
 
