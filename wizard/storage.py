@@ -232,9 +232,11 @@ def _replace_folder(staging: Path, folder: Path, backup: Path) -> None:
 
     Where the kernel can swap two folders atomically, the new set is first renamed to the
     backup name and then swapped with the old folder: the final name holds the old set or
-    the new one at every instant. Elsewhere it takes two renames; if interrupted between
-    them (Ctrl+C) the old folder is put back, and only SIGKILL or a power cut in that
-    instant can leave the old set under the backup name and the new one hidden in staging.
+    the new one at every instant (killed between the two steps, the unused new set stays
+    under the backup name, where nothing reads it). Elsewhere it takes two renames; if
+    interrupted between them (Ctrl+C) the old folder is put back, and only SIGKILL or a
+    power cut in that instant can leave the old set under the backup name and the new one
+    hidden in staging.
     """
     os.rename(staging, backup)
     try:
@@ -296,6 +298,7 @@ def write_certificate_set(
         if on_stage is not None:
             on_stage(message)
 
+    passphrase = passphrase or None  # an empty passphrase protects nothing: treat it as none
     stem = file_stem_for(name)
     check_name_is_free(name, out_root=out_root, force=force)
     root = ensure_private_dir(Path(out_root) if out_root is not None else default_cert_root())
