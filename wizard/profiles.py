@@ -9,6 +9,7 @@ a save onto a file we cannot read refuses too, so nobody loses their profiles to
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -96,6 +97,11 @@ class Profile:
     created_at: datetime | None = None
     rotation: RotationState | None = None
     retired: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def shell_name(self) -> str:
+        """The name as one shell word, for the commands we tell the user to run."""
+        return shlex.quote(self.name)
 
     def days_left(self, now: datetime | None = None) -> int:
         """Whole days until the certificate expires (negative once expired)."""

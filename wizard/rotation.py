@@ -99,7 +99,7 @@ def status_lines(profile: Profile) -> list[str]:
     if state is None:
         return [
             f'No rotation under way for "{profile.name}". Start one with: '
-            f"entra-cert-wizard rotate {profile.name}"
+            f"entra-cert-wizard rotate {profile.shell_name}"
         ]
     current = next_step(profile)
     lines = [f'Rotation of "{profile.name}" started {state.started_at:%Y-%m-%d %H:%M} UTC:']
@@ -130,13 +130,13 @@ def check_step_allowed(profile: Profile, step: str) -> None:
         raise UserError(
             f'Step "{step}" of the rotation of "{profile.name}" is already done; '
             f'the next one is "{current}".',
-            hint=f"Run: entra-cert-wizard rotate {profile.name} --step {current}",
+            hint=f"Run: entra-cert-wizard rotate {profile.shell_name} --step {current}",
             exit_code=2,
         )
     raise UserError(
         f'Step "{step}" cannot run yet: the rotation of "{profile.name}" is at "{current}" '
         f"({STEP_TITLES.get(current, current)}).",
-        hint=f"Run: entra-cert-wizard rotate {profile.name} --step {current}",
+        hint=f"Run: entra-cert-wizard rotate {profile.shell_name} --step {current}",
         exit_code=2,
     )
 
@@ -602,7 +602,7 @@ def abandon_rotation(profile: Profile, portal: PortalClient | None = None) -> Pr
     if step_number(state.step) > step_number("retire"):
         raise UserError(
             "The old certificate is already retired, so the rotation cannot be undone; finish it "
-            f"with: entra-cert-wizard rotate {profile.name}",
+            f"with: entra-cert-wizard rotate {profile.shell_name}",
             exit_code=2,
         )
     if portal is not None and state.new_thumbprint_sha1.upper() in _registered_thumbprints(

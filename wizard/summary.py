@@ -61,7 +61,7 @@ def _expiry_line(profile: Profile, now: datetime) -> str:
     days = profile.days_left(now)
     status = profile.expiry_status(now)
     base = f"Valid until **{_when(profile.not_after)}**"
-    rotate = f"`entra-cert-wizard rotate {profile.name}`"
+    rotate = f"`entra-cert-wizard rotate {profile.shell_name}`"
     if status == "expired":
         ago = (now - profile.not_after).days
         return f"{base}: **expired** {ago} day(s) ago. Rotate now: {rotate}."
@@ -165,9 +165,10 @@ def summary_markdown(
         "",
         "## Later",
         "",
-        f"- Test again: `entra-cert-wizard test --profile {profile.name}`",
+        f"- Test again: `entra-cert-wizard test --profile {profile.shell_name}`",
         "- Expiry of every profile: `entra-cert-wizard profiles`",
-        f"- Replace the certificate without an outage: `entra-cert-wizard rotate {profile.name}`",
+        "- Replace the certificate without an outage: "
+        f"`entra-cert-wizard rotate {profile.shell_name}`",
     ]
     return "\n".join(lines) + "\n"
 

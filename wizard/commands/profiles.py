@@ -69,12 +69,13 @@ def _notes(profile: Profile, now: datetime) -> list[str]:
     if status == "expired":
         notes.append(
             f'error: "{profile.name}" expired on {profile.not_after:%Y-%m-%d}: scripts using it '
-            f"cannot sign in. Rotate it: entra-cert-wizard rotate {profile.name}"
+            f"cannot sign in. Rotate it: entra-cert-wizard rotate {profile.shell_name}"
         )
     elif status == "warning":
         notes.append(
             f'warning: "{profile.name}" expires in {profile.days_left(now)} day(s) '
-            f"(within {EXPIRY_WARNING_DAYS}). Rotate it: entra-cert-wizard rotate {profile.name}"
+            f"(within {EXPIRY_WARNING_DAYS}). "
+            f"Rotate it: entra-cert-wizard rotate {profile.shell_name}"
         )
     for path in profile.missing_files():
         notes.append(f'error: "{profile.name}": {path} is no longer there.')
@@ -82,7 +83,7 @@ def _notes(profile: Profile, now: datetime) -> list[str]:
         notes.append(
             f'note: "{profile.name}" has a rotation under way '
             f"(next step: {profile.rotation.step}); "
-            f"resume it: entra-cert-wizard rotate {profile.name}"
+            f"resume it: entra-cert-wizard rotate {profile.shell_name}"
         )
     return notes
 

@@ -67,6 +67,10 @@ def _open(
     return open_with_passphrase(opener, env, what)
 
 
+def _command(profile: Profile) -> str:
+    return f"entra-cert-wizard rotate {profile.shell_name}"
+
+
 def _step_generate(run: _Run, profile: Profile) -> Profile:
     from wizard.passphrase import passphrase_for_new_key
 
@@ -98,7 +102,7 @@ def _step_upload(run: _Run, profile: Profile) -> Profile | None:
         run.say(f"   {line}")
     if not run.confirmed("Have you uploaded it?"):
         run.waiting_for = "upload"
-        run.say(f"When it is uploaded, run: entra-cert-wizard rotate {profile.name} --confirm")
+        run.say(f"When it is uploaded, run: {_command(profile)} --confirm")
         return None
     return rotation.upload_new_certificate(profile, None)
 
@@ -140,7 +144,7 @@ def _step_test(run: _Run, profile: Profile) -> Profile | None:
         run.say(f"   {positive.error.code}: {positive.error.title}")
         run.say(f"   Cause: {positive.error.cause}")
         run.say(f"   Fix: {positive.error.fix}")
-    run.say(f"   Fix it and run again: entra-cert-wizard rotate {profile.name} --step test")
+    run.say(f"   Fix it and run again: entra-cert-wizard rotate {profile.shell_name} --step test")
     if not positive.ok:
         run.exit_code = EXIT_FAILED
     elif negative is not None and negative.verdict == "fail":
@@ -160,7 +164,7 @@ def _step_switch(run: _Run, profile: Profile) -> Profile | None:
         run.waiting_for = "switch"
         run.say(
             "Both certificates work until the old one is removed. When your script uses the new "
-            f"one, run: entra-cert-wizard rotate {profile.name} --confirm"
+            f"one, run: entra-cert-wizard rotate {profile.shell_name} --confirm"
         )
         return None
     return rotation.confirm_switch(profile)
@@ -175,7 +179,7 @@ def _step_retire(run: _Run, profile: Profile) -> Profile | None:
             run.say(f"   {line}")
         if not run.confirmed("Have you removed the old certificate?"):
             run.waiting_for = "retire"
-            run.say(f"When it is removed, run: entra-cert-wizard rotate {profile.name} --confirm")
+            run.say(f"When it is removed, run: {_command(profile)} --confirm")
             return None
     old_key = state.old_key_path or profile.key_path
     credential = _open(
@@ -194,7 +198,7 @@ def _step_retire(run: _Run, profile: Profile) -> Profile | None:
     run.say(f"   {outcome.detail}")
     if not outcome.refused:
         run.exit_code = EXIT_FAILED
-        run.say(f"   Try again: entra-cert-wizard rotate {profile.name} --step retire")
+        run.say(f"   Try again: entra-cert-wizard rotate {profile.shell_name} --step retire")
         return None
     return outcome.profile
 
@@ -289,7 +293,7 @@ def run(args: argparse.Namespace) -> int:
         upcoming = rotation.next_step(profile)
         session.say(
             f"Next: {rotation.STEP_TITLES.get(upcoming, upcoming)} — "
-            f"entra-cert-wizard rotate {profile.name}"
+            f"entra-cert-wizard rotate {profile.shell_name}"
         )
     if args.json:
         print(json.dumps(_document(session, profile), indent=2))
