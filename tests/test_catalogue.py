@@ -491,6 +491,40 @@ def test_key_that_belongs_to_another_certificate(demo_info: DemoInfo, cert: Any)
     assert failed(result, "preflight").code == "KEY-MISMATCH"
 
 
+@pytest.mark.parametrize(
+    ("fault_fields", "code"),
+    [
+        ({"kind": "not-json", "endpoint": "discovery"}, "NOT-JSON"),  # MSAL: ValueError
+        ({"kind": "not-json", "endpoint": "token"}, "NOT-JSON"),  # MSAL: JSONDecodeError
+        (
+            {"kind": "status", "endpoint": "discovery", "status": 500},
+            "HTTP-500",
+        ),  # MsalServiceError
+        ({"kind": "status", "endpoint": "token", "status": 503}, "HTTP-503"),  # MsalServiceError
+        ({"kind": "status", "endpoint": "token", "status": 429, "retry_after": 7}, "HTTP-429"),
+        ({"kind": "reset", "endpoint": "discovery"}, "CONNECTION-RESET"),  # requests error
+    ],
+)
+def test_each_way_msal_fails_is_mapped_from_the_wire(
+    demo_info: DemoInfo,
+    credential: Credential,
+    fault: Callable[[Fault], None],
+    fault_fields: dict[str, Any],
+    code: str,
+) -> None:
+    """MSAL reports these as ValueError, JSONDecodeError, MsalServiceError('HTTP Error: 500')
+    or a dict; the engine looks at the answer on the wire instead. One request, no retry."""
+    fault(Fault(**fault_fields, count=1))
+    settings = settings_for(demo_info)
+    attempt = acquire_token(
+        settings, HttpSession(settings.cloud, 5.0, None), certificate_credential(credential)
+    )
+    assert record(attempt.explanation).code == code
+    assert attempt.transient == code.startswith(("HTTP-", "CONNECTION-RESET"))
+    if code == "HTTP-429":
+        assert attempt.retry_after == 7.0
+
+
 def test_every_catalogue_entry_was_provoked() -> None:
     """Runs last in this module: lists what the tests above produced from real failures."""
     waiting_for_the_demo_tenant = {
