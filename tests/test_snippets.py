@@ -15,6 +15,8 @@ import shlex
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wizard import certs
 from wizard.profiles import Profile, profile_from_files
@@ -23,6 +25,8 @@ from wizard.snippets import (
     SNIPPET_TITLES,
     SnippetFields,
     ps_quote,
+    py_quote,
+    sh_quote,
     snippet_changes,
     snippet_diff,
     snippets,
@@ -314,3 +318,35 @@ def test_diff_shows_exactly_the_lines_that_change(
     # unchanged lines are not repeated
     assert "Read-Host" not in text and "Get-MgOrganization" not in text
     assert snippet_diff(old, old) == ""
+
+
+PS_QUOTES = "'\u2018\u2019\u201a\u201b"
+
+
+def ps_decode(literal: str) -> str:
+    """Read a PowerShell single-quoted literal: any quote character ends it unless doubled."""
+    assert literal[0] == "'" and literal[-1] == "'"
+    body, out, index = literal[1:-1], [], 0
+    while index < len(body):
+        char = body[index]
+        if char in PS_QUOTES:
+            assert index + 1 < len(body) and body[index + 1] in PS_QUOTES, (
+                "a lone quote ends the string"
+            )
+            index += 1
+        out.append(char)
+        index += 1
+    return "".join(out)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(
+        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+        max_size=40,
+    )
+)
+def test_quoting_round_trips_any_path(text: str) -> None:
+    assert ps_decode(ps_quote(text)) == text
+    assert shlex.split(sh_quote(text)) == [text]
+    assert ast.literal_eval(py_quote(text)) == text
