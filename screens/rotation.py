@@ -18,7 +18,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.widgets import Button, Checkbox, Footer, Input, Static
+from textual.widgets import Button, Checkbox, Footer, Input, Label, Static
 
 from screens.base import Nav, StepScreen, WizardState
 from screens.widgets import Field, StepIndicator
@@ -162,7 +162,16 @@ class RotationScreen(StepScreen):
         generate = step == "generate"
         new_pass = self.needs_new_passphrase_input()
         no_passphrase = self.query_one("#no-passphrase", Checkbox)
-        self.query_one("#new-pass-field", Field).set_class(not new_pass, "hidden")
+        new_field = self.query_one("#new-pass-field", Field)
+        new_field.set_class(not new_pass, "hidden")
+        new_field.query_one(".field-label", Label).update(
+            "New passphrase" if generate else "New key passphrase"
+        )
+        new_field.query_one(".field-hint", Static).update(
+            "Protects the new key and its .pfx (kept in memory only)."
+            if generate
+            else "Opens the new key for the test (kept in memory only)."
+        )
         self.query_one("#new-pass-confirm-field", Field).set_class(
             not generate or no_passphrase.value, "hidden"
         )

@@ -16,7 +16,7 @@ from wizard import certs, rotation
 from wizard.profiles import Profile, get_profile, load_profiles, profile_from_files, save_profile
 from wizard.storage import write_certificate_set
 
-SIZE = (100, 40)
+SIZE = (80, 24)  # everything essential must work at 80x24
 
 
 class Host(App[None]):
@@ -80,6 +80,8 @@ def text_of(app: App[None], selector: str) -> str:
 
 
 async def press_next(app: App[None], pilot) -> None:  # type: ignore[no-untyped-def]
+    button = app.screen.query_one("#next", Button)
+    assert button.region.width >= len(str(button.label)) + 2, "the Next label is clipped"
     await pilot.click("#next")
     await app.workers.wait_for_complete()
     await pilot.pause()
@@ -185,3 +187,31 @@ async def test_passphrase_mismatch_stays_with_the_message_beside_the_field(
         assert "The two passphrases differ" in error
         assert rotation.next_step(get_profile(demo_profile.name)) == "generate"
         assert app.focused is screen.query_one("#new-pass-confirm", Input)
+
+
+async def test_real_tenant_upload_shows_the_clicks_and_waits_for_the_user(tmp_path: Path) -> None:
+    generated = certs.generate_certificate("Real Renew")
+    files = write_certificate_set(generated, "Real Renew", out_root=tmp_path, passphrase=None).files
+    profile = profile_from_files(
+        name="real-renew",
+        files=files,
+        cloud="global",
+        tenant="contoso.onmicrosoft.com",
+        client_id="11111111-2222-4333-8444-555555555555",
+    )
+    save_profile(profile)
+    app = Host(WizardState(demo=False), profile.name)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        screen.query_one("#no-passphrase", Checkbox).value = True
+        await pilot.pause()
+        await press_next(app, pilot)
+        state = get_profile(profile.name).rotation
+        assert state is not None
+        explain = text_of(app, "#rotation-explain")
+        assert "Certificates & secrets › Certificates › Upload certificate" in explain
+        assert str(state.new_cer_path) in explain.replace("\n", "")
+        assert str(screen.query_one("#next", Button).label) == "I have uploaded it"
+        await press_next(app, pilot)
+        assert rotation.next_step(get_profile(profile.name)) == "test"
+        assert "Uploaded to the portal (as you said)" in text_of(app, "#rotation-detail")
