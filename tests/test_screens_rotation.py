@@ -149,10 +149,8 @@ async def test_leave_and_resume_where_it_stood(
     app = Host(state_for(demo_info, demo_portal), demo_profile.name)
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
-        screen.query_one("#no-passphrase", Checkbox).value = True
-        await pilot.pause()
-        assert screen.query_one("#new-pass-confirm-field").has_class("hidden")
-        screen.query_one("#new-pass", Input).value = ""
+        screen.query_one("#new-pass", Input).value = "resume passphrase"
+        screen.query_one("#new-pass-confirm", Input).value = "resume passphrase"
         await press_next(app, pilot)
         await press_next(app, pilot)
         assert rotation.next_step(get_profile(demo_profile.name)) == "test"
@@ -160,14 +158,19 @@ async def test_leave_and_resume_where_it_stood(
         await pilot.pause()
     assert app.result is Nav.BACK
 
+    # a new session: the passphrase typed before is gone, so the screen asks for it
     again = Host(state_for(demo_info, demo_portal), demo_profile.name)
     async with again.run_test(size=SIZE) as pilot:
+        screen = again.screen
         assert "Step 3 of 6 · Test the new certificate" in text_of(again, "#step-indicator")
         assert "✓ 1. Generate" in text_of(again, "#rotation-checklist")
         assert "✓ 2. Upload" in text_of(again, "#rotation-checklist")
         assert "▶ 3. Test" in text_of(again, "#rotation-checklist")
-        # the new key has no passphrase: nothing to ask
-        assert again.screen.query_one("#new-pass-field").has_class("hidden")
+        field = screen.query_one("#new-pass-field")
+        assert not field.has_class("hidden")
+        assert str(field.query_one(".field-label", Static).render()) == "New key passphrase"
+        assert screen.query_one("#new-pass-confirm-field").has_class("hidden")
+        screen.query_one("#new-pass", Input).value = "resume passphrase"
         await press_next(again, pilot)
         assert rotation.next_step(get_profile(demo_profile.name)) == "switch"
 
