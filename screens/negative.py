@@ -98,10 +98,10 @@ class NegativeScreen(StepScreen):
             for key, title, proves in NEGATIVE_PROBES:
                 yield CheckRow(key, title, detail=proves)
         yield Static("", id="verdict", classes="outcome-line outcome", markup=False)
-        yield Explained(id="explanation")
         with Horizontal(classes="test-actions", id="retry-actions"):
             yield Button("Test again", id="retry", variant="primary", compact=True)
             yield Button("Back to the positive test", id="back-to-positive", compact=True)
+        yield Explained(id="explanation")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -185,6 +185,7 @@ class NegativeScreen(StepScreen):
             from wizard.catalogue import NEGATIVE_ALARM
 
             self.query_one(Explained).explain(NEGATIVE_ALARM)
+            self.bring_up_verdict()
             self.app.push_screen(AlarmScreen(result), self.alarm_closed)
             return
         self.show_verdict(
@@ -197,6 +198,11 @@ class NegativeScreen(StepScreen):
         explanation = unproven.explanation if unproven and unproven.explanation else None
         self.query_one(Explained).explain(explanation or PROBE_UNRELATED, warning=True)
         self.query_one("#retry", Button).focus()
+        self.bring_up_verdict()
+
+    def bring_up_verdict(self) -> None:
+        """Scroll the verdict and its explanation into view (they matter more than the rows)."""
+        self.call_after_refresh(self.query_one("#verdict").scroll_visible, animate=False, top=True)
 
     def alarm_closed(self, choice: str | None) -> None:
         if choice == "retry":

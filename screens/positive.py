@@ -99,8 +99,7 @@ class PositiveScreen(StepScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static(
-            "Signing in as the app with the certificate (as your scripts will), then reading "
-            "your organization from Microsoft Graph.",
+            "Sign in with the certificate, as your scripts will, then call Graph.",
             classes="lead",
             markup=False,
         )
@@ -112,10 +111,10 @@ class PositiveScreen(StepScreen):
             yield Static("", id="permissions", markup=False)
             yield Static("", id="organization", markup=False)
             yield Static("", id="profile", classes="muted", markup=False)
-        yield Explained(id="explanation")
         with Horizontal(classes="test-actions", id="failure-actions"):
             yield Button("Retry", id="retry", variant="primary", compact=True)
             yield Button("Back to IDs", id="back-to-ids", compact=True)
+        yield Explained(id="explanation")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -208,10 +207,10 @@ class PositiveScreen(StepScreen):
                               "success", permissions, organization)
             profile = self.query_one("#profile", Static)
             if event.profile_name is not None:
-                profile.update(f'Saved as profile "{event.profile_name}" '
-                               "(test it again later: entra-cert-wizard test --profile NAME).")
+                profile.update(f'Saved as profile "{event.profile_name}".')
             elif event.profile_problem is not None:
                 profile.update(f"The profile was not saved: {event.profile_problem}")
+            profile.display = True
             self.ready = True
             self.query_one("#next", Button).focus()
             return
@@ -234,7 +233,7 @@ class PositiveScreen(StepScreen):
                                 ("#profile", "")):
             widget = self.query_one(widget_id, Static)
             widget.update(text)
-            widget.display = bool(text) or widget_id == "#profile"
+            widget.display = bool(text)
 
     def show_failure(self, explanation: Explanation | None, *, warning: bool = False) -> None:
         explained = self.query_one(Explained)
@@ -243,7 +242,9 @@ class PositiveScreen(StepScreen):
         actions.display = True
         if not self.ready:
             self.query_one("#retry", Button).focus()
-        self.query_one("#body").scroll_end(animate=False)
+        # What went wrong and what to do matter more than the rows above: bring them up.
+        self.call_after_refresh(self.query_one("#positive-outcome").scroll_visible,
+                                animate=False, top=True)
 
     # ---------------------------------------------------------------- actions
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

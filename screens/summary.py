@@ -4,6 +4,7 @@ beside the certificate. Finish ends the wizard."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,6 +37,13 @@ class SummaryWritten(Message):
     summary_path: Path | None
     snippets: dict[str, str]
     problem: str | None
+
+
+def fact(label: str, value: str, value_id: str) -> ComposeResult:
+    """One labelled line of the facts block."""
+    with Horizontal(classes="fact"):
+        yield Static(label, classes="fact-label", markup=False)
+        yield Static(value, id=value_id, classes="fact-value", markup=False)
 
 
 def utc_now() -> datetime:
@@ -91,39 +99,39 @@ class SummaryScreen(StepScreen):
         verdict, style = verdict_line(state)
         yield Static(verdict, id="verdict", classes=f"outcome-line {style}", markup=False)
         with Vertical(id="facts"):
-            yield Static(f"Certificate:  CN={state.name}", classes="fact", markup=False)
-            yield Static(f"Expires:      {expiry_text(state.not_after)}", id="expiry",
-                         classes="fact", markup=False)
-            yield Static("Profile:      saving…", id="profile-name", classes="fact", markup=False)
-            yield Static("Summary:      writing…", id="summary-path", classes="fact",
-                         markup=False)
-        yield Static("Thumbprint (SHA-1), as the portal shows it:", markup=False)
-        yield CopyableValue(state.thumbprint_sha1, what="thumbprint", id="thumbprint")
-        yield Static("Files:", classes="section", markup=False)
-        yield Static(self.files_text(), id="files", markup=False)
-        yield Static("Use it from your scripts (no secret in any of these):", classes="section",
-                     markup=False)
+            yield from fact("Certificate", f"CN={state.name}", "certificate")
+            yield from fact("Expires", expiry_text(state.not_after), "expiry")
+            with Horizontal(classes="fact"):
+                yield Static("Thumbprint", classes="fact-label", markup=False)
+                yield CopyableValue(state.thumbprint_sha1, what="thumbprint", id="thumbprint")
+            yield from fact("Profile", "saving…", "profile-name")
+            yield from fact("Summary", "writing…", "summary-path")
         with TabbedContent(id="snippets"):
             for key, label, _what in SNIPPET_TABS:
                 with TabPane(label, id=f"tab-{key}"):
-                    yield Static("Preparing…", id=f"code-{key}", classes="snippet-code",
-                                 markup=False)
                     with Horizontal(classes="snippet-actions"):
                         yield Button("Copy", id=f"copy-{key}", compact=True)
-                        yield Static("", id=f"copied-{key}", markup=False)
+                        yield Static("No secret in it: passphrases are asked for.",
+                                     id=f"copied-{key}", markup=False)
+                    yield Static("Preparing…", id=f"code-{key}", classes="snippet-code",
+                                 markup=False)
+        yield Static(self.files_text(), id="files", markup=False)
 
     def files_text(self) -> str:
         files = self.state.files
         if files is None:
-            return "  (no certificate was made in this session)"
+            return "Files: none (no certificate was made in this session)."
         rows = [
-            (".cer", files.cer, "uploaded to the app registration (public)"),
-            (".pem", files.pem, "certificate for scripts (public)"),
-            (".key", files.key, "private key: keep it here, private"),
+            (files.cer, "uploaded to the app registration (public)"),
+            (files.pem, "the certificate for scripts (public)"),
+            (files.key, "the private key: keep it here, private"),
         ]
         if files.pfx is not None:
-            rows.append((".pfx", files.pfx, "key + certificate for Import-PfxCertificate: private"))
-        return "\n".join(f"  {path}\n      {purpose}" for _kind, path, purpose in rows)
+            rows.append((files.pfx, "key + certificate for Import-PfxCertificate: private"))
+        width = max(len(path.name) for path, _purpose in rows)
+        lines = [f"Files, in {files.folder}{os.sep}"]
+        lines += [f"  {path.name:<{width}}  {purpose}" for path, purpose in rows]
+        return "\n".join(lines)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -144,13 +152,13 @@ class SummaryScreen(StepScreen):
             if event.profile_name
             else "not saved (the positive test has not passed)"
         )
-        self.query_one("#profile-name", Static).update(f"Profile:      {profile}")
+        self.query_one("#profile-name", Static).update(profile)
         summary = (
             str(event.summary_path)
             if event.summary_path is not None
             else f"not written: {event.problem or 'no certificate'}"
         )
-        self.query_one("#summary-path", Static).update(f"Summary:      {summary}")
+        self.query_one("#summary-path", Static).update(summary)
         self.snippet_texts = dict(event.snippets)
         for key, _label, _what in SNIPPET_TABS:
             text = event.snippets.get(key, "")

@@ -1,0 +1,315 @@
+"""The whole wizard, end to end, driven with the pilot like a user at the keyboard.
+
+CertWizardApp against the session's running demo tenant: real files in the test's own
+folder, a real upload through the Upload step's button, real MSAL sign-ins, real Graph
+calls, the summary really written. Also the failure paths a first-time admin walks into
+(upload skipped, a wrong client ID, an app without admin consent), and a hunt for secrets
+in every file written and every screen shown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import re
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from textual import events
+from textual.pilot import Pilot
+from textual.screen import Screen
+from textual.widgets import Button, Input, Static
+from textual.worker import WorkerCancelled, WorkerFailed
+
+from screens.checks import CheckRow, Explained
+from screens.generate import GenerateScreen
+from screens.ids import IdsScreen
+from screens.name import NameScreen
+from screens.negative import NegativeScreen
+from screens.positive import PositiveScreen
+from screens.summary import SummaryScreen
+from screens.thumbprint import ThumbprintScreen
+from screens.upload import UploadScreen
+from screens.welcome import WelcomeScreen
+from wizard import certs
+from wizard.app import CertWizardApp
+from wizard.emulator import DemoInfo
+from wizard.portal import PortalClient
+from wizard.profiles import load_profiles
+
+NAME = "E2EScriptServer"
+PASSPHRASE = "e2e-Passphrase-7f3c9a"
+SIZE = (80, 24)
+JWT = re.compile(r"eyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]{16,}")
+
+
+class Driver:
+    """The pilot, counting the keys a user presses besides the values they type."""
+
+    def __init__(self, pilot: Pilot[None]) -> None:
+        self.pilot = pilot
+        self.app = pilot.app
+        self.keystrokes = 0
+        self.screens_seen: list[str] = []
+
+    async def press(self, *keys: str) -> None:
+        self.keystrokes += len(keys)
+        await self.pilot.press(*keys)
+        await self.pilot.pause()
+
+    async def enter_value(self, text: str, *, replace: bool = False) -> None:
+        """Enter a value, as a paste into the focused field (over the suggested one with
+        `replace`): values are not counted, and pasting is 20 times faster than keys."""
+        if replace:
+            await self.pilot.press("end", "ctrl+u")
+        focused = self.app.focused
+        assert isinstance(focused, Input)
+        focused.post_message(events.Paste(text))
+        await self.pilot.pause()
+
+    async def settle(self) -> None:
+        """Wait for the current screen's workers (the flow's own worker runs to the end)."""
+        for _ in range(5):
+            screen = self.app.screen
+            busy = [w for w in self.app.workers if w.node is screen and not w.is_finished]
+            if not busy:
+                break
+            for worker in busy:
+                with contextlib.suppress(WorkerCancelled, WorkerFailed):
+                    await worker.wait()
+            await self.pilot.pause()
+        await self.pilot.pause()
+
+    async def on(self, screen_type: type[Screen[Any]]) -> Screen[Any]:
+        """Wait until `screen_type` is on top (the flow pushes the next step), record it."""
+        for _ in range(200):
+            if isinstance(self.app.screen, screen_type):
+                break
+            await self.pilot.pause(0.01)
+        screen = self.app.screen
+        assert isinstance(screen, screen_type), f"expected {screen_type.__name__}, on {screen!r}"
+        await self.settle()
+        self.screens_seen.append(self.app.export_screenshot())
+        return screen
+
+
+def text_of(screen: Screen[Any], selector: str) -> str:
+    return str(screen.query_one(selector, Static).content)
+
+
+def explained(screen: Screen[Any]) -> str:
+    panel = screen.query_one(Explained)
+    assert panel.display
+    return "\n".join(str(line.content) for line in panel.query(Static) if line.display)
+
+
+def screen_text(svg: str) -> str:
+    """The characters of an SVG screenshot, one row per line (spans joined)."""
+    rows = re.findall(r"<text[^>]*>(.*?)</text>", svg, flags=re.S)
+    return "\n".join(html.unescape(re.sub(r"<[^>]+>", "", row)) for row in rows)
+
+
+async def start(driver: Driver) -> None:
+    """Welcome (demo tenant preselected) and Name & options, with a passphrase."""
+    await driver.on(WelcomeScreen)
+    await driver.press("enter")
+    name = await driver.on(NameScreen)
+    assert driver.app.focused is name.query_one("#name", Input)
+    await driver.enter_value(NAME, replace=True)  # over the suggested ScriptServer-<host>
+    await driver.press("tab", "tab", "tab", "tab")  # days, key size, output folder: defaults
+    assert driver.app.focused is name.query_one("#passphrase", Input)
+    await driver.enter_value(PASSPHRASE)
+    await driver.press("tab")
+    await driver.enter_value(PASSPHRASE)
+    await driver.press("enter")
+
+
+async def generate_and_upload(driver: Driver, *, upload: bool) -> None:
+    """Generate (wait, Next); Upload with the step's own button, or skip it; Thumbprint."""
+    generate = await driver.on(GenerateScreen)
+    assert not generate.query_one("#next", Button).disabled
+    await driver.press("enter")
+    upload_step = await driver.on(UploadScreen)
+    if upload:
+        assert driver.app.focused is upload_step.query_one("#upload", Button)
+        await driver.press("enter")  # "Upload to the demo tenant"
+        await driver.settle()
+        assert "✓ Uploaded" in text_of(upload_step, "#upload-status")
+        await driver.press("enter")  # focus moved to Next
+    else:
+        await driver.press("tab", "tab")  # past the upload button and Back, to Next
+        assert driver.app.focused is upload_step.query_one("#next", Button)
+        await driver.press("enter")
+    await driver.on(ThumbprintScreen)
+    await driver.press("enter")
+
+
+async def fill_ids(driver: Driver, client_id: str | None = None) -> None:
+    """IDs: "Fill from the demo tenant", optionally another client ID typed over it."""
+    ids = await driver.on(IdsScreen)
+    await driver.press("enter")  # fill
+    if client_id is not None:
+        await driver.pilot.click("#client-id")
+        assert driver.app.focused is ids.query_one("#client-id", Input)
+        await driver.enter_value(client_id, replace=True)
+    await driver.press("enter")
+
+
+async def positive(driver: Driver) -> PositiveScreen:
+    screen = await driver.on(PositiveScreen)
+    assert isinstance(screen, PositiveScreen)
+    return screen
+
+
+def statuses(screen: Screen[Any]) -> dict[str, str]:
+    return {row.key: row.status for row in screen.query(CheckRow)}
+
+
+def secret_fragments(key_file: Path) -> list[str]:
+    """What must never leak: the passphrase and the private key's PEM body lines."""
+    key = certs.load_private_key_file(key_file, PASSPHRASE.encode())
+    plain = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    encrypted = key_file.read_text()
+    body = [
+        line for pem in (plain, encrypted) for line in pem.splitlines()
+        if line and not line.startswith("-----") and ":" not in line
+    ]
+    return [PASSPHRASE, *body]
+
+
+# ------------------------------------------------------------------------- the happy path
+async def test_the_whole_demo_flow_end_to_end(
+    demo_info: DemoInfo, isolated_home: Path, record_property: Callable[[str, object], None]
+) -> None:
+    app = CertWizardApp(demo=True, demo_info=demo_info)
+    async with app.run_test(size=SIZE) as pilot:
+        driver = Driver(pilot)
+        await start(driver)
+        await generate_and_upload(driver, upload=True)
+        await fill_ids(driver)
+
+        test = await positive(driver)
+        assert set(statuses(test).values()) == {"ok"}
+        assert "Organization.Read.All" in text_of(test, "#permissions")
+        assert demo_info.organization_name in text_of(test, "#organization")
+        await driver.press("enter")
+
+        negative = await driver.on(NegativeScreen)
+        assert set(statuses(negative).values()) == {"ok"}
+        await driver.press("enter")
+
+        summary = await driver.on(SummaryScreen)
+        assert "Done" in text_of(summary, "#verdict")
+        assert NAME in text_of(summary, "#profile-name")
+        summary_path = app.state.summary_path
+        assert summary_path is not None and summary_path.is_file()
+        await driver.press("enter")  # Finish
+        await pilot.pause()
+        keystrokes = driver.keystrokes
+        shown = [screen_text(svg) for svg in driver.screens_seen]
+    assert app.return_code == 0 and not app.is_running
+    record_property("keystrokes", keystrokes)
+    print(f"\nA full demo run took {keystrokes} keystrokes besides the typed values.")
+    assert keystrokes == 16
+
+    # What was made, where, and what was remembered.
+    files = app.state.files
+    assert files is not None and files.folder.is_relative_to(isolated_home)
+    assert summary_path.parent == files.folder
+    assert [(p.name, p.last_test, p.demo) for p in load_profiles()] == [(NAME, "pass", True)]
+
+    # No secret anywhere it does not belong: every file written except the key and PFX
+    # themselves, and every screen the user saw.
+    leaks = secret_fragments(files.key)
+    written = [
+        path for path in isolated_home.rglob("*")
+        if path.is_file() and path not in (files.key, files.pfx)
+    ]
+    assert summary_path in written and any(p.name == "profiles.json" for p in written)
+    for path in written:
+        content = path.read_bytes().decode("utf-8", errors="replace")
+        assert not JWT.search(content), f"a token in {path}"
+        for fragment in leaks:
+            assert fragment not in content, f"a secret in {path}"
+    assert len(shown) == 9
+    for text in shown:
+        flat = re.sub(r"\s+", "", text)
+        assert not JWT.search(flat), "a token on screen"
+        for fragment in leaks:
+            assert fragment not in flat, "a secret on screen"
+
+
+# ------------------------------------------------------------------------- failure paths
+async def test_skipping_the_upload_fails_with_700027_explained(demo_info: DemoInfo) -> None:
+    app = CertWizardApp(demo=True, demo_info=demo_info)
+    async with app.run_test(size=SIZE) as pilot:
+        driver = Driver(pilot)
+        await start(driver)
+        await generate_and_upload(driver, upload=False)
+        assert app.state.uploaded_at is None  # so no patient retry: a verdict at once
+        await fill_ids(driver)
+        test = await positive(driver)
+        assert statuses(test)["token"] == "fail"
+        text = explained(test)
+        assert "AADSTS700027" in text
+        assert "Why: " in text and "Fix: " in text and "Upload certificate" in text
+        assert test.query_one("#next", Button).disabled
+        # Back to IDs, keeping the answers.
+        await pilot.click("#back-to-ids")
+        ids = await driver.on(IdsScreen)
+        assert ids.query_one("#client-id", Input).value == demo_info.client_id
+    assert app.state.positive is not None and not app.state.positive.ok
+
+
+async def test_a_wrong_client_id_fails_with_700016_explained(demo_info: DemoInfo) -> None:
+    unknown = str(uuid.uuid4())
+    app = CertWizardApp(demo=True, demo_info=demo_info)
+    async with app.run_test(size=SIZE) as pilot:
+        driver = Driver(pilot)
+        await start(driver)
+        await generate_and_upload(driver, upload=True)
+        await fill_ids(driver, client_id=unknown)
+        assert app.state.client_id == unknown
+        test = await positive(driver)
+        assert statuses(test)["token"] == "fail"
+        text = explained(test)
+        assert "AADSTS700016" in text and "Fix: " in text
+        assert test.query_one("#next", Button).disabled
+
+
+async def test_an_app_without_consent_shows_the_403_explained(
+    demo_info: DemoInfo, demo_portal: PortalClient
+) -> None:
+    app = CertWizardApp(demo=True, demo_info=demo_info)
+    async with app.run_test(size=SIZE) as pilot:
+        driver = Driver(pilot)
+        await start(driver)
+        await generate_and_upload(driver, upload=True)
+        # The admin uploaded the same .cer to the app that has no admin consent.
+        files = app.state.files
+        assert files is not None
+        demo_portal.upload_certificate(demo_info.unconsented_client_id, files.cer.read_bytes())
+        await fill_ids(driver, client_id=demo_info.unconsented_client_id)
+        test = await positive(driver)
+        assert statuses(test)["token"] == "ok"
+        assert statuses(test)["graph"] == "warn"
+        assert "none: admin consent not granted" in text_of(test, "#permissions")
+        text = explained(test)
+        assert "403" in text or "Authorization_RequestDenied" in text
+        assert "admin consent" in text.lower()
+    positive_result = app.state.positive
+    assert positive_result is not None and positive_result.signed_in and not positive_result.ok
+
+
+@pytest.fixture(autouse=True)
+def _no_real_clipboard(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the test machine's clipboard out of it (the copy falls back to OSC 52)."""
+    monkeypatch.setenv("DISPLAY", "")
+    monkeypatch.setenv("WAYLAND_DISPLAY", "")
