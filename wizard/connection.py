@@ -425,14 +425,28 @@ def attempt_from_exception(exc: BaseException, http: HttpSession) -> TokenAttemp
     ("HTTP Error: 500") or requests' own errors: look at what really came over the wire."""
     if isinstance(exc, Cancelled):
         raise exc
-    if not _is_network_error(exc) and http.last is not None:
-        seen = http.last
+    seen = http.last
+    if not _is_network_error(exc) and seen is not None and _blames_the_answer(exc, seen):
         return attempt_from_answer(seen.status, seen.body, seen.retry_after)
     explanation = catalogue.explain_exception(exc)
     return TokenAttempt(
         explanation=explanation,
         transient=explanation.code == catalogue.CONNECTION_RESET.code,
     )
+
+
+def _blames_the_answer(exc: BaseException, seen: SeenResponse) -> bool:
+    """True when `exc` is MSAL's reaction to the last answer rather than a local problem:
+    its ValueError/RuntimeError/MsalServiceError after an error status or a non-JSON body."""
+    if not (isinstance(exc, ValueError | RuntimeError) or type(exc).__name__ == "MsalServiceError"):
+        return False
+    if seen.status != 200:
+        return True
+    try:
+        json.loads(seen.body)
+    except ValueError:
+        return True
+    return False
 
 
 def acquire_token(
@@ -649,6 +663,10 @@ class _PositiveRun:
             self.result.cancelled = True
             if current is not None and current.status is StepStatus.RUNNING:
                 self._end(current, StepStatus.SKIPPED, "Cancelled.", catalogue.CANCELLED)
+        except Exception as exc:  # a failure nobody foresaw still ends as a failed step
+            if current is not None:
+                explanation = catalogue.explain_exception(exc)
+                self._end(current, StepStatus.FAIL, explanation.title, explanation)
         finally:
             http.close()
         reason = "Cancelled." if self.result.cancelled else "Not run: an earlier step failed."

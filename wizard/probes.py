@@ -224,7 +224,12 @@ def run_probes(
                 result.detail = text
                 emit(result)
 
-            attempt = with_transient_retries(requests_by_probe[probe.key], http, report)
+            try:
+                attempt = with_transient_retries(requests_by_probe[probe.key], http, report)
+            except Cancelled:
+                raise
+            except Exception as exc:  # unforeseen: this probe proves nothing, say why
+                attempt = TokenAttempt(explanation=catalogue.explain_exception(exc))
             result.seconds = time.monotonic() - started
             _classify(probe, result, attempt)
             emit(result)
