@@ -193,60 +193,25 @@ class Tenant:
 
 
 def _parse_upload(data: bytes) -> x509.Certificate:
-    """The certificate in an upload, or PortalError saying what is wrong with it."""
-    try:
-        from wizard.certs import load_certificate_bytes
-    except ImportError:
-        return _parse_upload_fallback(data)
+    """The certificate in an upload, or PortalError saying what is wrong with it.
+
+    Like the real portal, only a public certificate is accepted: anything carrying a private
+    key (a key file, a PEM bundle with the key, a PFX) is refused, so a secret never travels.
+    """
+    from wizard import certs
     from wizard.errors import UserError
 
-    try:
-        return load_certificate_bytes(data, source="the upload")
-    except UserError as error:
-        raise PortalError(400, "InvalidCertificate", error.message) from None
-
-
-def _parse_upload_fallback(data: bytes) -> x509.Certificate:
-    """Until wizard.certs is importable: the same refusals, in fewer words."""
-    text = data.strip()
-    if not text:
-        raise PortalError(
-            400, "InvalidCertificate", "The upload is empty: send the .cer or .pem file."
-        )
-    if b"PRIVATE KEY-----" in text:
+    if b"PRIVATE KEY-----" in data:
         raise PortalError(
             400,
             "InvalidCertificate",
             "The upload contains a private key. Upload only the public certificate (.cer), "
             "never the key.",
         )
-    if b"-----BEGIN CERTIFICATE-----" in text:
-        try:
-            return x509.load_pem_x509_certificates(text)[0]
-        except ValueError:
-            raise PortalError(
-                400, "InvalidCertificate", "The PEM certificate is damaged."
-            ) from None
     try:
-        return x509.load_der_x509_certificate(data)
-    except ValueError:
-        pass
-    try:
-        from cryptography.hazmat.primitives.serialization import pkcs12
-
-        pkcs12.load_pkcs12(data, None)
-        is_pfx = True
-    except ValueError as error:
-        is_pfx = "password" in str(error).lower() or "mac" in str(error).lower()
-    if is_pfx:
-        raise PortalError(
-            400,
-            "InvalidCertificate",
-            "The upload is a .pfx (it holds the private key). Upload the .cer file instead.",
-        )
-    raise PortalError(
-        400, "InvalidCertificate", "The upload is not a certificate (.cer, .crt or .pem)."
-    )
+        return certs.load_certificate_bytes(data, source="The uploaded file")
+    except UserError as error:
+        raise PortalError(400, "InvalidCertificate", error.message) from None
 
 
 class Directory:

@@ -1,0 +1,85 @@
+"""`entra-cert-wizard emulator`: serve the demo tenant until Ctrl+C or SIGTERM.
+
+With --json the first stdout line is the DemoInfo contract (printed once the server
+listens), so scripts can start it in the background and read one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+
+def _describe(info: object) -> str:
+    from wizard.emulator import DemoInfo
+
+    assert isinstance(info, DemoInfo)
+    lines = [
+        "The demo tenant is running: a practice Entra ID and Microsoft Graph on this machine.",
+        "",
+        f"  Organization            {info.organization_name}",
+        f"  Directory (tenant) ID   {info.tenant_id}",
+        f"  Domain                  {info.tenant_domain}",
+        f"  Authority               {info.authority}",
+        f"  Graph endpoint          {info.graph_endpoint}",
+        f"  CA bundle to trust      {info.ca_bundle}",
+        "",
+        f"  App with admin consent  {info.app_name}",
+        f"    Application (client) ID  {info.client_id}",
+        f"  App without consent     {info.unconsented_app_name}",
+        f"    Application (client) ID  {info.unconsented_client_id}",
+        "",
+        f"  Portal API              {info.portal}",
+        "    upload a certificate:  POST /applications/<client id>/certificates (the .cer)",
+    ]
+    if info.admin_token:
+        lines += [
+            "",
+            f"  Admin token (portal API, other machines can reach this server): {info.admin_token}",
+        ]
+    lines += [
+        "",
+        "Test a certificate against it:",
+        f"  entra-cert-wizard test --authority-host {info.authority_host} "
+        f"--graph-endpoint {info.graph_endpoint} --ca-bundle {info.ca_bundle} \\",
+        f"      --tenant {info.tenant_id} --client-id {info.client_id} --cert X.pem --key X.key",
+        "",
+        "Press Ctrl+C to stop it. Uploaded certificates are kept for the next start.",
+    ]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from wizard.emulator import DemoTenant
+
+    # A plain flag, not a threading.Event: Event.set() inside a signal handler can deadlock
+    # when the signal lands while the main thread holds the Event's internal lock.
+    stopping: list[int] = []
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stopping.append(signum)
+
+    state = Path(args.state).expanduser() if args.state else None
+    tenant = DemoTenant(state, host=args.host, port=args.port, allow_remote=args.allow_remote)
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        info = tenant.start()
+        if args.json:
+            sys.stdout.write(json.dumps(info.to_json()) + "\n")
+            sys.stdout.flush()
+        else:
+            print(_describe(info), flush=True)
+        while not stopping:
+            time.sleep(0.2)
+    finally:
+        tenant.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not args.json:
+        print("The demo tenant stopped.", file=sys.stderr)
+    return 0
