@@ -185,6 +185,7 @@ class _Printer:
         except (UnicodeEncodeError, LookupError):
             self.marks = {"ok": "+", "warn": "!", "fail": "x", "skipped": "-", "running": "."}
         self._last_progress: dict[str, str] = {}
+        self._explained: set[str] = set()
 
     def line(self, text: str = "") -> None:
         print(text, file=self.stream, flush=True)
@@ -202,7 +203,7 @@ class _Printer:
         )
 
     def _row(self, key: str, status: str, title: str, seconds: float | None, detail: str) -> None:
-        timing = f"{seconds:5.2f} s" if seconds is not None else "      "
+        timing = _duration(seconds)
         head = f"  {self.marks.get(status, ' ')} {title:<{self.TITLE_WIDTH}} {timing}  "
         if detail:
             self.wrapped(detail, " " * 6, first=head)
@@ -220,7 +221,12 @@ class _Printer:
         if status == "pending":
             return
         self._row(step.key, status, step.title, step.seconds, step.detail)
-        if step.explanation is not None and status in ("fail", "warn"):
+        # "No roles" is explained by the Graph step that follows (403), not twice.
+        if (
+            step.explanation is not None
+            and status in ("fail", "warn")
+            and step.explanation.code != "NO-ROLES"
+        ):
             self.explanation(step.explanation)
 
     def probe(self, probe: ProbeResult) -> None:
@@ -230,8 +236,15 @@ class _Printer:
                 self.wrapped(probe.detail, " " * 6, first=f"    {self.marks['running']} ")
             return
         self._row(probe.key, status, probe.title, probe.seconds, probe.detail)
-        if probe.explanation is not None and (probe.alarm or probe.inconclusive):
-            self.explanation(probe.explanation)
+        explanation = probe.explanation
+        # Three probes refused for the same reason need the explanation once.
+        if (
+            explanation is not None
+            and (probe.alarm or probe.inconclusive)
+            and explanation.code not in self._explained
+        ):
+            self._explained.add(explanation.code)
+            self.explanation(explanation)
 
     def explanation(self, explanation: Explanation) -> None:
         pad = " " * 12
@@ -247,6 +260,15 @@ class _Printer:
             self.wrapped(said, pad, first="      Said: ")
         if explanation.link:
             self.line(f"      More: {explanation.link}")
+
+
+def _duration(seconds: float | None) -> str:
+    """'  12 ms' below a second, ' 1.23 s' above: right-aligned in 7 columns."""
+    if seconds is None:
+        return " " * 7
+    if seconds < 1:
+        return f"{seconds * 1000:4.0f} ms"
+    return f"{seconds:5.2f} s"
 
 
 def _demo_upload_hint(
