@@ -12,6 +12,7 @@ import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -169,6 +170,20 @@ def pfx_bytes(
 # --- loading what the user brings ---------------------------------------------------------
 
 
+def _open_for_reading(path: Path) -> BinaryIO:
+    """Open a file without blocking on a named pipe nobody writes to (it then reads as empty).
+
+    A plain open() of such a FIFO waits for a writer forever; `<(command)` still works.
+    """
+    nonblocking = getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | nonblocking)
+    if nonblocking:
+        import fcntl
+
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~nonblocking)
+    return os.fdopen(fd, "rb")
+
+
 def read_input_file(path: str | os.PathLike[str], what: str = "file") -> bytes:
     """The bytes of a file the user named, or a UserError that says why it cannot be read."""
     path = Path(path)
@@ -177,7 +192,7 @@ def read_input_file(path: str | os.PathLike[str], what: str = "file") -> bytes:
             raise UserError(
                 f"{path} is a folder, not a {what}.", hint=f"Give the path of the {what} itself."
             )
-        with path.open("rb") as handle:
+        with _open_for_reading(path) as handle:
             data = handle.read(MAX_INPUT_BYTES + 1)
     except FileNotFoundError:
         raise UserError(
