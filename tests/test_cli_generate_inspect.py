@@ -249,7 +249,7 @@ def test_inspect_certificate_with_key(
     )
     assert code == 0, stderr
     for expected in (
-        "Subject:            CN=Shared",
+        "Subject:       CN=Shared",
         "(self-signed)",
         certs.thumbprint_sha1(cert),
         certs.thumbprint_sha256(cert),

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import stat
 import sys
+import textwrap
 from pathlib import Path
 
 from wizard import certs, names
@@ -29,6 +30,18 @@ def _mode(path: Path) -> str:
     if IS_WINDOWS:
         return "(no POSIX mode)"
     return f"{stat.S_IMODE(path.stat().st_mode):04o}"
+
+
+def _file_table(described: list[tuple[Path, str]], width: int = 80) -> list[str]:
+    """File name, mode and purpose, the purpose wrapped to fit an 80-column terminal."""
+    name_width = max(len(path.name) for path, _ in described)
+    indent = 2 + name_width + 2 + 4 + 2
+    lines = []
+    for path, purpose in described:
+        wrapped = textwrap.wrap(purpose, max(30, width - indent), break_on_hyphens=False)
+        lines.append(f"  {path.name:<{name_width}}  {_mode(path):<4}  {wrapped[0]}")
+        lines += [" " * indent + more for more in wrapped[1:]]
+    return lines
 
 
 def _check_arguments(args: argparse.Namespace) -> None:
@@ -80,36 +93,39 @@ def run(args: argparse.Namespace) -> int:
 
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    lines = [
-        f"Certificate {args.name!r} written to {files.folder} (folder {_mode(files.folder)})",
-        "",
-        f"  {files.cer.name:<24} {_mode(files.cer)}  UPLOAD THIS ONE to the app registration:",
-        f"  {'':<24}       {PORTAL_PATH}",
-        f"  {files.pem.name:<24} {_mode(files.pem)}  the same public certificate in PEM "
-        "(az ad app credential reset --cert @file)",
-        f"  {files.key.name:<24} {_mode(files.key)}  the private key (PKCS#8, "
-        + ("encrypted" if passphrase else "NOT encrypted")
-        + "): stays on this machine, never upload or email it",
+    described: list[tuple[Path, str]] = [
+        (files.cer, f"UPLOAD THIS ONE to the app registration: {PORTAL_PATH}"),
+        (files.pem, "the same public certificate as PEM (az ad app credential reset --cert @file)"),
+        (
+            files.key,
+            f"the private key (PKCS#8, {'encrypted' if passphrase else 'NOT encrypted'}): "
+            "stays on this machine, never upload or email it",
+        ),
     ]
     if files.pfx:
-        lines.append(
-            f"  {files.pfx.name:<24} {_mode(files.pfx)}  key + certificate for Windows "
-            "(Import-PfxCertificate), same passphrase"
+        described.append(
+            (files.pfx, "key + certificate for Windows (Import-PfxCertificate), same passphrase")
         )
-    else:
+    lines = [
+        f"Certificate {args.name!r} written to {files.folder} (folder {_mode(files.folder)}):",
+        "",
+        *_file_table(described),
+    ]
+    if not files.pfx:
         lines.append("  (no .pfx: a .pfx is only written with a passphrase)")
     not_after = certs.not_valid_after(cert)
     lines += [
         "",
-        f"Thumbprint (SHA-1, as the portal shows it): {certs.thumbprint_sha1(cert)}",
-        f"SHA-256 thumbprint:                         {certs.thumbprint_sha256(cert)}",
+        "Thumbprint (SHA-1, as the portal shows it):",
+        f"  {certs.thumbprint_sha1(cert)}",
+        f"SHA-256: {certs.thumbprint_sha256(cert)}",
         f"Valid until {not_after:%Y-%m-%d %H:%M} UTC ({args.days} days)",
     ]
     if result.backup_folder:
         lines.append(f"The previous files were moved to {result.backup_folder}")
     lines += [
         "",
-        f"Next: upload {files.cer.name}, then check that the portal shows the same thumbprint.",
+        f"Next: upload {files.cer.name}; check the portal shows the same thumbprint.",
     ]
     print("\n".join(lines))
     return 0

@@ -213,12 +213,12 @@ def run(args: argparse.Namespace) -> int:
         ("Valid until", f"{after:%Y-%m-%d %H:%M} UTC ({validity})"),
         ("Key", f"{key_type} {key_size} bits" if key_size else key_type),
         ("Signature", signature),
-        ("Thumbprint (SHA-1)", f"{facts['thumbprint_sha1']}  <- what the portal shows"),
+        ("Thumbprint", f"{facts['thumbprint_sha1']} (SHA-1, portal form)"),
         ("SHA-256", facts["thumbprint_sha256"]),
         ("x5t", facts["x5t"]),
         ("x5t#S256", facts["x5t_s256"]),
     ]
-    lines = [f"{label + ':':<20}{value}" for label, value in rows if value is not None]
+    lines = [f"{label + ':':<15}{value}" for label, value in rows if value is not None]
     lines.append("Checks:")
     lines += [f"  {check.status:<5} {check.name}: {check.detail}" for check in checks]
     print("\n".join(lines))
