@@ -106,7 +106,8 @@ def test_arbitrary_text_never_crashes_and_problem_agrees_with_normalize(text: st
     ):
         message = problem(text)
         if message is None:
-            assert normalize(text)
+            value = normalize(text)
+            assert value and normalize(value) == value  # canonical: normalising is idempotent
         else:
             assert message.strip()
             with pytest.raises(UserError) as raised:
