@@ -217,3 +217,29 @@ def test_second_rotation_on_the_same_day_gets_its_own_folder(demo_profile: Profi
     second_folder = Path(second.rotation.new_cert_path).parent
     assert second_folder.name == f"{first_folder.name}-2"
     assert (first_folder / f"{first_folder.name}.key").exists()  # abandoned files stay
+
+
+def test_a_failed_retest_moves_the_rotation_back_to_test(
+    demo_info,
+    demo_portal,
+    demo_profile: Profile,  # type: ignore[no-untyped-def]
+) -> None:
+    settings = rotation.connection_settings(demo_profile, demo_info)
+    profile = rotation.generate_new_certificate(demo_profile, passphrase=None)
+    profile = rotation.upload_new_certificate(profile, demo_portal)
+    credential = rotation.new_credential(profile, None)
+    assert rotation.test_new_certificate(profile, settings, credential).verdict == "pass"
+    assert rotation.next_step(get_profile(profile.name)) == "switch"
+    # someone removes the new certificate in the portal; the user tests again
+    assert profile.rotation is not None
+    demo_portal.delete_certificate(demo_info.client_id, profile.rotation.new_thumbprint_sha1)
+    from wizard.connection import run_positive
+
+    assert not run_positive(settings, credential).ok
+    saved = get_profile(profile.name)
+    saved.rotation.uploaded_at = None  # type: ignore[union-attr]
+    outcome = rotation.test_new_certificate(
+        saved, rotation.connection_settings(saved, demo_info, timeout=5), credential
+    )
+    assert outcome.verdict == "fail"
+    assert rotation.next_step(get_profile(profile.name)) == "test"

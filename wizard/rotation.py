@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -62,6 +62,9 @@ STEP_TITLES: dict[str, str] = {
     "archive": "Archive the old files",
 }
 OLD_KEY_REFUSED_CODE = "AADSTS700027"
+# Within this long after the upload, "key not found" (700027) is retried patiently: Entra
+# takes seconds to a minute to accept a new certificate everywhere.
+RECENT_UPLOAD = timedelta(minutes=10)
 _DATED_SUFFIX = re.compile(r"-\d{8}(-\d+)?$")
 
 PORTAL_CLICKS_UPLOAD = (
@@ -414,13 +417,15 @@ def test_new_certificate(
     on_probe: Callable[[ProbeResult], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> RotationTestOutcome:
-    """Step 3: positive test with the new certificate (patient: it was just uploaded), then the
+    """Step 3: positive test with the new certificate (patient within 10 minutes of the upload),
     negative test. Moves on to "switch" only when both pass."""
     from wizard.connection import overall_verdict, run_negative, run_positive
 
     state = _require(profile, "test")
+    uploaded = state.uploaded_at
+    recent = uploaded is not None and utc_now() - uploaded < RECENT_UPLOAD
     positive = run_positive(
-        settings, credential, on_update=on_step, cancel=cancel, recently_uploaded=True
+        settings, credential, on_update=on_step, cancel=cancel, recently_uploaded=recent
     )
     negative = (
         run_negative(settings, credential, on_update=on_probe, cancel=cancel)
@@ -432,6 +437,8 @@ def test_new_certificate(
     state.test_verdict = verdict
     if verdict == "pass" and state.step == "test":
         state.step = "switch"
+    elif verdict != "pass":
+        state.step = "test"  # a failed re-test: no switching to a certificate that fails
     save_profile(profile)
     return RotationTestOutcome(
         profile=profile, positive=positive, negative=negative, verdict=verdict
