@@ -417,8 +417,8 @@ def test_new_certificate(
     on_probe: Callable[[ProbeResult], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> RotationTestOutcome:
-    """Step 3: positive test with the new certificate (patient within 10 minutes of the upload),
-    negative test. Moves on to "switch" only when both pass."""
+    """Step 3: positive test with the new certificate (patient within 10 minutes of its upload)
+    then the negative test. Moves on to "switch" only when both pass."""
     from wizard.connection import overall_verdict, run_negative, run_positive
 
     state = _require(profile, "test")
