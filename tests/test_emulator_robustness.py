@@ -1,0 +1,423 @@
+"""The demo tenant under stress: concurrency, hostile HTTP, slow clients, faults, the CLI."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from conftest import DemoCertificate, make_test_certificate
+from test_emulator_helpers import (
+    assertion_form,
+    key_pem,
+    make_assertion,
+    msal_token,
+    post_token,
+    session,
+    thumbprint_credential,
+)
+
+from wizard import certs
+from wizard.emulator import DemoInfo, DemoTenant, Fault
+from wizard.emulator.directory import Directory
+from wizard.errors import UserError
+from wizard.portal import PortalClient
+
+MakeCert = Callable[..., DemoCertificate]
+
+
+def _discovery_ok(info: DemoInfo, timeout: float = 5) -> bool:
+    answer = session(info).get(info.openid_configuration, timeout=timeout)
+    return answer.status_code == 200 and "token_endpoint" in answer.json()
+
+
+def _tls_socket(info: DemoInfo) -> ssl.SSLSocket:
+    host, port = info.authority_host.removeprefix("https://").rsplit(":", 1)
+    context = ssl.create_default_context(cafile=info.ca_bundle)
+    raw = socket.create_connection((host, int(port)), timeout=5)
+    return context.wrap_socket(raw, server_hostname=host)
+
+
+def _raw_exchange(info: DemoInfo, data: bytes) -> bytes:
+    with _tls_socket(info) as sock:
+        sock.sendall(data)
+        chunks = []
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except (TimeoutError, ssl.SSLError, ConnectionError):
+            pass
+        return b"".join(chunks)
+
+
+@pytest.fixture
+def clear_fault(demo_tenant: DemoTenant) -> Iterator[DemoTenant]:
+    yield demo_tenant
+    demo_tenant.set_fault(None)
+
+
+# -- concurrency -------------------------------------------------------------------------
+
+
+def test_many_concurrent_token_requests_get_correct_answers(
+    demo_info: DemoInfo, demo_certificate: MakeCert
+) -> None:
+    good = demo_certificate("ConcurrentGood")
+    stranger = demo_certificate("ConcurrentStranger", upload=False)
+
+    def client(index: int) -> list[tuple[bool, int]]:
+        http = session(demo_info)
+        made = good if index % 2 == 0 else stranger
+        outcomes = []
+        for _ in range(10):
+            assertion = make_assertion(
+                made.private_key,
+                made.certificate,
+                client_id=demo_info.client_id,
+                audience=demo_info.token_endpoint,
+            )
+            answer = post_token(
+                demo_info, assertion_form(demo_info.client_id, assertion), http=http
+            )
+            outcomes.append((made is good, answer.status_code))
+            if made is good:
+                assert "access_token" in answer.json()
+            else:
+                assert answer.json()["error_codes"] == [700027]
+        return outcomes
+
+    with ThreadPoolExecutor(16) as pool:
+        results = [o for batch in pool.map(client, range(16)) for o in batch]
+    assert len(results) == 160
+    assert all(status == (200 if expected_ok else 401) for expected_ok, status in results)
+
+
+def test_concurrent_uploads_and_deletes_never_corrupt_state(
+    demo_tenant: DemoTenant, demo_portal: PortalClient
+) -> None:
+    info = demo_tenant.info
+    made = [make_test_certificate(f"Parallel{i}")[0] for i in range(32)]
+
+    def work(index: int) -> str:
+        cert = made[index]
+        thumbprint = demo_portal.upload_certificate(
+            info.unconsented_client_id, certs.cert_der(cert)
+        )
+        if index % 2:
+            demo_portal.delete_certificate(info.unconsented_client_id, thumbprint)
+        return thumbprint
+
+    with ThreadPoolExecutor(8) as pool:
+        thumbprints = list(pool.map(work, range(32)))
+    kept = {t for i, t in enumerate(thumbprints) if i % 2 == 0}
+    gone = {t for i, t in enumerate(thumbprints) if i % 2}
+    state = json.loads((Path(info.state_dir) / "directory.json").read_text())
+    app = next(a for a in state["applications"] if a["client_id"] == info.unconsented_client_id)
+    on_disk = {k["thumbprint"] for k in app["key_credentials"]}
+    assert kept <= on_disk and not (gone & on_disk)
+    reloaded = Directory(Path(info.state_dir)).application(info.unconsented_client_id)
+    assert reloaded is not None
+    assert {k.thumbprint_sha1 for k in reloaded.key_credentials} == on_disk
+    for thumbprint in kept:
+        demo_portal.delete_certificate(info.unconsented_client_id, thumbprint)
+
+
+# -- hostile HTTP ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "expected_status"),
+    [
+        (b"NONSENSE\r\n\r\n", b" 400 "),
+        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", b" 414 "),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 70_000 + b"\r\n\r\n", b" 431 "),
+        (b"POST /portal/faults HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n", b" 400 "),
+        (
+            b"POST /x/oauth2/v2.0/token HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n",
+            b" 413 ",
+        ),
+        (
+            b"POST /x/oauth2/v2.0/token HTTP/1.1\r\nHost: x\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            b" 411 ",
+        ),
+    ],
+)
+def test_malformed_http_answered_and_server_survives(
+    demo_info: DemoInfo, request_bytes: bytes, expected_status: bytes
+) -> None:
+    answer = _raw_exchange(demo_info, request_bytes)
+    assert expected_status in answer.split(b"\r\n", 1)[0], answer[:200]
+    assert _discovery_ok(demo_info)
+
+
+def test_body_over_cap_is_413_over_requests(demo_info: DemoInfo) -> None:
+    answer = session(demo_info).post(demo_info.token_endpoint, data=b"x" * (64 * 1024 + 1))
+    assert answer.status_code == 413
+
+
+def test_plain_http_and_garbage_on_tls_port(demo_info: DemoInfo) -> None:
+    host, port = demo_info.authority_host.removeprefix("https://").rsplit(":", 1)
+    for payload in (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", os.urandom(4096)):
+        with socket.create_connection((host, int(port)), timeout=5) as raw:
+            raw.sendall(payload)
+            with contextlib.suppress(ConnectionError, TimeoutError):
+                raw.recv(1024)
+    assert _discovery_ok(demo_info)
+
+
+def test_slow_and_silent_clients_do_not_block_others(demo_info: DemoInfo) -> None:
+    host, port = demo_info.authority_host.removeprefix("https://").rsplit(":", 1)
+    silent = [socket.create_connection((host, int(port)), timeout=5) for _ in range(20)]
+    stalled = _tls_socket(demo_info)
+    stalled.sendall(
+        b"POST /x/oauth2/v2.0/token HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\npartial"
+    )
+    try:
+        started = time.perf_counter()
+        for _ in range(5):
+            assert _discovery_ok(demo_info, timeout=3)
+        assert time.perf_counter() - started < 3
+    finally:
+        stalled.close()
+        for sock in silent:
+            sock.close()
+
+
+def test_unexpected_exception_is_500_entra_shaped_and_logged(
+    demo_tenant: DemoTenant, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*_args: Any) -> Any:
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(demo_tenant, "openid_configuration", broken)
+    with caplog.at_level(logging.ERROR, logger="wizard.emulator"):
+        answer = session(demo_tenant.info).get(demo_tenant.info.openid_configuration)
+    assert answer.status_code == 500
+    assert set(answer.json()) >= {
+        "error",
+        "error_description",
+        "error_codes",
+        "trace_id",
+        "correlation_id",
+    }
+    assert any("unexpected error" in r.getMessage() for r in caplog.records)
+    monkeypatch.undo()
+    assert _discovery_ok(demo_tenant.info)
+
+
+# -- faults ------------------------------------------------------------------------------
+
+
+def test_status_fault_with_retry_after_then_normal(
+    clear_fault: DemoTenant, demo_certificate: MakeCert
+) -> None:
+    info = clear_fault.info
+    made = demo_certificate("Throttled")
+    clear_fault.set_fault(Fault("status", endpoint="token", status=429, retry_after=7, count=1))
+    form = assertion_form(
+        info.client_id,
+        make_assertion(
+            made.private_key,
+            made.certificate,
+            client_id=info.client_id,
+            audience=info.token_endpoint,
+        ),
+    )
+    first = post_token(info, form)
+    assert first.status_code == 429 and first.headers["Retry-After"] == "7"
+    assert first.json()["error_codes"]
+    assert post_token(info, form).status_code == 200
+
+
+def test_delay_not_json_and_reset_faults(clear_fault: DemoTenant) -> None:
+    info = clear_fault.info
+    clear_fault.set_fault(Fault("delay", endpoint="discovery", seconds=0.4, count=1))
+    started = time.perf_counter()
+    assert _discovery_ok(info)
+    assert time.perf_counter() - started >= 0.4
+    clear_fault.set_fault(Fault("not-json", endpoint="graph", count=1))
+    answer = session(info).get(info.graph_endpoint + "/v1.0/organization")
+    assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("text/html")
+    clear_fault.set_fault(Fault("reset", endpoint="discovery", count=1))
+    with pytest.raises(requests.exceptions.RequestException):
+        session(info).get(info.openid_configuration, timeout=5)
+    assert _discovery_ok(info)
+
+
+def test_accept_any_fault_issues_token_for_stranger(
+    clear_fault: DemoTenant, demo_certificate: MakeCert
+) -> None:
+    info = clear_fault.info
+    stranger = demo_certificate("AlarmStranger", upload=False)
+    credential = thumbprint_credential(stranger.certificate, stranger.private_key)
+    assert "access_token" not in msal_token(info, credential)
+    clear_fault.set_fault(Fault("accept-any", endpoint="token"))
+    assert "access_token" in msal_token(info, credential)
+    assert post_token(info, {"client_id": info.client_id}).status_code == 200
+    clear_fault.set_fault(None)
+    assert "access_token" not in msal_token(info, credential)
+
+
+def test_upload_propagation_fault_over_portal_api(
+    clear_fault: DemoTenant, demo_certificate: MakeCert, demo_portal: PortalClient
+) -> None:
+    info = clear_fault.info
+    demo_portal.set_fault({"kind": "upload-propagation", "endpoint": "token", "seconds": 60})
+    made = demo_certificate("JustUploaded")
+    credential = thumbprint_credential(made.certificate, made.private_key)
+    refused = msal_token(info, credential)
+    assert (
+        refused["error_codes"] == [700027]
+        and "The key was not found." in refused["error_description"]
+    )
+    demo_portal.set_fault(None)
+    assert "access_token" in msal_token(info, credential)
+
+
+def test_fault_json_validated(demo_portal: PortalClient) -> None:
+    for bad in (
+        {"kind": "explode"},
+        {"kind": "delay", "seconds": "soon"},
+        {"kind": "status", "bogus": 1},
+        {},
+    ):
+        with pytest.raises(UserError, match="fault"):
+            demo_portal.set_fault(bad)
+
+
+# -- the command -------------------------------------------------------------------------
+
+_MSAL_SCRIPT = r"""
+import json, sys, msal, requests
+info = json.loads(sys.argv[1]); cert_pem, key_pem, thumbprint = sys.argv[2:5]
+http = requests.Session(); http.verify = info["ca_bundle"]; http.trust_env = False
+app = msal.ConfidentialClientApplication(
+    info["client_id"], authority=info["authority"], instance_discovery=False, http_client=http,
+    client_credential={"private_key": key_pem, "thumbprint": thumbprint})
+token = app.acquire_token_for_client([info["graph_resource"] + "/.default"])["access_token"]
+org = http.get(info["graph_endpoint"] + "/v1.0/organization",
+               headers={"Authorization": "Bearer " + token}).json()["value"][0]
+print(org["displayName"])
+"""
+
+
+def _start_command(state: Path) -> tuple[subprocess.Popen[str], dict[str, Any], float]:
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wizard", "emulator", "--json", "--state", str(state)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = process.stdout.readline() if process.stdout else ""
+    elapsed = time.perf_counter() - started
+    assert line, process.stderr.read() if process.stderr else ""
+    return process, json.loads(line), elapsed
+
+
+def test_emulator_command_json_contract_msal_script_and_sigterm(tmp_path: Path) -> None:
+    state = tmp_path / "cli-state"
+    process, info, cold = _start_command(state)
+    try:
+        for key in (
+            "authority_host",
+            "authority",
+            "tenant_id",
+            "tenant_domain",
+            "token_endpoint",
+            "graph_endpoint",
+            "graph_resource",
+            "ca_bundle",
+            "client_id",
+            "app_name",
+            "portal",
+        ):
+            assert info[key], key
+        assert cold < 2.0, f"cold start took {cold:.2f}s"
+        cert, private_key = make_test_certificate("CliScript")
+        PortalClient(info["portal"], info["ca_bundle"]).upload_certificate(
+            info["client_id"], certs.cert_der(cert)
+        )
+        key_text = key_pem(private_key)
+        script = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                _MSAL_SCRIPT,
+                json.dumps(info),
+                certs.cert_pem(cert).decode(),
+                key_text,
+                certs.thumbprint_sha1(cert),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert script.returncode == 0, script.stderr
+        assert script.stdout.strip() == info["organization_name"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    # A warm start (state kept) is what users live with: well under a second.
+    process, again, warm = _start_command(state)
+    try:
+        assert again["tenant_id"] == info["tenant_id"]
+        assert warm < 1.0, f"warm start took {warm:.2f}s"
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+
+
+def test_emulator_command_refuses_remote_host_without_flag(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wizard",
+            "emulator",
+            "--host",
+            "192.0.2.1",
+            "--state",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: The demo tenant only listens on this machine")
+    assert "Traceback" not in result.stderr
+
+
+def test_stop_is_prompt_and_idempotent(tmp_path: Path) -> None:
+    tenant = DemoTenant(tmp_path / "s")
+    tenant.start()
+    started = time.perf_counter()
+    tenant.stop()
+    tenant.stop()
+    assert time.perf_counter() - started < 2
+    with pytest.raises(RuntimeError):
+        _ = tenant.info
+
+
+def test_threads_do_not_leak_after_many_requests(demo_info: DemoInfo) -> None:
+    before = threading.active_count()
+    for _ in range(30):
+        assert _discovery_ok(demo_info)
+    time.sleep(0.2)
+    assert threading.active_count() <= before + 5
