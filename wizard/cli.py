@@ -41,7 +41,9 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"error: {message}\nhint: run '{self.prog} --help' for the options.\n")
+        self.exit(
+            EXIT_USAGE, f"error: {message}\nhint: run '{self.prog} --help' for the options.\n"
+        )
 
 
 def _add_passphrase_options(parser: argparse.ArgumentParser, *, allow_none: bool) -> None:
@@ -71,12 +73,19 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--demo", action="store_true", help="open the wizard against the built-in demo tenant")
+    parser.add_argument(
+        "--demo", action="store_true", help="open the wizard against the built-in demo tenant"
+    )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     # --debug is accepted after the command too; SUPPRESS keeps the sub-parser from resetting it.
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show full tracebacks for errors")
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show full tracebacks for errors",
+    )
 
     generate = commands.add_parser(
         "generate",
@@ -85,12 +94,22 @@ def build_parser() -> argparse.ArgumentParser:
         description="Make an RSA key and a self-signed certificate for an app registration, and "
         "write .cer (upload this one), .pem, .key and (with a passphrase) .pfx into one folder.",
     )
-    generate.add_argument("--name", required=True, help="certificate name, the subject CN (e.g. ScriptServer01)")
-    generate.add_argument("--days", type=int, default=365, help="validity in days, 1-3650 (default 365)")
-    generate.add_argument("--key-size", type=int, default=2048, help="RSA key size: 2048 (default), 3072 or 4096")
+    generate.add_argument(
+        "--name", required=True, help="certificate name, the subject CN (e.g. ScriptServer01)"
+    )
+    generate.add_argument(
+        "--days", type=int, default=365, help="validity in days, 1-3650 (default 365)"
+    )
+    generate.add_argument(
+        "--key-size", type=int, default=2048, help="RSA key size: 2048 (default), 3072 or 4096"
+    )
     generate.add_argument("--out", metavar="DIR", help="parent folder (default: your data folder)")
     _add_passphrase_options(generate, allow_none=True)
-    generate.add_argument("--force", action="store_true", help="replace an existing certificate of that name (the old files are backed up first)")
+    generate.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing certificate of that name (the old files are backed up first)",
+    )
     _add_json(generate)
 
     inspect = commands.add_parser(
@@ -103,7 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(expired, not RSA, key does not match) or the file cannot be read, 2 usage error",
     )
     inspect.add_argument("file", help="the certificate or PFX file")
-    inspect.add_argument("--key", metavar="KEYFILE", help="a private key file to check against the certificate")
+    inspect.add_argument(
+        "--key", metavar="KEYFILE", help="a private key file to check against the certificate"
+    )
     _add_passphrase_options(inspect, allow_none=False)
     _add_json(inspect)
 
@@ -117,21 +138,45 @@ def build_parser() -> argparse.ArgumentParser:
         "3 a negative test got a token, 4 inconclusive",
     )
     test.add_argument("--profile", metavar="NAME", help="re-run the tests of a saved profile")
-    test.add_argument("--tenant", help="Directory (tenant) ID, or a domain such as contoso.onmicrosoft.com")
+    test.add_argument(
+        "--tenant", help="Directory (tenant) ID, or a domain such as contoso.onmicrosoft.com"
+    )
     test.add_argument("--client-id", help="Application (client) ID of the app registration")
     test.add_argument("--cert", metavar="FILE", help="the certificate (.pem or .cer)")
     test.add_argument("--key", metavar="FILE", help="the private key (.key)")
     test.add_argument("--pfx", metavar="FILE", help="a .pfx holding both (instead of --cert/--key)")
     _add_passphrase_options(test, allow_none=False)
-    test.add_argument("--cloud", choices=["global", "usgov", "usgov-dod", "china"], default=None, help="national cloud (default global)")
+    test.add_argument(
+        "--cloud",
+        choices=["global", "usgov", "usgov-dod", "china"],
+        default=None,
+        help="national cloud (default global)",
+    )
     test.add_argument("--no-negative", action="store_true", help="skip the negative test")
-    test.add_argument("--demo", action="store_true", dest="use_demo", help="test against the built-in demo tenant (started for the run)")
-    test.add_argument("--authority-host", metavar="URL", help="custom authority host (e.g. a running demo tenant)")
+    test.add_argument(
+        "--demo",
+        action="store_true",
+        dest="use_demo",
+        help="test against the built-in demo tenant (started for the run)",
+    )
+    test.add_argument(
+        "--authority-host", metavar="URL", help="custom authority host (e.g. a running demo tenant)"
+    )
     test.add_argument("--graph-endpoint", metavar="URL", help="custom Microsoft Graph endpoint")
-    test.add_argument("--graph-resource", metavar="URL", help="custom Graph resource (default https://graph.microsoft.com)")
+    test.add_argument(
+        "--graph-resource",
+        metavar="URL",
+        help="custom Graph resource (default https://graph.microsoft.com)",
+    )
     test.add_argument("--ca-bundle", metavar="FILE", help="CA bundle to trust for the custom hosts")
-    test.add_argument("--timeout", type=float, default=20.0, help="seconds for each network call (default 20)")
-    test.add_argument("--just-uploaded", action="store_true", help="the certificate was uploaded moments ago: retry 'key not found' (AADSTS700027) for up to a minute")
+    test.add_argument(
+        "--timeout", type=float, default=20.0, help="seconds for each network call (default 20)"
+    )
+    test.add_argument(
+        "--just-uploaded",
+        action="store_true",
+        help="the certificate was uploaded moments ago: retry 'key not found' (AADSTS700027) for up to a minute",
+    )
     _add_json(test)
 
     emulator = commands.add_parser(
@@ -143,7 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     emulator.add_argument("--port", type=int, default=0, help="port (default: any free port)")
     emulator.add_argument("--state", metavar="DIR", help="state folder (default: your data folder)")
-    emulator.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address (the portal then needs the admin token printed at start)")
+    emulator.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow binding a non-loopback address (the portal then needs the admin token printed at start)",
+    )
     _add_json(emulator)
 
     profiles = commands.add_parser(
@@ -170,13 +219,37 @@ def build_parser() -> argparse.ArgumentParser:
         "3 a negative test got a token, 4 inconclusive",
     )
     rotate.add_argument("profile", help="the saved profile to rotate")
-    rotate.add_argument("--step", choices=["generate", "upload", "test", "switch", "retire", "archive", "status"], default=None, help="run one step (default: the next one)")
+    rotate.add_argument(
+        "--step",
+        choices=["generate", "upload", "test", "switch", "retire", "archive", "status"],
+        default=None,
+        help="run one step (default: the next one)",
+    )
     _add_passphrase_options(rotate, allow_none=True)
-    rotate.add_argument("--old-passphrase-env", metavar="VAR", help="passphrase of the OLD key, to prove it is refused (default: the --passphrase-env variable)")
-    rotate.add_argument("--days", type=int, default=None, help="validity of the new certificate in days (default: as the old one)")
-    rotate.add_argument("--confirm", action="store_true", help="answer yes to the step's question: you uploaded the new .cer, switched your script, or removed the old certificate in the portal")
-    rotate.add_argument("--abandon", action="store_true", help="stop the rotation under way (before the old certificate is removed); the new files stay")
-    rotate.add_argument("--timeout", type=float, default=20.0, help="seconds for each network call (default 20)")
+    rotate.add_argument(
+        "--old-passphrase-env",
+        metavar="VAR",
+        help="passphrase of the OLD key, to prove it is refused (default: the --passphrase-env variable)",
+    )
+    rotate.add_argument(
+        "--days",
+        type=int,
+        default=None,
+        help="validity of the new certificate in days (default: as the old one)",
+    )
+    rotate.add_argument(
+        "--confirm",
+        action="store_true",
+        help="answer yes to the step's question: you uploaded the new .cer, switched your script, or removed the old certificate in the portal",
+    )
+    rotate.add_argument(
+        "--abandon",
+        action="store_true",
+        help="stop the rotation under way (before the old certificate is removed); the new files stay",
+    )
+    rotate.add_argument(
+        "--timeout", type=float, default=20.0, help="seconds for each network call (default 20)"
+    )
     _add_json(rotate)
     return parser
 

@@ -49,9 +49,7 @@ def assets_root() -> Path:
     for candidate in (package_dir / "_assets", package_dir.parent / "assets"):
         if candidate.is_dir():
             return candidate
-    raise FileNotFoundError(
-        "The wizard's assets folder is missing; reinstall entra-cert-wizard."
-    )
+    raise FileNotFoundError("The wizard's assets folder is missing; reinstall entra-cert-wizard.")
 
 
 def asset_path(*parts: str) -> Path:
