@@ -113,7 +113,8 @@ class PositiveScreen(StepScreen):
             yield Static("", id="profile", classes="muted", markup=False)
         with Horizontal(classes="test-actions", id="failure-actions"):
             yield Button("Retry", id="retry", variant="primary", compact=True)
-            yield Button("Back to IDs", id="back-to-ids", compact=True)
+            back = "Back to Welcome" if self.state.start == "test" else "Back to IDs"
+            yield Button(back, id="back-to-ids", compact=True)
         yield Explained(id="explanation")
 
     def on_mount(self) -> None:
@@ -153,7 +154,11 @@ class PositiveScreen(StepScreen):
         )
         profile_name: str | None = None
         profile_problem: str | None = None
-        if result.ok and not cancel.is_set():
+        if self.state.start == "test":
+            # A saved set-up tested again: its profile stays as it is (rotation state and
+            # all); the summary step records the verdict.
+            profile_name = self.state.profile_name
+        elif result.ok and not cancel.is_set():
             profile_name, profile_problem = self.save_profile(result)
         self.post_message(PositiveFinished(result, profile_name, profile_problem))
 
@@ -206,7 +211,9 @@ class PositiveScreen(StepScreen):
             self.show_outcome("✓ The certificate works: signed in, and Graph answered.",
                               "success", permissions, organization)
             profile = self.query_one("#profile", Static)
-            if event.profile_name is not None:
+            if event.profile_name is not None and self.state.start == "test":
+                profile.update(f'Profile "{event.profile_name}".')
+            elif event.profile_name is not None:
                 profile.update(f'Saved as profile "{event.profile_name}".')
             elif event.profile_problem is not None:
                 profile.update(f"The profile was not saved: {event.profile_problem}")
@@ -263,6 +270,7 @@ class PositiveScreen(StepScreen):
 
     @on(Button.Pressed, "#back-to-ids")
     def back_to_ids(self, event: Button.Pressed) -> None:
-        """Step 6 comes right before this one: Back is "Back to IDs" in the flow loop."""
+        """Step 6 comes right before this one (Welcome, for a saved set-up tested again):
+        the flow loop's Back is "Back to IDs"."""
         event.stop()
         self.action_back()

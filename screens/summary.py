@@ -192,25 +192,38 @@ class SummaryScreen(StepScreen):
 def save_and_summarize(state: WizardState) -> SummaryWritten:
     """Save the profile with the final verdict (when the positive test passed), write the
     markdown summary beside the certificate, and build the snippets. Plain I/O, no widgets."""
+    from wizard.connection import overall_verdict
     from wizard.errors import UserError
-    from wizard.profiles import profile_from_state, save_profile
+    from wizard.profiles import Profile, profile_from_state, record_test_result, save_profile
     from wizard.snippets import snippets
     from wizard.summary import write_summary
 
     if state.files is None:
         return SummaryWritten(None, None, {}, "no certificate was made in this session")
-    try:
-        profile = profile_from_state(state)
-    except (UserError, OSError, ValueError) as error:
-        return SummaryWritten(None, None, {}, str(error))
     problems: list[str] = []
     saved_name: str | None = None
-    if state.positive is not None and state.positive.ok:
-        try:
-            save_profile(profile)
+    profile: Profile
+    try:
+        if state.start == "test" and state.profile_name:
+            # A saved set-up tested again: keep the profile as it is, record the verdict.
+            verdict = overall_verdict(state.positive, state.negative) if state.positive else None
+            if verdict is None:
+                from wizard.profiles import get_profile
+
+                profile = get_profile(state.profile_name)
+            else:
+                profile = record_test_result(state.profile_name, verdict)
             saved_name = profile.name
-        except UserError as error:
-            problems.append(f"the profile was not saved: {error.message}")
+        else:
+            profile = profile_from_state(state)
+            if state.positive is not None and state.positive.ok:
+                try:
+                    save_profile(profile)
+                    saved_name = profile.name
+                except UserError as error:
+                    problems.append(f"the profile was not saved: {error.message}")
+    except (UserError, OSError, ValueError) as error:
+        return SummaryWritten(None, None, {}, str(error))
     path: Path | None = None
     try:
         path = write_summary(profile, positive=state.positive, negative=state.negative)

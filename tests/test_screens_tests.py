@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from textual.app import App
+from textual.pilot import Pilot
 from textual.widgets import Button, Static
 
 from screens.alarm import AlarmScreen
@@ -116,9 +117,11 @@ def explained_text(app: App[None]) -> str:
     return "\n".join(str(line.content) for line in panel.query(Static) if line.display)
 
 
-async def settle(app: App[None]) -> None:
-    await app.workers.wait_for_complete()
-    await app.workers.wait_for_complete()
+async def settle(pilot: Pilot[None]) -> None:
+    """Until the step's workers are done and the UI has handled what they posted."""
+    for _ in range(2):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
 
 
 # ------------------------------------------------------------------------ 7 Positive test
@@ -127,7 +130,7 @@ async def test_positive_passes_with_an_uploaded_certificate(
 ) -> None:
     app = StepHost(PositiveScreen, state_for(demo_info, uploaded_set))
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app)
+        await settle(pilot)
         await pilot.pause()
         assert "Step 7 of 9" in text_of(app, "#step-indicator")
         assert set(statuses(app).values()) == {"ok"}
@@ -149,7 +152,7 @@ async def test_positive_fails_with_700027_explained_when_not_uploaded(
 ) -> None:
     app = StepHost(PositiveScreen, state_for(demo_info, fresh_set))
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app)
+        await settle(pilot)
         await pilot.pause()
         assert statuses(app)["token"] == "fail"
         assert statuses(app)["graph"] == "skipped"
@@ -170,12 +173,12 @@ async def test_positive_retry_passes_once_the_certificate_is_uploaded(
 ) -> None:
     app = StepHost(PositiveScreen, state_for(demo_info, fresh_set))
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app)
+        await settle(pilot)
         assert statuses(app)["token"] == "fail"
         demo_portal.upload_certificate(demo_info.client_id, fresh_set.files.cer.read_bytes())
         try:
             await pilot.press("r")
-            await settle(app)
+            await settle(pilot)
             await pilot.pause()
             assert set(statuses(app).values()) == {"ok"}
             assert not app.screen.query_one(Explained).display
@@ -191,7 +194,7 @@ async def test_positive_unconsented_app_shows_the_403_explained(
     state = state_for(demo_info, uploaded_set, client_id=demo_info.unconsented_client_id)
     app = StepHost(PositiveScreen, state)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app)
+        await settle(pilot)
         await pilot.pause()
         assert statuses(app)["token"] == "ok"
         assert statuses(app)["graph"] == "warn"
@@ -220,7 +223,7 @@ async def test_positive_back_cancels_the_running_test(
         await pilot.pause()
         assert app.results == [Nav.BACK]
         assert screen.cancel_event.is_set()
-        await settle(app)
+        await settle(pilot)
     assert app.state.positive is None  # the cancelled run left no verdict behind
     assert load_profiles() == []
 
@@ -231,7 +234,7 @@ async def test_negative_shows_three_refusals(
 ) -> None:
     app = StepHost(NegativeScreen, state_for(demo_info, uploaded_set))
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app)
+        await settle(pilot)
         await pilot.pause()
         assert "Step 8 of 9" in text_of(app, "#step-indicator")
         assert statuses(app) == {
@@ -256,14 +259,14 @@ async def test_negative_raises_the_alarm_when_the_tenant_accepts_anything(
     faults.set_fault(Fault(kind="accept-any", endpoint="token"))
     app = StepHost(NegativeScreen, state_for(demo_info, uploaded_set))
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app)
+        await settle(pilot)
         await pilot.pause()
         assert isinstance(app.screen, AlarmScreen)
         assert "ALARM" in str(app.screen.query_one("#alarm-banner", Static).content)
         assert "No credential at all" in str(app.screen.query_one("#alarm-probes", Static).content)
         faults.set_fault(None)
         await pilot.press("r")  # test again, now that the tenant behaves
-        await settle(app)
+        await settle(pilot)
         await pilot.pause()
         assert isinstance(app.screen, NegativeScreen)
         assert set(statuses(app).values()) == {"ok"}
@@ -277,7 +280,7 @@ async def test_negative_inconclusive_is_explained(
     state = state_for(demo_info, uploaded_set, client_id="11111111-2222-3333-4444-555555555555")
     app = StepHost(NegativeScreen, state)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app)
+        await settle(pilot)
         await pilot.pause()
         assert set(statuses(app).values()) == {"warn"}
         assert "Inconclusive" in text_of(app, "#verdict")
@@ -299,7 +302,7 @@ async def test_summary_writes_the_markdown_and_copies_a_snippet(
     assert state.positive.ok and state.negative.verdict == "pass"
     app = StepHost(SummaryScreen, state)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app)
+        await settle(pilot)
         await pilot.pause()
         assert "Step 9 of 9" in text_of(app, "#step-indicator")
         assert "Done" in text_of(app, "#verdict")
@@ -311,7 +314,7 @@ async def test_summary_writes_the_markdown_and_copies_a_snippet(
         assert "Import-PfxCertificate" in powershell and "Cert:\\CurrentUser\\My" in powershell
         assert f"-CertificateThumbprint '{uploaded_set.thumbprint_sha1}'" in powershell
         await pilot.click("#copy-powershell")
-        await settle(app)
+        await settle(pilot)
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, SummaryScreen)
@@ -329,3 +332,33 @@ async def test_summary_writes_the_markdown_and_copies_a_snippet(
     assert uploaded_set.thumbprint_sha1 in text and "PRIVATE KEY" not in text
     assert PASSPHRASE.decode() not in text
     assert [p.last_test for p in load_profiles()] == ["pass"]
+
+
+async def test_summary_of_a_saved_set_up_tested_again_records_the_verdict_only(
+    demo_info: DemoInfo, uploaded_set: CertificateSet
+) -> None:
+    from datetime import datetime, timezone
+
+    from screens.checks import connection_settings, load_credential
+    from wizard.connection import run_negative, run_positive
+    from wizard.profiles import get_profile, profile_from_files, save_profile
+
+    created = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    saved = profile_from_files(
+        name="Saved earlier", files=uploaded_set.files, cloud="global",
+        tenant=demo_info.tenant_id, client_id=demo_info.client_id, demo=True,
+    )
+    saved.created_at = created
+    save_profile(saved)
+    state = state_for(demo_info, uploaded_set)
+    state.start, state.profile_name = "test", "Saved earlier"
+    state.positive = run_positive(connection_settings(state), load_credential(state))
+    state.negative = run_negative(connection_settings(state), load_credential(state))
+    app = StepHost(SummaryScreen, state)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.pause()
+        assert '"Saved earlier"' in text_of(app, "#profile-name")
+    profile = get_profile("Saved earlier")
+    assert profile.last_test == "pass" and profile.created_at == created  # kept, not rebuilt
+    assert [p.name for p in load_profiles()] == ["Saved earlier"]
