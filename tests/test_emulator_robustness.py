@@ -147,7 +147,7 @@ def test_concurrent_uploads_and_deletes_never_corrupt_state(
         (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 70_000 + b"\r\n\r\n", b" 431 "),
         (b"POST /portal/faults HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n", b" 400 "),
         (
-            b"POST /x/oauth2/v2.0/token HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n",
+            b"POST /x/oauth2/v2.0/token HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\n",
             b" 413 ",
         ),
         (
@@ -421,3 +421,36 @@ def test_threads_do_not_leak_after_many_requests(demo_info: DemoInfo) -> None:
         assert _discovery_ok(demo_info)
     time.sleep(0.2)
     assert threading.active_count() <= before + 5
+
+
+# -- two demo tenants sharing one state folder -------------------------------------------
+
+
+def test_two_tenants_on_one_state_folder_share_ca_and_uploads(tmp_path: Path) -> None:
+    state = tmp_path / "shared"
+    tenants = [DemoTenant(state), DemoTenant(state)]
+    with ThreadPoolExecutor(2) as pool:
+        infos = list(pool.map(lambda t: t.start(), tenants))
+    try:
+        first, second = infos
+        assert first.tenant_id == second.tenant_id and first.client_id == second.client_id
+        assert Path(first.ca_bundle).read_bytes() == Path(second.ca_bundle).read_bytes()
+        cert, key = make_test_certificate("SharedState")
+        PortalClient(first.portal, first.ca_bundle).upload_certificate(
+            first.client_id, certs.cert_der(cert)
+        )
+        # The other running tenant sees the upload without a restart.
+        assert "access_token" in msal_token(second, thumbprint_credential(cert, key))
+        PortalClient(second.portal, second.ca_bundle).delete_certificate(
+            second.client_id, certs.thumbprint_sha1(cert)
+        )
+        assert "access_token" not in msal_token(first, thumbprint_credential(cert, key))
+    finally:
+        for tenant in tenants:
+            tenant.stop()
+
+
+def test_get_on_token_endpoint_answers_900561(demo_info: DemoInfo) -> None:
+    answer = session(demo_info).get(demo_info.token_endpoint)
+    assert answer.status_code == 400
+    assert answer.json()["error_codes"] == [900561]

@@ -25,7 +25,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from wizard.emulator._files import atomic_write, ensure_private_dir
+from wizard.emulator._files import atomic_write, ensure_private_dir, state_lock
 
 log = logging.getLogger(__name__)
 
@@ -225,10 +225,30 @@ class Directory:
         self._apps: dict[str, Application] = {}
         self._by_sha1: dict[tuple[str, str], KeyCredential] = {}
         self._by_sha256: dict[tuple[str, str], KeyCredential] = {}
-        if self.path.exists():
-            self._load()
-        else:
-            self._create()
+        self._stamp: tuple[int, int, int] | None = None
+        with self._lock, state_lock(self.state_dir):
+            if self.path.exists():
+                self._load()
+            else:
+                self._create()
+
+    def _file_stamp(self) -> tuple[int, int, int] | None:
+        try:
+            info = self.path.stat()
+        except OSError:
+            return None
+        return (info.st_ino, info.st_mtime_ns, info.st_size)
+
+    def refresh(self) -> None:
+        """Pick up changes another process made to the state file (one stat when none).
+
+        Never call it with the state lock held: flock does not nest within a process.
+        """
+        if self._file_stamp() == self._stamp:
+            return
+        with self._lock, state_lock(self.state_dir):
+            if self._file_stamp() not in (self._stamp, None):
+                self._load()
 
     # -- persistence -------------------------------------------------------------------
 
@@ -269,6 +289,7 @@ class Directory:
             ) from None
         self._apps = {a.client_id: a for a in apps}
         self._reindex()
+        self._stamp = self._file_stamp()
 
     def _save(self) -> None:
         data = {
@@ -283,6 +304,7 @@ class Directory:
             "applications": [a.to_state() for a in self._apps.values()],
         }
         atomic_write(self.path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
+        self._stamp = self._file_stamp()
         self._reindex()
 
     def _reindex(self) -> None:
@@ -301,6 +323,7 @@ class Directory:
         return lowered in (self.tenant.tenant_id.lower(), self.tenant.domain.lower())
 
     def application(self, client_id: str) -> Application | None:
+        self.refresh()
         return self._apps.get(client_id.lower())
 
     def applications(self) -> list[Application]:
@@ -308,6 +331,7 @@ class Directory:
 
     def applications_json(self) -> list[dict[str, Any]]:
         """What the portal lists; taken under the lock so no half-made change shows."""
+        self.refresh()
         with self._lock:
             return [a.to_json() for a in self._apps.values()]
 
@@ -320,7 +344,10 @@ class Directory:
     # -- changes (the portal) ----------------------------------------------------------
 
     def _require_app(self, client_id: str) -> Application:
-        app = self.application(client_id)
+        """The app, with the file lock held: reload first if another process changed it."""
+        if self._file_stamp() not in (self._stamp, None):
+            self._load()
+        app = self._apps.get(client_id.lower())
         if app is None:
             raise PortalError(
                 404,
@@ -339,7 +366,7 @@ class Directory:
                 "The certificate does not hold an RSA key; Entra expects RSA.",
             )
         credential = KeyCredential.from_certificate(cert)
-        with self._lock:
+        with self._lock, state_lock(self.state_dir):
             app = self._require_app(client_id)
             if any(k.thumbprint_sha1 == credential.thumbprint_sha1 for k in app.key_credentials):
                 raise PortalError(
@@ -360,7 +387,7 @@ class Directory:
 
     def remove_certificate(self, client_id: str, thumbprint: str) -> KeyCredential:
         wanted = re.sub(r"[^0-9A-Fa-f]", "", thumbprint).upper()
-        with self._lock:
+        with self._lock, state_lock(self.state_dir):
             app = self._require_app(client_id)
             for key in app.key_credentials:
                 if wanted in (key.thumbprint_sha1, key.thumbprint_sha256):
@@ -380,7 +407,7 @@ class Directory:
         )
 
     def set_consent(self, client_id: str, granted: bool) -> Application:
-        with self._lock:
+        with self._lock, state_lock(self.state_dir):
             app = self._require_app(client_id)
             previous = app.consented
             app.consented = granted

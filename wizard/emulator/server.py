@@ -28,6 +28,7 @@ from types import TracebackType
 from typing import Any
 
 from wizard.emulator import errors
+from wizard.emulator._files import ensure_private_dir, state_lock
 from wizard.emulator.assertions import JWT_BEARER, verify_client_assertion
 from wizard.emulator.directory import (
     DNS_RE,
@@ -48,6 +49,10 @@ from wizard.errors import UserError
 log = logging.getLogger("wizard.emulator")
 
 MAX_BODY = 64 * 1024
+DRAIN_LIMIT = 1024 * 1024
+# Each connection holds a thread until it closes or idles out; beyond this many the newest
+# connection is closed at once, so a flood cannot exhaust the process.
+MAX_CONNECTIONS = 256
 SOCKET_TIMEOUT = 15.0
 GRAPH_PREFIX = "/graph"
 PORTAL_PREFIX = "/portal"
@@ -100,6 +105,20 @@ def _url_host(host: str) -> str:
     return f"[{bare}]" if ":" in bare else bare
 
 
+def _certificate_names(host: str) -> tuple[str, ...]:
+    """Names beyond loopback the server certificate must carry for this bind address."""
+    bare = host.strip("[]")
+    if is_loopback(bare):
+        return ()
+    if bare not in ("0.0.0.0", "::", ""):
+        return (bare,)
+    # A wildcard bind: this machine's name and addresses, best effort.
+    names = [socket.gethostname()]
+    with contextlib.suppress(OSError):
+        names += [str(info[4][0]) for info in socket.getaddrinfo(socket.gethostname(), None)]
+    return tuple(dict.fromkeys(n.split("%")[0] for n in names if n))
+
+
 class _TlsServer(ThreadingHTTPServer):
     """Accepts plain TCP; each connection's thread does its own TLS handshake with a timeout."""
 
@@ -113,7 +132,25 @@ class _TlsServer(ThreadingHTTPServer):
         self.address_family = family
         self.tenant = tenant
         self.ssl_context = context
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            log.warning("too many open connections (%d): closing a new one", MAX_CONNECTIONS)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         sock: socket.socket = request
@@ -235,6 +272,15 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         if length > MAX_BODY:
             self.close_connection = True
+            if length <= DRAIN_LIMIT:
+                # Read and drop a moderately oversized body so the client, still sending,
+                # gets to read the 413 instead of a connection reset.
+                remaining = length
+                while remaining > 0:
+                    chunk = self.rfile.read(min(remaining, 65536))
+                    if not chunk:
+                        break
+                    remaining -= len(chunk)
             self._json(
                 413,
                 {
@@ -309,7 +355,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if rest == "oauth2/v2.0/token":
                 if method != "POST":
-                    self._method_not_allowed()
+                    raise errors.post_only(method)
                 elif not self._apply_faults("token"):
                     self._token(segment, body)
                 return
@@ -678,10 +724,13 @@ class DemoTenant:
         if self._info is not None:
             return self._info
         bind_host = "127.0.0.1" if self.host.lower() in LOOPBACK_NAMES else self.host.strip("[]")
-        extra = () if _url_host(self.host) in ("127.0.0.1", "[::1]") else (self.host.strip("[]"),)
-        self.tls = ensure_tls(self.state_dir, extra)
+        extra = _certificate_names(self.host)
+        ensure_private_dir(self.state_dir)
+        with state_lock(self.state_dir):
+            self.tls = ensure_tls(self.state_dir, extra)
         self.directory = Directory(self.state_dir)
-        self.issuer = TokenIssuer(self.state_dir, self.directory.tenant, self.graph_resource)
+        with state_lock(self.state_dir):
+            self.issuer = TokenIssuer(self.state_dir, self.directory.tenant, self.graph_resource)
         family = socket.AF_INET6 if ":" in bind_host else socket.AF_INET
         try:
             server = _TlsServer((bind_host, self.port), self, self.tls.server_context(), family)
