@@ -454,3 +454,41 @@ def test_get_on_token_endpoint_answers_900561(demo_info: DemoInfo) -> None:
     answer = session(demo_info).get(demo_info.token_endpoint)
     assert answer.status_code == 400
     assert answer.json()["error_codes"] == [900561]
+
+
+# -- binding -----------------------------------------------------------------------------
+
+
+def test_localhost_name_is_served_with_a_matching_certificate(tmp_path: Path) -> None:
+    with DemoTenant(tmp_path / "named", host="localhost") as tenant:
+        assert tenant.info.authority_host.startswith("https://localhost:")
+        assert _discovery_ok(tenant.info)
+
+
+def test_ipv6_loopback(tmp_path: Path) -> None:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    with DemoTenant(tmp_path / "v6", host="::1") as tenant:
+        assert tenant.info.authority_host.startswith("https://[::1]:")
+        assert _discovery_ok(tenant.info)
+
+
+def test_busy_port_is_a_user_error(demo_info: DemoInfo, tmp_path: Path) -> None:
+    port = int(demo_info.authority_host.rsplit(":", 1)[1])
+    with pytest.raises(UserError, match="could not listen"):
+        DemoTenant(tmp_path / "busy", port=port).start()
+
+
+def test_in_process_tenant_never_writes_to_the_terminal(
+    demo_tenant: DemoTenant, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    def broken(*_args: Any) -> Any:
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(demo_tenant, "openid_configuration", broken)
+    assert session(demo_tenant.info).get(demo_tenant.info.openid_configuration).status_code == 500
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import sys
 import time
@@ -54,8 +55,19 @@ def _describe(info: object) -> str:
     return "\n".join(lines)
 
 
+def _log_to_stderr(debug: bool) -> None:
+    """Uploads, faults and errors on stderr (each request too with --debug); stdout stays clean."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    logger = logging.getLogger("wizard.emulator")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if debug else logging.INFO)
+
+
 def run(args: argparse.Namespace) -> int:
     from wizard.emulator import DemoTenant
+
+    _log_to_stderr(bool(getattr(args, "debug", False)))
 
     # A plain flag, not a threading.Event: Event.set() inside a signal handler can deadlock
     # when the signal lands while the main thread holds the Event's internal lock.
