@@ -1,0 +1,672 @@
+"""The benchmark command: every figure a ratio, ours against a yardstick, measured side by side.
+
+    uv run python benchmarks/run.py [--quick] [--json-out FILE] [--only NAME ...]
+
+Each figure runs ours and its yardstick alternately in the same run (several rounds, the
+median of each), so machine noise hits both alike. The figures (details in README.md):
+
+  startup     first rendered wizard screen vs a bare Textual app (benchmarks/startup.py)
+  generate    `entra-cert-wizard generate` vs `openssl req -x509 -newkey rsa:2048 -nodes`
+  test        `entra-cert-wizard test [--demo]` vs a bare MSAL script, same token requests
+  throughput  the demo tenant's token endpoint vs a bare TLS HTTP server, 1/4/16 clients
+  memory      peak RSS of a full pilot-driven demo run vs a bare Textual app
+
+It reuses the colleagues' measurement scripts where they exist (startup.py's harness,
+test_vs_msal.py's bare MSAL script, emulator_throughput.py's load clients). This module
+imports only the standard library at the top: its helper entry points (`memory_main`,
+`bare_token_server_main`) run in child processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import startup  # noqa: E402  (after the path set-up, for `python benchmarks/run.py`)
+
+HOME_ENV = "ENTRA_CERT_WIZARD_HOME"
+PASSPHRASE_ENV = "ECW_BENCH_PASSPHRASE"
+PASSPHRASE = "bench-Passphrase-7f3c9a"
+BENCHMARKS = ("startup", "generate", "test", "throughput", "memory")
+# A child process that runs a helper entry point of this module.
+HELPER = "import sys; sys.path.insert(0, {root!r}); from benchmarks import run; run.{name}(sys.argv[1:])"
+
+
+class BenchmarkError(RuntimeError):
+    """A measured process did not do its job: the figure would be meaningless."""
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """How much to measure: rounds of whole processes, and the load test's limits."""
+
+    rounds: int
+    memory_rounds: int
+    load_rounds: int
+    requests_per_level: int
+    seconds_per_level: float
+    levels: tuple[int, ...] = (1, 4, 16)
+
+
+FULL = Bounds(rounds=9, memory_rounds=3, load_rounds=3, requests_per_level=600,
+              seconds_per_level=4.0)
+QUICK = Bounds(rounds=3, memory_rounds=1, load_rounds=1, requests_per_level=120,
+               seconds_per_level=1.5)
+# For the CI smoke test: every benchmark once, just enough to return sane numbers.
+TINY = Bounds(rounds=1, memory_rounds=1, load_rounds=1, requests_per_level=8,
+              seconds_per_level=1.0)
+
+
+@dataclass
+class Figure:
+    """One comparison: the medians of ours and of the yardstick, and their ratio."""
+
+    key: str
+    title: str
+    ours_label: str
+    baseline_label: str
+    unit: str
+    ours: float = math.nan
+    baseline: float = math.nan
+    lower_is_better: bool = True
+    samples_ours: list[float] = field(default_factory=list)
+    samples_baseline: list[float] = field(default_factory=list)
+    note: str = ""
+    skipped: str | None = None
+
+    @classmethod
+    def measured(cls, key: str, title: str, ours_label: str, baseline_label: str, unit: str,
+                 ours: list[float], baseline: list[float], **extra: Any) -> Figure:
+        return cls(key, title, ours_label, baseline_label, unit,
+                   ours=statistics.median(ours), baseline=statistics.median(baseline),
+                   samples_ours=ours, samples_baseline=baseline, **extra)
+
+    @property
+    def rounds(self) -> int:
+        return min(len(self.samples_ours), len(self.samples_baseline))
+
+    @property
+    def ratio(self) -> float:
+        if self.skipped or not self.baseline or math.isnan(self.baseline):
+            return math.nan
+        return self.ours / self.baseline
+
+    def to_json(self) -> dict[str, Any]:
+        def clean(value: float) -> float | None:
+            return None if math.isnan(value) else round(value, 6)
+
+        return {
+            "key": self.key,
+            "title": self.title,
+            "ours": {"label": self.ours_label, "median": clean(self.ours),
+                     "samples": [round(v, 6) for v in self.samples_ours]},
+            "baseline": {"label": self.baseline_label, "median": clean(self.baseline),
+                         "samples": [round(v, 6) for v in self.samples_baseline]},
+            "unit": self.unit,
+            "ratio": clean(self.ratio),
+            "lower_is_better": self.lower_is_better,
+            "rounds": self.rounds,
+            "note": self.note,
+            "skipped": self.skipped,
+        }
+
+
+# ---------------------------------------------------------------------------- plumbing
+
+
+def cli_command() -> list[str]:
+    """`entra-cert-wizard` as a user runs it: the console script of this environment."""
+    name = "entra-cert-wizard.exe" if os.name == "nt" else "entra-cert-wizard"
+    script = Path(sys.executable).parent / name
+    return [str(script)] if script.exists() else [sys.executable, "-m", "wizard"]
+
+
+def helper_command(name: str, *argv: str) -> list[str]:
+    return [sys.executable, "-c", HELPER.format(root=str(ROOT), name=name), *argv]
+
+
+def run_process(
+    command: Sequence[str], env: dict[str, str], *, expect: tuple[int, ...] = (0,),
+    timeout: float = 300,
+) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Run a whole process; its wall time, or BenchmarkError if it did not succeed."""
+    started = time.perf_counter()
+    done = subprocess.run(list(command), cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+    elapsed = time.perf_counter() - started
+    if done.returncode not in expect:
+        shown = " ".join(command[:4])
+        raise BenchmarkError(f"{shown} ... exited {done.returncode}:\n{done.stderr[-3000:]}")
+    return elapsed, done
+
+
+def environment(home: Path) -> dict[str, str]:
+    return {**os.environ, HOME_ENV: str(home), PASSPHRASE_ENV: PASSPHRASE}
+
+
+# ---------------------------------------------------------------------------- start-up
+
+
+def bench_startup(bounds: Bounds, workdir: Path) -> list[Figure]:
+    """Time from the first line of the program to the first painted screen (startup.py)."""
+    home = workdir / "startup-home"
+    home.mkdir()
+    variants = {
+        "bare": startup.VARIANTS["bare"],
+        "wizard": startup.VARIANTS["wizard"],
+        "wizard-demo": startup.VARIANTS["wizard-demo"],
+    }
+    first: dict[str, list[float]] = {name: [] for name in variants}
+    wall: dict[str, list[float]] = {name: [] for name in variants}
+    cpu: dict[str, list[float]] = {name: [] for name in variants}
+    try:
+        for code in variants.values():
+            startup.run_once(code, str(home))  # warm the file cache and the demo state
+        for _ in range(bounds.rounds):
+            for name, code in variants.items():
+                process_wall, to_screen, cpu_to_screen = startup.run_once(code, str(home))
+                first[name].append(to_screen)
+                wall[name].append(process_wall)
+                cpu[name].append(cpu_to_screen)
+    except SystemExit as failed:  # startup.run_once reports a failed run this way
+        raise BenchmarkError(str(failed)) from None
+    def ms(values: list[float]) -> list[float]:
+        return [v * 1000 for v in values]
+
+    bare = "bare Textual app, same harness"
+    return [
+        Figure.measured("startup.first-screen", "Start-up to first screen (real tenant)",
+                        "entra-cert-wizard", bare, "ms", ms(first["wizard"]), ms(first["bare"])),
+        Figure.measured("startup.first-screen-demo", "Start-up to first screen (--demo)",
+                        "entra-cert-wizard --demo", bare, "ms", ms(first["wizard-demo"]),
+                        ms(first["bare"]), note="the demo tenant starts in a worker meanwhile"),
+        Figure.measured("startup.cpu", "CPU time until the first screen (real tenant)",
+                        "entra-cert-wizard", bare, "ms", ms(cpu["wizard"]), ms(cpu["bare"])),
+        Figure.measured("startup.process-wall", "Whole process, start to exit after first paint",
+                        "entra-cert-wizard", bare, "ms", ms(wall["wizard"]), ms(wall["bare"])),
+    ]
+
+
+# ---------------------------------------------------------------------------- generate
+
+
+def bench_generate(bounds: Bounds, workdir: Path) -> list[Figure]:
+    """Whole processes: our generate (no passphrase, and with one) vs openssl req."""
+    titles = ("generate vs openssl req", "generate with passphrase (+ .pfx) vs openssl req")
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        return [Figure(f"generate.{i}", t, "entra-cert-wizard generate", "openssl req", "ms",
+                       skipped="openssl not found on PATH") for i, t in enumerate(titles)]
+    counter = iter(range(1_000_000))
+
+    def fresh() -> Path:
+        folder = workdir / f"generate-{next(counter)}"
+        folder.mkdir()
+        return folder
+
+    def ours(passphrase: bool) -> list[str]:
+        secret = ["--passphrase-env", PASSPHRASE_ENV] if passphrase else ["--no-passphrase"]
+        return [*cli_command(), "generate", "--name", "bench", *secret, "--out", str(fresh())]
+
+    def theirs() -> list[str]:
+        out = fresh()
+        return [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256",
+                "-keyout", str(out / "bench.key"), "-out", str(out / "bench.pem"),
+                "-subj", "/CN=bench", "-days", "365"]
+
+    env = environment(workdir / "generate-home")
+    commands: dict[str, Callable[[], list[str]]] = {
+        "ours": lambda: ours(False), "ours+pfx": lambda: ours(True), "openssl": theirs,
+    }
+    samples: dict[str, list[float]] = {name: [] for name in commands}
+    for make in commands.values():
+        run_process(make(), env)  # warm
+    for _ in range(bounds.rounds):
+        for name, make in commands.items():
+            samples[name].append(run_process(make(), env)[0] * 1000)
+    note = "RSA 2048 key generation is random in length: compare medians of many rounds"
+    return [
+        Figure.measured("generate.no-passphrase", titles[0],
+                        "generate --no-passphrase (.cer .pem .key)", "openssl req -x509 -nodes",
+                        "ms", samples["ours"], samples["openssl"], note=note),
+        Figure.measured("generate.passphrase", titles[1],
+                        "generate --passphrase-env (.cer .pem .key .pfx)",
+                        "openssl req -x509 -nodes", "ms", samples["ours+pfx"], samples["openssl"],
+                        note="encrypted key + PFX: two PBKDF2 derivations ours only"),
+    ]
+
+
+# ---------------------------------------------------------------------------- test vs MSAL
+
+
+def _demo_credential(folder: Path) -> tuple[Path, Path, Any]:
+    """A new certificate and its unencrypted key as PEM files; and the certificate."""
+    from wizard import certs
+
+    generated = certs.generate_certificate("BenchTest", days=90)
+    folder.mkdir(mode=0o700)
+    cert_file, key_file = folder / "bench.pem", folder / "bench.key"
+    cert_file.write_bytes(certs.cert_pem(generated.certificate))
+    key_file.touch(mode=0o600)
+    key_file.write_bytes(certs.key_pem(generated.private_key, None))
+    return cert_file, key_file, generated.certificate
+
+
+def bench_test(bounds: Bounds, workdir: Path) -> list[Figure]:
+    """`test` (positive + negative) vs the bare MSAL script of benchmarks/test_vs_msal.py,
+    whole processes, interleaved: against one running demo tenant (`emulator`, its own
+    process), and `test --demo`, which starts its own tenant on the same state."""
+    from benchmarks.test_vs_msal import BARE_MSAL_SCRIPT
+    from wizard import certs
+    from wizard.portal import PortalClient
+
+    home = workdir / "test-home"
+    state = home / "data" / "demo-tenant"  # where `test --demo` keeps its demo tenant
+    env = environment(home)
+    cert_file, key_file, certificate = _demo_credential(workdir / "bench-cert")
+    with serving([*cli_command(), "emulator", "--json", "--state", str(state)], env) as info:
+        PortalClient(str(info["portal"]), str(info["ca_bundle"])).upload_certificate(
+            str(info["client_id"]), certs.cert_der(certificate))
+        ours = [*cli_command(), "test", "--cert", str(cert_file), "--key", str(key_file), "--json"]
+        cases = {
+            "demo": [*ours, "--demo"],
+            "running": [*ours, "--authority-host", str(info["authority_host"]),
+                        "--graph-endpoint", str(info["graph_endpoint"]),
+                        "--ca-bundle", str(info["ca_bundle"]),
+                        "--tenant", str(info["tenant_id"]), "--client-id", str(info["client_id"])],
+            "msal": [sys.executable, "-c", BARE_MSAL_SCRIPT,
+                     json.dumps({**info, "cert": str(cert_file), "key": str(key_file)})],
+        }
+        for name, command in cases.items():  # warm, and check that each does its job
+            _, done = run_process(command, env)
+            if name != "msal" and json.loads(done.stdout)["verdict"] != "pass":
+                raise BenchmarkError(f"test ({name}) did not pass: {done.stdout[-2000:]}")
+        samples: dict[str, list[float]] = {name: [] for name in cases}
+        for _ in range(bounds.rounds):
+            for name, command in cases.items():
+                samples[name].append(run_process(command, env)[0] * 1000)
+    msal = "bare MSAL script (test_vs_msal.py), running tenant"
+    return [
+        Figure.measured("test.running-tenant", "test (positive + negative) vs bare MSAL",
+                        "entra-cert-wizard test, running tenant", msal, "ms",
+                        samples["running"], samples["msal"],
+                        note="same tenant, same token requests; ours adds pre-flight, "
+                        "discovery and the explanations"),
+        Figure.measured("test.demo", "test --demo (starts its own tenant) vs bare MSAL",
+                        "entra-cert-wizard test --demo", msal, "ms",
+                        samples["demo"], samples["msal"],
+                        note="ours also starts and stops the demo tenant in-process"),
+    ]
+
+
+# ---------------------------------------------------------------------------- throughput
+
+
+def bare_token_server_main(argv: Sequence[str]) -> None:
+    """Child process: the yardstick server. The same stack as the demo tenant (stdlib
+    ThreadingHTTPServer, TLS handshake in the connection's thread, HTTP/1.1) answering every
+    POST with a fixed token-sized JSON body, without any checking. argv: cert, key."""
+    import socket
+    import ssl
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    cert, key = argv
+    body = json.dumps({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
+                       "access_token": "x" * 1400}).encode()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert, key)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 128
+
+        def finish_request(self, request: Any, client_address: Any) -> None:
+            sock: socket.socket = request
+            sock.settimeout(15)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as the demo tenant
+            try:
+                tls = context.wrap_socket(sock, server_side=True)
+            except OSError:
+                return
+            try:
+                Handler(tls, client_address, self)
+            finally:
+                with contextlib.suppress(OSError):
+                    tls.close()
+
+    server = Server(("127.0.0.1", 0), Handler)
+    print(json.dumps({"port": server.server_address[1]}), flush=True)
+    server.serve_forever()
+
+
+@contextlib.contextmanager
+def serving(command: Sequence[str], env: dict[str, str]) -> Iterator[dict[str, Any]]:
+    """Start a server process that prints one JSON line once it listens; stop it after."""
+    process = subprocess.Popen(list(command), cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line:
+            raise BenchmarkError(f"{command[0]} did not start: {process.communicate()[1][-2000:]}")
+        yield dict(json.loads(line))
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def bench_throughput(bounds: Bounds, workdir: Path) -> list[Figure]:
+    """Token requests against the demo tenant (`entra-cert-wizard emulator`, its own process)
+    and against the bare TLS server, alternately, at each concurrency level; the clients and
+    their bounds are benchmarks/emulator_throughput.py's."""
+    from benchmarks import emulator_throughput as load
+    from wizard import certs
+    from wizard.emulator.tls import SERVER_FILE, SERVER_KEY_FILE
+    from wizard.portal import PortalClient
+
+    state = workdir / "throughput-state"
+    env = environment(workdir / "throughput-home")
+    certificate, key = load._certificate()
+    with serving([*cli_command(), "emulator", "--json", "--state", str(state)], env) as info:
+        PortalClient(str(info["portal"]), str(info["ca_bundle"])).upload_certificate(
+            str(info["client_id"]), certs.cert_der(certificate))
+        bare_cmd = helper_command("bare_token_server_main", str(state / SERVER_FILE),
+                                  str(state / SERVER_KEY_FILE))
+        with serving(bare_cmd, env) as bare:
+            form = {
+                "grant_type": "client_credentials",
+                "client_id": str(info["client_id"]),
+                "scope": f"{info['graph_resource']}/.default",
+                "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                "client_assertion": load._assertion(key, certificate, info),
+            }
+            targets = {
+                "ours": info,
+                "bare": {**info, "token_endpoint": f"https://127.0.0.1:{bare['port']}/token"},
+            }
+            figures: list[Figure] = []
+            for level in bounds.levels:
+                rates: dict[str, list[float]] = {"ours": [], "bare": []}
+                p50: dict[str, list[float]] = {"ours": [], "bare": []}
+                p99: dict[str, list[float]] = {"ours": [], "bare": []}
+                for _ in range(bounds.load_rounds):
+                    for name, target in targets.items():
+                        row = load.run_level(target, form, level, bounds.seconds_per_level,
+                                             bounds.requests_per_level)
+                        if row["failures"] or not row["requests"]:
+                            raise BenchmarkError(f"{name}, {level} clients: {row}")
+                        rates[name].append(float(row["requests_per_second"]))
+                        p50[name].append(float(row["p50_ms"]))
+                        p99[name].append(float(row["p99_ms"]))
+                labels = ("demo tenant token endpoint", "bare TLS server, fixed answer")
+                clients = f"{level} client{'s' if level > 1 else ''}"
+                figures += [
+                    Figure.measured(f"throughput.rps.{level}", f"Token requests/s, {clients}",
+                                    *labels, "req/s", rates["ours"], rates["bare"],
+                                    lower_is_better=False),
+                    Figure.measured(f"throughput.p50.{level}", f"Latency p50, {clients}",
+                                    *labels, "ms", p50["ours"], p50["bare"]),
+                    Figure.measured(f"throughput.p99.{level}", f"Latency p99, {clients}",
+                                    *labels, "ms", p99["ours"], p99["bare"]),
+                ]
+    return figures
+
+
+# ---------------------------------------------------------------------------- memory
+
+
+async def _drive_wizard() -> list[str]:
+    """A full demo run with the pilot, as a user at the keyboard: every step, both tests."""
+    from wizard.app import CertWizardApp
+    from wizard.emulator import DemoTenant
+    from wizard.paths import data_dir
+
+    seen: list[str] = []
+    with DemoTenant(data_dir() / "demo-tenant") as tenant:
+        app = CertWizardApp(demo=True, demo_info=tenant.info)
+        async with app.run_test(size=(80, 24)) as pilot:
+
+            async def settle() -> None:
+                for _ in range(3000):
+                    screen = app.screen
+                    if not any(w.node is screen and not w.is_finished for w in app.workers):
+                        break
+                    await pilot.pause(0.02)
+                await pilot.pause()
+
+            async def on(name: str) -> None:
+                for _ in range(3000):
+                    if type(app.screen).__name__ == name:
+                        break
+                    await pilot.pause(0.02)
+                if type(app.screen).__name__ != name:
+                    raise BenchmarkError(f"expected {name}, on {type(app.screen).__name__}")
+                await settle()
+                seen.append(name)
+
+            await on("WelcomeScreen")
+            await pilot.press("enter")
+            await on("NameScreen")
+            await pilot.press("tab", "tab", "tab", "tab", *PASSPHRASE, "tab", *PASSPHRASE)
+            await pilot.press("enter")
+            await on("GenerateScreen")
+            await pilot.press("enter")
+            await on("UploadScreen")
+            await pilot.press("enter")  # "Upload to the demo tenant"
+            await settle()
+            await pilot.press("enter")
+            await on("ThumbprintScreen")
+            await pilot.press("enter")
+            await on("IdsScreen")
+            await pilot.press("enter")  # "Fill from the demo tenant"
+            await pilot.pause()
+            await pilot.press("enter")
+            await on("PositiveScreen")
+            if app.state.positive is None or not app.state.positive.ok:
+                raise BenchmarkError("the positive test did not pass in the memory run")
+            await pilot.press("enter")
+            await on("NegativeScreen")
+            await pilot.press("enter")
+            await on("SummaryScreen")
+            await pilot.press("enter")  # Finish
+            await pilot.pause()
+    return seen
+
+
+async def _drive_bare() -> list[str]:
+    from textual.app import App, ComposeResult
+    from textual.widgets import Footer, Input, Static
+
+    class Bare(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Static("Hello")
+            yield Input()
+            yield Footer()
+
+    app = Bare()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*"hello", "enter")
+        await pilot.pause()
+    return ["Bare"]
+
+
+def memory_main(argv: Sequence[str]) -> None:
+    """Child process: drive one app ("wizard" or "bare") and print the peak RSS."""
+    import asyncio
+    import resource
+
+    seen = asyncio.run(_drive_wizard() if argv[0] == "wizard" else _drive_bare())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if sys.platform == "darwin":
+        peak //= 1024  # bytes there, KiB on Linux
+    print(json.dumps({"steps": seen, "maxrss_kib": peak}))
+
+
+def bench_memory(bounds: Bounds, workdir: Path) -> list[Figure]:
+    """Peak RSS (ru_maxrss) of a pilot-driven full demo run vs a bare Textual app's."""
+    if sys.platform == "win32":
+        return [Figure("memory.peak", "Peak memory, full demo run", "wizard", "bare", "MiB",
+                       skipped="resource.getrusage is POSIX only")]
+    samples: dict[str, list[float]] = {"wizard": [], "bare": []}
+    steps: list[str] = []
+    for index in range(bounds.memory_rounds):
+        for kind in samples:
+            env = environment(workdir / f"memory-{kind}-{index}")
+            _, done = run_process(helper_command("memory_main", kind), env)
+            report = json.loads(done.stdout.strip().splitlines()[-1])
+            samples[kind].append(report["maxrss_kib"] / 1024)
+            if kind == "wizard":
+                steps = report["steps"]
+    if len(steps) != 9:
+        raise BenchmarkError(f"the wizard run saw {len(steps)} steps, not 9: {steps}")
+    return [Figure.measured("memory.peak", "Peak memory (RSS), full demo run: 9 steps",
+                            "wizard --demo, pilot-driven", "bare Textual app, pilot-driven",
+                            "MiB", samples["wizard"], samples["bare"],
+                            note="the demo tenant runs in the same process, as with --demo")]
+
+
+# ---------------------------------------------------------------------------- the command
+
+
+RUNNERS: dict[str, Callable[[Bounds, Path], list[Figure]]] = {
+    "startup": bench_startup,
+    "generate": bench_generate,
+    "test": bench_test,
+    "throughput": bench_throughput,
+    "memory": bench_memory,
+}
+
+
+def run_benchmarks(names: Sequence[str], bounds: Bounds,
+                   progress: Callable[[str], None] | None = None) -> list[Figure]:
+    """Run the named benchmarks in a private temporary folder; every figure they measured."""
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory(prefix="ecw-bench-") as temp:
+        for name in names:
+            if progress:
+                progress(f"measuring {name} ...")
+            workdir = Path(temp) / name
+            workdir.mkdir()
+            started = time.perf_counter()
+            figures += RUNNERS[name](bounds, workdir)
+            if progress:
+                progress(f"  {name}: {time.perf_counter() - started:.1f} s")
+    return figures
+
+
+def _number(value: float, unit: str) -> str:
+    if math.isnan(value):
+        return "-"
+    return f"{value:,.0f} {unit}" if abs(value) >= 100 else f"{value:.1f} {unit}"
+
+
+def table(figures: Sequence[Figure]) -> str:
+    rows = [("figure", "ours", "yardstick", "ratio", "n")]
+    for figure in figures:
+        if figure.skipped:
+            rows.append((figure.title, "skipped", figure.skipped, "", ""))
+            continue
+        better = "lower" if figure.lower_is_better else "higher"
+        rows.append((figure.title, _number(figure.ours, figure.unit),
+                     _number(figure.baseline, figure.unit),
+                     f"{figure.ratio:.2f}x ({better} is better)", str(figure.rounds)))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = []
+    for index, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(widths[i]) if i in (0, 3) else cell.rjust(widths[i])
+                               for i, cell in enumerate(row)).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, Any]:
+    import importlib.metadata as metadata
+
+    versions = {}
+    for package in ("entra-cert-wizard", "textual", "cryptography", "msal"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[package] = metadata.version(package)
+    openssl = shutil.which("openssl")
+    openssl_version = ""
+    if openssl:
+        openssl_version = subprocess.run([openssl, "version"], capture_output=True, text=True,
+                                         check=False).stdout.strip()
+    return {"python": platform.python_version(), "platform": platform.platform(),
+            "cpus": os.cpu_count(), "versions": versions, "openssl": openssl_version}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer rounds and a shorter load test (about a minute)")
+    parser.add_argument("--json-out", metavar="FILE", default="benchmark-results.json",
+                        help="where to write every figure with its samples "
+                        "(default: benchmark-results.json)")
+    parser.add_argument("--only", nargs="+", choices=BENCHMARKS, default=list(BENCHMARKS),
+                        metavar="NAME", help=f"run only these: {', '.join(BENCHMARKS)}")
+    args = parser.parse_args(argv)
+    bounds = QUICK if args.quick else FULL
+    started = time.perf_counter()
+    try:
+        figures = run_benchmarks(args.only, bounds,
+                                 lambda text: print(text, file=sys.stderr, flush=True))
+    except BenchmarkError as error:
+        print(f"error: a benchmark failed, so its figures would mean nothing:\n{error}",
+              file=sys.stderr)
+        return 1
+    print(table(figures))
+    document = {
+        "command": "uv run python benchmarks/run.py" + (" --quick" if args.quick else ""),
+        "quick": args.quick,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "seconds": round(time.perf_counter() - started, 1),
+        "machine": machine(),
+        "bounds": dataclasses.asdict(bounds),
+        "figures": [figure.to_json() for figure in figures],
+    }
+    Path(args.json_out).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    print(f"\nEvery figure with its samples: {args.json_out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,177 @@
+"""Nothing lost: `generate --force` killed with SIGKILL at random moments, again and again.
+
+tests/test_storage.py kills a handful of runs and checks that no final name holds a partial
+key or PFX. This goes further, over one certificate name replaced again and again with
+--force: after every kill, every key that was ever in place is still somewhere whole (in
+place, or in a backup folder), the final name holds a complete set, and a new set in place
+always has its predecessor in a backup. Half the kills are aimed at the moment the staging
+folder appears (the write phase), the others land anywhere in the run. A second loop does
+the same where the kernel cannot swap folders atomically (the two-rename fallback): there
+the final name may be empty for an instant, but the old key must still never be lost.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from wizard import certs
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="SIGKILL is POSIX only")
+
+NAME = "Crash"
+PASSPHRASE = "crash-Passphrase-4e1d"
+PASS_ENV = "ECW_CRASH_PASSPHRASE"
+SET_FILES = sorted(f"{NAME}{suffix}" for suffix in (".cer", ".key", ".pem", ".pfx"))
+CLI = "import sys, wizard.cli; sys.exit(wizard.cli.main(sys.argv[1:]))"
+# The same command where renameat2(RENAME_EXCHANGE) is unavailable (other kernels, macOS).
+CLI_NO_EXCHANGE = (
+    "import sys, wizard.storage as storage; storage._exchange = lambda first, second: False\n"
+    + CLI
+)
+
+
+def generate(root: Path, script: str) -> list[str]:
+    return [sys.executable, "-c", script, "generate", "--name", NAME, "--out", str(root),
+            "--passphrase-env", PASS_ENV, "--force", "--json"]
+
+
+@dataclass
+class Survey:
+    """What is under the certificates folder: the set in place and the backed-up sets."""
+
+    final: str | None  # thumbprint of the set at the final name
+    backups: dict[str, str]  # backup folder name -> thumbprint
+    staging: int  # hidden staging folders left by killed runs (never a final name)
+
+    @property
+    def everywhere(self) -> set[str]:
+        return {*self.backups.values(), *([self.final] if self.final else [])}
+
+
+@dataclass
+class Checker:
+    """Opens every set whole (key with the passphrase, PFX, matching certificate), once."""
+
+    seen: dict[tuple[object, ...], str] = field(default_factory=dict)
+
+    def thumbprint(self, folder: Path) -> str:
+        entries = sorted(folder.iterdir())
+        names = [p.name for p in entries]
+        assert names == SET_FILES, f"{folder.name} is not a complete set: {names}"
+        identity = (folder.stat().st_ino, *((p.name, p.stat().st_size, p.stat().st_mtime_ns)
+                                            for p in entries))
+        if identity not in self.seen:
+            cert = certs.load_certificate_file(folder / f"{NAME}.cer")
+            assert certs.load_certificate_file(folder / f"{NAME}.pem") == cert
+            key = certs.load_private_key_file(folder / f"{NAME}.key", PASSPHRASE.encode())
+            pfx_cert, pfx_key = certs.load_pfx_file(folder / f"{NAME}.pfx", PASSPHRASE.encode())
+            assert certs.key_matches_certificate(key, cert)
+            assert pfx_cert == cert and certs.key_matches_certificate(pfx_key, cert)
+            self.seen[identity] = certs.thumbprint_sha1(cert)
+        return self.seen[identity]
+
+    def survey(self, root: Path) -> Survey:
+        final: str | None = None
+        backups: dict[str, str] = {}
+        staging = 0
+        for entry in root.iterdir():
+            if entry.name.startswith(f".{NAME}.staging-"):
+                staging += 1  # may be partial: it is never read by anyone
+            elif entry.name == NAME:
+                final = self.thumbprint(entry)
+            elif entry.name.startswith(f"{NAME}.backup-"):
+                backups[entry.name] = self.thumbprint(entry)
+            else:
+                raise AssertionError(f"unexpected entry {entry.name}")
+        return Survey(final, backups, staging)
+
+
+def kill_at_random_moments(
+    root: Path, script: str, *, kills: int, budget: float, atomic_swap: bool
+) -> dict[str, int]:
+    """Kill `kills` runs (within `budget` seconds) and check the invariants after each."""
+    env = {**os.environ, PASS_ENV: PASSPHRASE}
+    checker = Checker()
+    started = time.monotonic()
+    subprocess.run(generate(root, script), env=env, check=True, capture_output=True, timeout=60)
+    whole_run = time.monotonic() - started
+    before = checker.survey(root)
+    assert before.final is not None
+    ever_in_place = {before.final}
+    chooser = random.Random(20261127 + int(atomic_swap))
+    outcomes = {"finished": 0, "killed while writing": 0, "killed before writing": 0,
+                "killed between swap steps": 0, "final name empty": 0}
+    for attempt in range(kills):
+        if time.monotonic() - started > budget:
+            break
+        process = subprocess.Popen(generate(root, script), env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        staging_seen = False
+        mode = attempt % 3
+        if mode == 0:  # anywhere in the run
+            time.sleep(chooser.uniform(0, whole_run * 1.2))
+        else:  # aim at the write phase (1), or at the moment the staging folder is renamed (2)
+            pattern = f".{NAME}.staging-{process.pid}-*"
+            deadline = time.monotonic() + 10
+            while process.poll() is None and time.monotonic() < deadline:
+                present = any(root.glob(pattern))
+                if present and mode == 1:
+                    staging_seen = True
+                    time.sleep(chooser.uniform(0, 0.03))
+                    break
+                if present:
+                    staging_seen = True
+                elif staging_seen:
+                    break  # renamed away: the swap is under way
+                time.sleep(0.0005)
+        process.send_signal(signal.SIGKILL)
+        returncode = process.wait(timeout=30)
+
+        after = checker.survey(root)
+        lost = ever_in_place - after.everywhere
+        assert not lost, f"attempt {attempt}: the key(s) {lost} are gone: {after}"
+        if after.final is None:
+            # Only the two-rename fallback has this instant; the old set is in a backup.
+            assert not atomic_swap, f"attempt {attempt}: nothing under the final name"
+            outcomes["final name empty"] += 1
+        elif after.final != before.final:
+            assert before.final is None or before.final in after.backups.values(), (
+                f"attempt {attempt}: a new set is in place but the old one is in no backup"
+            )
+            ever_in_place.add(after.final)
+        appeared = {after.backups[name] for name in after.backups.keys() - before.backups.keys()}
+        if after.final == before.final and appeared - ever_in_place:
+            outcomes["killed between swap steps"] += 1  # the new set waited under a backup name
+        wrote = staging_seen or after.backups != before.backups or after.final != before.final
+        if returncode == 0:
+            outcomes["finished"] += 1
+        elif wrote or any(root.glob(f".{NAME}.staging-{process.pid}-*")):
+            outcomes["killed while writing"] += 1
+        else:
+            outcomes["killed before writing"] += 1
+        before = after
+    return outcomes
+
+
+def test_sigkill_during_force_replacement_never_loses_the_old_key(tmp_path: Path) -> None:
+    outcomes = kill_at_random_moments(tmp_path / "certificates", CLI, kills=48, budget=20,
+                                      atomic_swap=sys.platform.startswith("linux"))
+    print(f"SIGKILL outcomes (atomic swap): {outcomes}")
+    assert outcomes["killed while writing"] + outcomes["killed before writing"] >= 20, outcomes
+    assert outcomes["killed while writing"] >= 10, outcomes
+
+
+def test_sigkill_without_an_atomic_swap_never_loses_the_old_key(tmp_path: Path) -> None:
+    outcomes = kill_at_random_moments(tmp_path / "certificates", CLI_NO_EXCHANGE, kills=18,
+                                      budget=8, atomic_swap=False)
+    print(f"SIGKILL outcomes (two renames): {outcomes}")
+    assert outcomes["killed while writing"] >= 4, outcomes
