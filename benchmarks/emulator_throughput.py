@@ -175,6 +175,7 @@ def main() -> int:
                 str(Path(home) / "state"),
             ],
             stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,  # its INFO log lines would interleave with the table
             text=True,
             env=env,
             cwd=ROOT,

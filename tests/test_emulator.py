@@ -153,7 +153,7 @@ def test_msal_refused_for_unknown_application(
     assert _error_code(result) == 700016
     assert result["error"] == "unauthorized_client"
     assert (
-        f"'{stranger}' was not found in the directory '{demo_info.tenant_domain}'"
+        f"'{stranger}' was not found in the directory '{demo_info.organization_name}'"
         in result["error_description"]
     )
 

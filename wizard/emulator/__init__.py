@@ -2,6 +2,23 @@
 
 `DemoTenant` runs it in-process (a context manager); `entra-cert-wizard emulator` runs it as
 a command. No Textual here: the CLI and the tests use it alone.
+
+What it serves (authority_host = https://127.0.0.1:PORT, tenant = its GUID or domain):
+
+    GET  /{tenant}/v2.0/.well-known/openid-configuration   OpenID configuration (90002, 900023)
+    GET  /{tenant}/discovery/v2.0/keys                     the tenant's token-signing keys
+    POST /{tenant}/oauth2/v2.0/token                       client credentials + client assertion
+    GET  /graph/v1.0/organization                          Microsoft Graph (200, 401, 403)
+    GET  /portal/applications                              the demo portal API (DESIGN.md)
+    POST /portal/applications/{client_id}/certificates     body: the .cer (DER or PEM) -> 201
+    DELETE /portal/applications/{client_id}/certificates/{thumbprint}
+    POST /portal/applications/{client_id}/consent          {"granted": true|false}
+    POST|DELETE /portal/faults                             fault injection (see Fault)
+
+Module map: server (HTTP, routing, DemoTenant/DemoInfo), directory (tenant, apps, keys,
+persisted state), assertions (client-assertion checks), tokens (the tenant's access tokens),
+jose (JWS primitives), tls (CA and server certificate), errors (Entra/Graph envelopes and
+wording), faults (Fault).
 """
 
 import logging

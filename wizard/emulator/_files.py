@@ -29,6 +29,7 @@ def ensure_private_dir(path: Path) -> Path:
             return Path(path)
         raise
 
+
 LOCK_FILE = ".lock"
 
 

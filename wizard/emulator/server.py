@@ -473,7 +473,8 @@ class _Handler(BaseHTTPRequestHandler):
         directory = tenant.directory
         app = directory.application(client_id)
         if app is None:
-            raise errors.unknown_application(client_id, tenant.directory.tenant.domain)
+            # Entra names the directory by its display name in 700016 and 500011.
+            raise errors.unknown_application(client_id, directory.tenant.display_name)
         scopes = scope.split()
         if len(scopes) != 1 or not scopes[0].endswith("/.default"):
             raise errors.invalid_scope_suffix(scope)
@@ -492,7 +493,7 @@ class _Handler(BaseHTTPRequestHandler):
             GRAPH_APP_ID,
             tenant.graph_resource.rstrip("/").lower(),
         ):
-            raise errors.unknown_resource(resource, directory.tenant.domain)
+            raise errors.unknown_resource(resource, directory.tenant.display_name)
         issued = tenant.issuer.issue(app, tenant.graph_resource)
         self._json(
             200,
