@@ -468,3 +468,40 @@ def test_demo_info_json_contract(demo_info: DemoInfo) -> None:
     assert data["authority"] == f"{data['authority_host']}/{data['tenant_id']}"
     assert data["token_endpoint"] == f"{data['authority']}/oauth2/v2.0/token"
     json.dumps(data)
+
+
+@pytest.mark.parametrize(
+    ("setting", "code", "error"),
+    [
+        ("enabled", 7000112, "unauthorized_client"),
+        ("public_client", 700025, "invalid_client"),
+        ("blocked_by_conditional_access", 53003, "access_denied"),
+    ],
+)
+def test_app_settings_an_admin_can_get_wrong(
+    demo_info: DemoInfo,
+    demo_certificate: MakeCert,
+    demo_portal: PortalClient,
+    setting: str,
+    code: int,
+    error: str,
+) -> None:
+    made = demo_certificate(f"Setting{code}", client_id=demo_info.unconsented_client_id)
+    credential = thumbprint_credential(made.certificate, made.private_key)
+    wrong = {setting: setting != "enabled"}
+    demo_portal.update_application(demo_info.unconsented_client_id, **wrong)
+    try:
+        result = msal_token(demo_info, credential, client_id=demo_info.unconsented_client_id)
+        assert _error_code(result) == code
+        assert result["error"] == error
+    finally:
+        demo_portal.update_application(
+            demo_info.unconsented_client_id, **{setting: not wrong[setting]}
+        )
+    result = msal_token(demo_info, credential, client_id=demo_info.unconsented_client_id)
+    assert "access_token" in result, result
+
+
+def test_app_settings_validated(demo_info: DemoInfo, demo_portal: PortalClient) -> None:
+    with pytest.raises(UserError, match="booleans"):
+        demo_portal.update_application(demo_info.client_id)

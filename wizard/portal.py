@@ -113,6 +113,29 @@ class PortalClient:
         body = json.dumps({"granted": granted}).encode()
         self._request("POST", f"/applications/{quoted}/consent", body, "application/json")
 
+    def update_application(
+        self,
+        client_id: str,
+        *,
+        enabled: bool | None = None,
+        public_client: bool | None = None,
+        blocked_by_conditional_access: bool | None = None,
+    ) -> dict[str, Any]:
+        """Change an app's settings to practise their errors (7000112, 700025, 53003)."""
+        changes = {
+            name: value
+            for name, value in (
+                ("enabled", enabled),
+                ("public_client", public_client),
+                ("blocked_by_conditional_access", blocked_by_conditional_access),
+            )
+            if value is not None
+        }
+        quoted = urllib.parse.quote(client_id, safe="")
+        body = json.dumps(changes).encode()
+        payload = self._request("PATCH", f"/applications/{quoted}", body, "application/json")
+        return dict(payload) if isinstance(payload, dict) else {}
+
     def set_fault(self, fault: dict[str, Any] | None) -> None:
         """Inject a fault (the JSON of wizard.emulator.Fault), or clear it with None."""
         if fault is None:

@@ -42,6 +42,7 @@ GUID_RE = re.compile(
 DNS_RE = re.compile(
     r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
 )
+APP_SETTINGS = ("enabled", "public_client", "blocked_by_conditional_access")
 THUMBPRINT_RE = re.compile(r"^[0-9A-F]{40}$")
 
 DEFAULT_DOMAIN = "contosodemo.onmicrosoft.com"
@@ -147,6 +148,10 @@ class Application:
     requested_roles: list[str]
     consented: bool
     key_credentials: list[KeyCredential] = field(default_factory=list)
+    # Settings an admin can get wrong in the real portal, for practising their errors:
+    enabled: bool = True  # Enterprise applications > Properties > Enabled for users to sign in
+    public_client: bool = False  # Authentication > Allow public client flows
+    blocked_by_conditional_access: bool = False  # a workload-identity CA policy blocks it
 
     @property
     def granted_roles(self) -> list[str]:
@@ -162,6 +167,9 @@ class Application:
             "requested_roles": list(self.requested_roles),
             "roles": self.granted_roles,
             "consented": self.consented,
+            "enabled": self.enabled,
+            "public_client": self.public_client,
+            "blocked_by_conditional_access": self.blocked_by_conditional_access,
             "key_credentials": [k.to_json() for k in self.key_credentials],
         }
 
@@ -179,6 +187,9 @@ class Application:
             display_name=str(data["display_name"]),
             requested_roles=[str(r) for r in data.get("requested_roles", [])],
             consented=bool(data.get("consented", False)),
+            enabled=bool(data.get("enabled", True)),
+            public_client=bool(data.get("public_client", False)),
+            blocked_by_conditional_access=bool(data.get("blocked_by_conditional_access", False)),
             key_credentials=[KeyCredential.from_state(k) for k in data.get("key_credentials", [])],
         )
 
@@ -415,5 +426,27 @@ class Directory:
                 self._save()
             except BaseException:
                 app.consented = previous
+                raise
+        return app
+
+    def update_settings(self, client_id: str, changes: dict[str, object]) -> Application:
+        """Change `enabled`, `public_client` or `blocked_by_conditional_access` (booleans)."""
+        unknown = set(changes) - set(APP_SETTINGS)
+        if unknown or not changes or not all(isinstance(v, bool) for v in changes.values()):
+            raise PortalError(
+                400,
+                "InvalidSettings",
+                "Send a JSON object of booleans, any of: " + ", ".join(APP_SETTINGS) + ".",
+            )
+        with self._lock, state_lock(self.state_dir):
+            app = self._require_app(client_id)
+            previous = {name: getattr(app, name) for name in changes}
+            for name, value in changes.items():
+                setattr(app, name, value)
+            try:
+                self._save()
+            except BaseException:
+                for name, value in previous.items():
+                    setattr(app, name, value)
                 raise
         return app

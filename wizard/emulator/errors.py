@@ -164,6 +164,31 @@ def client_secret_not_registered(client_id: str) -> EntraError:
     )
 
 
+def public_client_with_credential() -> EntraError:
+    return EntraError(
+        "invalid_client",
+        700025,
+        "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.",
+    )
+
+
+def application_disabled(client_id: str, display_name: str) -> EntraError:
+    return EntraError(
+        "unauthorized_client", 7000112, f"Application '{client_id}'({display_name}) is disabled."
+    )
+
+
+def blocked_by_conditional_access() -> EntraError:
+    # The wording is Entra's; the OAuth error name sent with 53003 for an app-only sign-in is
+    # not known to us (interactive flows see invalid_grant), so access_denied here.
+    return EntraError(
+        "access_denied",
+        53003,
+        "Access has been blocked by Conditional Access policies. The access policy does not "
+        "allow token issuance.",
+    )
+
+
 def missing_assertion_type() -> EntraError:
     # Wording from public captures of Entra's 7000219.
     return EntraError(

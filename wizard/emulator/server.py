@@ -487,7 +487,13 @@ class _Handler(BaseHTTPRequestHandler):
                 client_id,
             )
         else:
+            if app.public_client and (field("client_assertion") or field("client_secret")):
+                raise errors.public_client_with_credential()
             self._authenticate_client(form, field, client_id)
+        if not app.enabled:
+            raise errors.application_disabled(app.client_id, app.display_name)
+        if app.blocked_by_conditional_access:
+            raise errors.blocked_by_conditional_access()
         if resource.rstrip("/").lower() not in (
             GRAPH_RESOURCE,
             GRAPH_APP_ID,
@@ -652,7 +658,7 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 raise PortalError(405, "MethodNotAllowed", "Use GET, POST or DELETE.")
             return
-        if len(parts) >= 3 and parts[0] == "applications":
+        if len(parts) >= 2 and parts[0] == "applications":
             client_id = parts[1]
             if parts[2:] == ["certificates"] and method == "POST":
                 credential = directory.add_certificate(client_id, body)
@@ -661,6 +667,15 @@ class _Handler(BaseHTTPRequestHandler):
             if len(parts) == 4 and parts[2] == "certificates" and method == "DELETE":
                 removed = directory.remove_certificate(client_id, parts[3])
                 self._json(200, {"client_id": client_id.lower(), "removed": removed.to_json()})
+                return
+            if len(parts) == 2 and method == "PATCH":
+                try:
+                    changes = json.loads(body or b"{}")
+                except (ValueError, UnicodeDecodeError):
+                    changes = None
+                if not isinstance(changes, dict):
+                    raise PortalError(400, "InvalidSettings", "Send a JSON object.")
+                self._json(200, directory.update_settings(client_id, changes).to_json())
                 return
             if parts[2:] == ["consent"] and method == "POST":
                 try:
