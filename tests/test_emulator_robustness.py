@@ -492,3 +492,31 @@ def test_in_process_tenant_never_writes_to_the_terminal(
     assert session(demo_tenant.info).get(demo_tenant.info.openid_configuration).status_code == 500
     captured = capfd.readouterr()
     assert captured.err == "" and captured.out == ""
+
+
+def test_connection_cap_sheds_a_flood_and_recovers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wizard.emulator import server
+
+    monkeypatch.setattr(server, "MAX_CONNECTIONS", 4)
+    with DemoTenant(tmp_path / "capped") as tenant:
+        info = tenant.info
+        host, port = info.authority_host.removeprefix("https://").rsplit(":", 1)
+        flood = [socket.create_connection((host, int(port)), timeout=5) for _ in range(4)]
+        try:
+            time.sleep(0.2)
+            with pytest.raises(requests.exceptions.ConnectionError):
+                session(info).get(info.openid_configuration, timeout=5)
+        finally:
+            for sock in flood:
+                sock.close()
+        deadline = time.monotonic() + 5
+        while True:  # the flood's threads notice the closed sockets and free their slots
+            try:
+                if _discovery_ok(info, timeout=2):
+                    break
+            except requests.exceptions.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)

@@ -52,8 +52,8 @@ MAX_BODY = 64 * 1024
 DRAIN_LIMIT = 1024 * 1024
 # Each connection holds a thread until it closes or idles out; beyond this many the newest
 # connection is closed at once, so a flood cannot exhaust the process.
-MAX_CONNECTIONS = 256
-SOCKET_TIMEOUT = 15.0
+MAX_CONNECTIONS = 512
+SOCKET_TIMEOUT = 10.0  # per read: a slow client, or an idle keep-alive connection
 GRAPH_PREFIX = "/graph"
 PORTAL_PREFIX = "/portal"
 LOOPBACK_NAMES = ("localhost", "localhost.")
