@@ -529,15 +529,26 @@ async def _drive_bare() -> list[str]:
 
 
 def memory_main(argv: Sequence[str]) -> None:
-    """Child process: drive one app ("wizard" or "bare") and print the peak RSS."""
+    """Child process: drive one app ("wizard" or "bare") and print its peak RSS.
+
+    On Linux ru_maxrss survives exec(): a child of a big process (pytest) reports its
+    parent's size. /proc/self/status VmHWM belongs to this process image alone, so it is
+    the figure where it exists; ru_maxrss is printed beside it.
+    """
     import asyncio
     import resource
 
     seen = asyncio.run(_drive_wizard() if argv[0] == "wizard" else _drive_bare())
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if sys.platform == "darwin":
-        peak //= 1024  # bytes there, KiB on Linux
-    print(json.dumps({"steps": seen, "maxrss_kib": peak}))
+        maxrss //= 1024  # bytes there, KiB on Linux
+    hwm: int | None = None
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                hwm = int(line.split()[1])
+    print(json.dumps({"steps": seen, "maxrss_kib": maxrss, "vmhwm_kib": hwm,
+                      "peak_kib": hwm if hwm is not None else maxrss}))
 
 
 def bench_memory(bounds: Bounds, workdir: Path) -> list[Figure]:
@@ -552,7 +563,7 @@ def bench_memory(bounds: Bounds, workdir: Path) -> list[Figure]:
             env = environment(workdir / f"memory-{kind}-{index}")
             _, done = run_process(helper_command("memory_main", kind), env)
             report = json.loads(done.stdout.strip().splitlines()[-1])
-            samples[kind].append(report["maxrss_kib"] / 1024)
+            samples[kind].append(report["peak_kib"] / 1024)
             if kind == "wizard":
                 steps = report["steps"]
     if len(steps) != 9:
@@ -560,7 +571,8 @@ def bench_memory(bounds: Bounds, workdir: Path) -> list[Figure]:
     return [Figure.measured("memory.peak", "Peak memory (RSS), full demo run: 9 steps",
                             "wizard --demo, pilot-driven", "bare Textual app, pilot-driven",
                             "MiB", samples["wizard"], samples["bare"],
-                            note="the demo tenant runs in the same process, as with --demo")]
+                            note="peak RSS (VmHWM on Linux, else ru_maxrss); the demo tenant "
+                            "runs in the same process, as with --demo")]
 
 
 # ---------------------------------------------------------------------------- the command
