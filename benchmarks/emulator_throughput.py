@@ -12,7 +12,8 @@ lifetime, and so does the demo tenant), so the clients' own RSA signing does not
 from the server on a small machine. Every request still costs the server a full assertion
 verification and an RS256 access-token signature.
 
-    uv run python benchmarks/emulator_throughput.py [--levels 1,4,16] [--seconds 3] [--max-requests 400]
+    uv run python benchmarks/emulator_throughput.py [--levels 1,4,16] [--seconds 3]
+        [--max-requests 400] [--new-connections]
 
 Prints a table, then one JSON document on the last line.
 """
@@ -87,7 +88,12 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 
 def run_level(
-    info: dict[str, Any], form: dict[str, str], clients: int, seconds: float, max_requests: int
+    info: dict[str, Any],
+    form: dict[str, str],
+    clients: int,
+    seconds: float,
+    max_requests: int,
+    new_connections: bool = False,
 ) -> dict[str, Any]:
     latencies: list[float] = []
     failures = 0
@@ -103,16 +109,23 @@ def run_level(
             issued += 1
             return True
 
-    def client() -> None:
-        nonlocal failures
+    def new_session() -> requests.Session:
         http = requests.Session()
         http.verify = info["ca_bundle"]
         http.trust_env = False
+        return http
+
+    def client() -> None:
+        nonlocal failures
+        http = new_session()
         http.post(info["token_endpoint"], data=form, timeout=30)  # warm-up: connect + TLS
         ready.wait()
         go.wait()
         while next_ticket():
             started = time.perf_counter()
+            if new_connections:  # a fresh TCP + TLS handshake per request
+                http.close()
+                http = new_session()
             answer = http.post(info["token_endpoint"], data=form, timeout=30)
             elapsed = time.perf_counter() - started
             ok = answer.status_code == 200 and "access_token" in answer.json()
@@ -137,6 +150,7 @@ def run_level(
     wall = time.perf_counter() - started
     return {
         "clients": clients,
+        "connections": "new" if new_connections else "keep-alive",
         "requests": len(latencies),
         "failures": failures,
         "seconds": round(wall, 3),
@@ -158,6 +172,11 @@ def main() -> int:
     )
     parser.add_argument(
         "--max-requests", type=int, default=400, help="request bound per level (default 400)"
+    )
+    parser.add_argument(
+        "--new-connections",
+        action="store_true",
+        help="open a new HTTPS connection for every request (TLS handshake included)",
     )
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
@@ -194,13 +213,18 @@ def main() -> int:
                 "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
                 "client_assertion": _assertion(key, cert, info),
             }
-            results = [run_level(info, form, n, args.seconds, args.max_requests) for n in levels]
+            results = [
+                run_level(info, form, n, args.seconds, args.max_requests, args.new_connections)
+                for n in levels
+            ]
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=10)
 
+    mode = "a new connection per request" if args.new_connections else "keep-alive"
     print(
-        f"demo tenant token endpoint, {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs"
+        f"demo tenant token endpoint ({mode}), "
+        f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs"
     )
     print(
         f"{'clients':>7} {'requests':>8} {'failures':>8} {'seconds':>7} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7}"
