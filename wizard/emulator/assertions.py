@@ -194,7 +194,12 @@ def verify_client_assertion(
         raise errors.malformed_assertion("The 'exp' claim is missing.")
     starts = max(t for t in (not_before, issued, 0.0) if t is not None)
     if now >= expires or starts > now + CLOCK_SKEW:
-        raise errors.outside_time_range(moment, _utc(starts), _utc(expires))
+        # Entra reports "valid from" from nbf alone (1970-01-01 for MSAL's assertions, which
+        # carry none); an iat in the future is shown instead when it is the reason.
+        shown = not_before if not_before is not None else 0.0
+        if issued is not None and issued > now + CLOCK_SKEW and issued > shown:
+            shown = issued
+        raise errors.outside_time_range(moment, _utc(shown), _utc(expires))
     # Replayed jti values are accepted: Entra does not reliably reject a reused assertion
     # within its lifetime (MSAL itself reuses one for up to ~9 minutes), so neither do we.
     return key
