@@ -7,6 +7,7 @@ the suite fast. Everything talks to a real demo tenant over HTTPS.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -369,3 +370,43 @@ def test_profile_seam(
     """--profile asks wizard.profiles; an unknown name is that module's clear error."""
     code, _, err = run_cli(capsys, "--profile", "no-such-profile")
     assert code in (1, 2) and err.startswith("error:") and "Traceback" not in err
+
+
+class _TriggerOnWrite(io.StringIO):
+    """stdout that runs `action` once when `marker` is printed: lets a fault start exactly
+    between the positive and the negative test of one real run."""
+
+    def __init__(self, marker: str, action: Callable[[], None]) -> None:
+        super().__init__()
+        self.marker, self.action, self.fired = marker, action, False
+
+    def write(self, text: str) -> int:
+        if not self.fired and self.marker in text:
+            self.fired = True
+            self.action()
+        return super().write(text)
+
+
+def test_throttled_negative_test_is_inconclusive_exit_4(
+    monkeypatch: pytest.MonkeyPatch,
+    demo_tenant: DemoTenant,
+    demo_info: DemoInfo,
+    files: tuple[Path, Path],
+) -> None:
+    stdout = _TriggerOnWrite(
+        "Negative test:",
+        lambda: demo_tenant.set_fault(
+            Fault(kind="status", endpoint="token", status=429, retry_after=600)
+        ),
+    )
+    monkeypatch.setattr(sys, "stdout", stdout)
+    try:
+        code = main(["test", *base_args(demo_info, *files)])
+    finally:
+        demo_tenant.set_fault(None)
+    out = stdout.getvalue()
+    assert stdout.fired
+    assert code == 4, out
+    assert "+ Graph: read the organization" in out  # StringIO has no encoding: ASCII marks
+    assert out.count("Too many requests") == 1  # explained once for the three probes
+    assert verdict_of(out).startswith("INCONCLUSIVE: the certificate works, but 3 negative")
