@@ -408,5 +408,5 @@ def test_throttled_negative_test_is_inconclusive_exit_4(
     assert stdout.fired
     assert code == 4, out
     assert "+ Graph: read the organization" in out  # StringIO has no encoding: ASCII marks
-    assert out.count("Too many requests") == 1  # explained once for the three probes
+    assert out.count("Too many requests") == 3 and out.count("Why:") == 1  # explained once
     assert verdict_of(out).startswith("INCONCLUSIVE: the certificate works, but 3 negative")
