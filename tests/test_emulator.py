@@ -505,3 +505,13 @@ def test_app_settings_an_admin_can_get_wrong(
 def test_app_settings_validated(demo_info: DemoInfo, demo_portal: PortalClient) -> None:
     with pytest.raises(UserError, match="booleans"):
         demo_portal.update_application(demo_info.client_id)
+
+
+def test_damaged_state_file_is_reported_not_overwritten(tmp_path: Path) -> None:
+    state = tmp_path / "damaged"
+    with DemoTenant(state):
+        pass
+    (state / "directory.json").write_text("{ half a file")
+    with pytest.raises(UserError, match="damaged"):
+        DemoTenant(state).start()
+    assert (state / "directory.json").read_text() == "{ half a file"

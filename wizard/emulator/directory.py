@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from wizard import certs
 from wizard.emulator._files import atomic_write, ensure_private_dir, state_lock
+from wizard.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,6 @@ DNS_RE = re.compile(
     r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
 )
 APP_SETTINGS = ("enabled", "public_client", "blocked_by_conditional_access")
-THUMBPRINT_RE = re.compile(r"^[0-9A-F]{40}$")
 
 DEFAULT_DOMAIN = "contosodemo.onmicrosoft.com"
 DEFAULT_ORGANIZATION = "Contoso Demo"
@@ -122,17 +122,14 @@ class KeyCredential:
 
     @classmethod
     def from_certificate(cls, cert: x509.Certificate) -> KeyCredential:
-        der = cert.public_bytes(serialization.Encoding.DER)
-        names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-        common_name = str(names[0].value) if names else cert.subject.rfc4514_string()
         return cls(
             key_id=str(uuid.uuid4()),
-            thumbprint_sha1=cert.fingerprint(hashes.SHA1()).hex().upper(),
-            thumbprint_sha256=cert.fingerprint(hashes.SHA256()).hex().upper(),
-            start=cert.not_valid_before_utc,
-            end=cert.not_valid_after_utc,
-            display_name=f"CN={common_name}",
-            der=der,
+            thumbprint_sha1=certs.thumbprint_sha1(cert),
+            thumbprint_sha256=certs.thumbprint_sha256(cert),
+            start=certs.not_valid_before(cert),
+            end=certs.not_valid_after(cert),
+            display_name=f"CN={certs.subject_cn(cert)}",
+            der=certs.cert_der(cert),
             added_at=time.time(),
         )
 
@@ -209,9 +206,6 @@ def _parse_upload(data: bytes) -> x509.Certificate:
     Like the real portal, only a public certificate is accepted: anything carrying a private
     key (a key file, a PEM bundle with the key, a PFX) is refused, so a secret never travels.
     """
-    from wizard import certs
-    from wizard.errors import UserError
-
     if b"PRIVATE KEY-----" in data:
         raise PortalError(
             400,
@@ -291,9 +285,7 @@ class Directory:
             )
             apps = [Application.from_state(a) for a in data["applications"]]
         except (OSError, ValueError, KeyError, TypeError) as error:
-            # A damaged state file is set aside, never silently overwritten.
-            from wizard.errors import UserError
-
+            # A damaged state file is reported, never silently overwritten.
             raise UserError(
                 f"The demo tenant's state file {self.path} is damaged ({error}).",
                 hint="Move it away (or use another --state folder) to start a fresh demo tenant.",

@@ -10,7 +10,6 @@ import base64
 import hashlib
 import secrets
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -183,7 +182,3 @@ class TokenIssuer:
         if moment >= exp or moment + CLOCK_SKEW < nbf:
             raise BearerRejected("Lifetime validation failed, the token is expired.")
         return claims
-
-
-def new_request_id() -> str:
-    return str(uuid.uuid4())
