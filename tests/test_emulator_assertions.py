@@ -347,3 +347,108 @@ def test_token_endpoint_for_unknown_tenant(demo_info: DemoInfo) -> None:
     )
     assert answer.status_code == 400
     assert answer.json()["error_codes"] == [90002]
+
+
+# -- fuzzing: anything a client sends ends as an Entra refusal, never a crash -------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from wizard.emulator import DemoTenant  # noqa: E402
+from wizard.emulator.assertions import verify_client_assertion  # noqa: E402
+from wizard.emulator.errors import EntraError  # noqa: E402
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_headers = st.fixed_dictionaries(
+    {},
+    optional={
+        "alg": st.sampled_from(["RS256", "PS256", "none", "HS256", "ES256", ""]) | _json_values,
+        "x5t": st.text(max_size=40) | _json_values,
+        "x5t#S256": st.text(max_size=60) | _json_values,
+        "x5c": st.lists(st.text(max_size=40), max_size=2) | _json_values,
+    },
+)
+_claims = st.dictionaries(
+    st.sampled_from(["aud", "iss", "sub", "exp", "iat", "nbf", "jti"]), _json_values, max_size=7
+)
+
+
+def _encode(value: object) -> str:
+    return _b64url(json.dumps(value).encode())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    header=_headers,
+    claims=_claims,
+    signature=st.binary(max_size=300),
+    known_key=st.booleans(),
+    signed=st.booleans(),
+    honest_claims=st.sampled_from(["none", "aud", "aud+iss", "aud+iss+sub"]),
+)
+def test_fuzzed_assertions_never_crash_the_verifier(
+    demo_tenant: DemoTenant,
+    registered: DemoCertificate,
+    header: dict[str, object],
+    claims: dict[str, object],
+    signature: bytes,
+    known_key: bool,
+    signed: bool,
+    honest_claims: str,
+) -> None:
+    """Garbage headers and claims, sometimes validly signed by a registered key over fuzzed
+    claims: the verifier either accepts or raises Entra's invalid_client, nothing else."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    info = demo_tenant.info
+    if known_key:
+        header = {**header, "x5t": certs.x5t(registered.certificate)}
+        header.pop("x5t#S256", None)
+        header.pop("x5c", None)
+    honest = {"aud": info.token_endpoint, "iss": info.client_id, "sub": info.client_id}
+    for name in honest_claims.split("+"):
+        if name in honest:
+            claims = {**claims, name: honest[name]}
+    if known_key and signed:
+        header["alg"] = "RS256"
+    signing_input = f"{_encode(header)}.{_encode(claims)}"
+    if known_key and signed:
+        signature = registered.private_key.sign(
+            signing_input.encode(), padding.PKCS1v15(), hashes.SHA256()
+        )
+    token = f"{signing_input}.{_b64url(signature)}"
+    try:
+        verify_client_assertion(
+            token,
+            client_id=info.client_id,
+            directory=demo_tenant.directory,
+            audiences=[info.token_endpoint],
+            now=time.time(),
+        )
+    except EntraError as refused:
+        assert refused.error == "invalid_client"
+        return
+    # Accepted: then it must have been a fully honest, validly signed, current assertion.
+    assert known_key and signed and honest_claims == "aud+iss+sub"
+    expires = claims.get("exp")
+    assert isinstance(expires, (int, float)) and expires > time.time()
+
+
+@settings(max_examples=200, deadline=None)
+@given(raw=st.text(max_size=200))
+def test_fuzzed_raw_text_is_refused_cleanly(demo_tenant: DemoTenant, raw: str) -> None:
+    with pytest.raises(EntraError):
+        verify_client_assertion(
+            raw,
+            client_id=demo_tenant.info.client_id,
+            directory=demo_tenant.directory,
+            audiences=[demo_tenant.info.token_endpoint],
+            now=time.time(),
+        )
