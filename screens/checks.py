@@ -14,7 +14,7 @@ from textual.widgets import Static
 if TYPE_CHECKING:
     from screens.base import WizardState
     from wizard.catalogue import Explanation
-    from wizard.connection import ConnectionSettings, Credential, StepStatus
+    from wizard.connection import ConnectionSettings, Credential
 
 RESULTS_STYLESHEET = Path(__file__).with_name("results.tcss")
 # Entra ID may take up to a minute to accept a fresh upload; the engine then retries 700027.
@@ -73,10 +73,6 @@ class CheckRow(Vertical):
         detail_line = self.query_one(".check-detail", Static)
         detail_line.update(detail)
         detail_line.display = bool(detail)
-
-
-def status_name(status: StepStatus) -> str:
-    return str(status.value)
 
 
 class Explained(Vertical):
