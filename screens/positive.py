@@ -224,8 +224,10 @@ class PositiveScreen(StepScreen):
         if result.signed_in:
             # The certificate works; what is missing is a permission, not a certificate.
             self.show_outcome("! Signed in with the certificate, but Graph refused the call.",
-                              "warning", permissions, organization)
+                              "warning", permissions,
+                              organization if result.organization else "")
             self.ready = True
+            self.query_one("#next", Button).focus()
         else:
             self.show_outcome("✗ The sign-in with the certificate failed.", "error")
         self.show_failure(result.error, warning=result.signed_in)
