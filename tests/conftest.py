@@ -103,7 +103,12 @@ def make_test_certificate(
     not_before: _dt.datetime | None = None,
     key: rsa.RSAPrivateKey | None = None,
 ) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
-    """A self-signed SHA-256 certificate like the wizard makes; fresh serial, pooled key."""
+    """A self-signed SHA-256 certificate like the wizard makes: fresh serial and thumbprint.
+
+    The key comes from a pool of four shared by the session (key generation is the slow
+    part), so two certificates may share a key: pass `key=` a key of your own when a test
+    needs a key that no other certificate has (e.g. "signed with the wrong key").
+    """
     key = key or _pooled_key(next(_counter))
     start = not_before or (_dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(minutes=1))
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])

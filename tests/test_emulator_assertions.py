@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from conftest import DemoCertificate, make_test_certificate
+from cryptography.hazmat.primitives.asymmetric import rsa
 from test_emulator_helpers import JWT_BEARER, assertion_form, make_assertion, post_token, session
 
 from wizard import certs
@@ -40,6 +41,12 @@ def registered(demo_info: DemoInfo, demo_portal: Any) -> DemoCertificate:
     cert, key = make_test_certificate("HostileTarget")
     demo_portal.upload_certificate(demo_info.client_id, certs.cert_der(cert))
     return DemoCertificate(cert, key, certs.thumbprint_sha1(cert), demo_info.client_id, True)
+
+
+@pytest.fixture(scope="module")
+def impostor_key() -> rsa.RSAPrivateKey:
+    """A key of its own: the shared test-key pool could hand back the registered one."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 def _good(info: DemoInfo, made: DemoCertificate, **kwargs: Any) -> str:
@@ -154,9 +161,9 @@ def test_hs256_keyed_with_public_certificate_refused(
 
 
 def test_registered_thumbprint_signed_by_another_key_refused(
-    demo_info: DemoInfo, registered: DemoCertificate
+    demo_info: DemoInfo, registered: DemoCertificate, impostor_key: rsa.RSAPrivateKey
 ) -> None:
-    _other_cert, other_key = make_test_certificate("Impostor")
+    other_key = impostor_key
     assertion = make_assertion(
         other_key,
         registered.certificate,
@@ -172,9 +179,9 @@ def test_registered_thumbprint_signed_by_another_key_refused(
 
 
 def test_ps256_signed_by_another_key_refused(
-    demo_info: DemoInfo, registered: DemoCertificate
+    demo_info: DemoInfo, registered: DemoCertificate, impostor_key: rsa.RSAPrivateKey
 ) -> None:
-    _other_cert, other_key = make_test_certificate("Impostor256")
+    other_key = impostor_key
     header = {"x5t#S256": certs.x5t_s256(registered.certificate)}
     assertion = make_assertion(
         other_key,
