@@ -141,7 +141,8 @@ def ensure_private_dir(path: Path) -> Path:
     path = Path(path).expanduser()
     if path.is_dir():
         return path
-    if path.exists():
+    # Checked again after is_dir(): another process may have just created the folder.
+    if path.exists() and not path.is_dir():
         raise UserError(
             f"{path} exists but is a file, not a folder.", hint="Choose another folder."
         )

@@ -13,21 +13,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from wizard import storage
-from wizard.errors import UserError
-from wizard.storage import atomic_write
+from wizard.storage import atomic_write, ensure_private_dir
 
 __all__ = ["atomic_write", "ensure_private_dir", "state_lock"]
-
-
-def ensure_private_dir(path: Path) -> Path:
-    """storage.ensure_private_dir, tolerant of another process creating the folder meanwhile."""
-    try:
-        return storage.ensure_private_dir(path)
-    except UserError:
-        if Path(path).is_dir():
-            return Path(path)
-        raise
 
 
 LOCK_FILE = ".lock"
