@@ -349,8 +349,9 @@ def load_private_key_bytes(
         key = loader(data, password=passphrase or None)
     except TypeError as error:
         if passphrase and "not encrypted" in str(error):
-            # A passphrase for an unencrypted key is harmless: load the key without it.
-            return _require_rsa(loader(data, password=None), source)
+            # A passphrase for an unencrypted key is harmless: load the key without it
+            # (and refuse a damaged one as clearly as without a passphrase).
+            return load_private_key_bytes(data, None, source)
         raise PassphraseNeeded(
             f"{source} is encrypted and needs its passphrase.",
             hint="Put the passphrase in an environment variable and pass --passphrase-env VAR.",
