@@ -264,6 +264,11 @@ async def test_negative_raises_the_alarm_when_the_tenant_accepts_anything(
         assert isinstance(app.screen, AlarmScreen)
         assert "ALARM" in str(app.screen.query_one("#alarm-banner", Static).content)
         assert "No credential at all" in str(app.screen.query_one("#alarm-probes", Static).content)
+        await pilot.press("escape")  # "I understand": back to the results, alarm explained
+        await pilot.pause()
+        assert isinstance(app.screen, NegativeScreen)
+        assert set(statuses(app).values()) == {"fail"}
+        assert "ALARM" in text_of(app, "#verdict") and "security incident" in explained_text(app)
         faults.set_fault(None)
         await pilot.press("r")  # test again, now that the tenant behaves
         await settle(pilot)
