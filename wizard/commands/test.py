@@ -373,23 +373,28 @@ def run(args: argparse.Namespace) -> int:
 
     inputs = _gather(args)
     _check_flags(args, inputs)
+    # IDs first: a typo should not cost a passphrase prompt or a demo tenant start.
+    tenant = normalize_tenant(inputs.tenant) if inputs.tenant else None
+    client_id = normalize_client_id(inputs.client_id) if inputs.client_id else None
+    if not inputs.demo and not tenant:
+        raise _usage("--tenant is required: the Directory (tenant) ID or a domain such as "
+                     "contoso.onmicrosoft.com.")
+    if not inputs.demo and not client_id:
+        raise _usage("--client-id is required: the app registration's Application "
+                     "(client) ID.")
     credential = _credential(args, inputs)
     demo: DemoTenant | None = _start_demo(inputs) if inputs.demo else None
     try:
         demo_info = demo.info if demo is not None else None
         if demo_info is not None:
-            inputs.tenant = inputs.tenant or demo_info.tenant_id
-            inputs.client_id = inputs.client_id or demo_info.client_id
-        if not inputs.tenant:
-            raise _usage("--tenant is required: the Directory (tenant) ID or a domain such as "
-                         "contoso.onmicrosoft.com.")
-        if not inputs.client_id:
-            raise _usage("--client-id is required: the app registration's Application "
-                         "(client) ID.")
+            # With --demo the IDs default to the demo tenant's consented app.
+            tenant = tenant or demo_info.tenant_id
+            client_id = client_id or demo_info.client_id
+        assert tenant is not None and client_id is not None
         settings = ConnectionSettings(
             cloud=_cloud(args, inputs, demo_info),
-            tenant=normalize_tenant(inputs.tenant),
-            client_id=normalize_client_id(inputs.client_id),
+            tenant=tenant,
+            client_id=client_id,
             timeout=float(args.timeout),
         )
         out = _Printer(
