@@ -23,7 +23,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Input, Markdown, Static
+from textual.widgets import Button, Footer, Input, Static
 
 from screens.widgets import (
     CopyableValue,
@@ -99,6 +99,8 @@ class HelpScreen(ModalScreen[None]):
         self.help_title = title
 
     def compose(self) -> ComposeResult:
+        from textual.widgets import Markdown  # markdown-it is slow to import: not before F1
+
         with Vertical(id="help-dialog"):
             yield Static(f"Help · {self.help_title}", id="help-title", markup=False)
             with VerticalScroll(id="help-body"):
@@ -238,7 +240,7 @@ class StepScreen(Screen[Nav]):
         Binding("f1", "help", "Help"),
     ]
 
-    ready: reactive[bool] = reactive(True, bindings=True)
+    ready: reactive[bool] = reactive(True, bindings=True, init=False)
     """Whether Next is allowed now."""
 
     def __init__(self, state: WizardState) -> None:
@@ -263,6 +265,9 @@ class StepScreen(Screen[Nav]):
 
     def on_mount(self) -> None:
         self.query_one("#next", Button).disabled = not self.ready
+
+    def on_unmount(self) -> None:
+        self.cancel_event.set()  # also when the app closes without leaving the step
 
     def watch_ready(self, ready: bool) -> None:
         for button in self.query("#next").results(Button):

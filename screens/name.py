@@ -51,9 +51,17 @@ class NewPassphrase(EngineCheck):
 def output_folder_problem(text: str) -> str | None:
     if not text.strip():
         return "Enter the folder that will hold the certificate's folder."
-    path = Path(text.strip()).expanduser()
-    if path.exists() and not path.is_dir():
-        return f"{path} is a file; choose a folder."
+    if "\x00" in text:
+        return "The folder name holds an invisible NUL character; type it again."
+    try:
+        path = Path(text.strip()).expanduser()
+        if path.exists() and not path.is_dir():
+            return f"{path} is a file; choose a folder."
+    except RuntimeError:  # ~name of a user that does not exist
+        return f"There is no user {text.strip().split('/')[0][1:]!r}: write ~/folder or a full path."
+    except (OSError, ValueError) as error:  # a name too long, a NUL byte, ...
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        return f"This folder can't be used ({reason}); choose another."
     return None
 
 

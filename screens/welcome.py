@@ -14,7 +14,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.widgets import Button, RadioButton, RadioSet, Select, Static
+from textual.reactive import reactive
+from textual.widgets import Button, Static
 
 from screens.base import Nav, StepScreen, WizardState
 
@@ -84,8 +85,12 @@ class WelcomeScreen(StepScreen):
         Binding("d", "choose('demo')", "Demo tenant"),
     ]
 
+    wants_demo: reactive[bool] = reactive(False, init=False)
+    """The tenant chosen: the demo tenant (True) or the user's own (False)."""
+
     def __init__(self, state: WizardState) -> None:
         super().__init__(state)
+        self.set_reactive(WelcomeScreen.wants_demo, state.demo)
         self.profiles: list[Profile] = []
         self.demo_starting = False
         self.advance_when_demo_ready = False
@@ -95,11 +100,10 @@ class WelcomeScreen(StepScreen):
         yield Static(INTRODUCTION, classes="lead", markup=False)
         yield Static(read_diagram(), id="diagram", markup=False)
         yield Static("Where do you want to set it up?", classes="section")
-        with RadioSet(id="tenant-choice"):
-            yield RadioButton("My Microsoft Entra tenant (real)", id="choice-real",
-                              value=not self.state.demo)
-            yield RadioButton("The built-in demo tenant (practice; nothing leaves this computer)",
-                              id="choice-demo", value=self.state.demo)
+        # Two buttons rather than a RadioSet: the same choice, and a faster first screen.
+        with Horizontal(id="tenant-choice"):
+            yield Button("", id="choice-real", compact=True)
+            yield Button("", id="choice-demo", compact=True)
         yield Static("", id="demo-status", classes="muted", markup=False)
         self.profiles, problem = saved_profiles()
         if problem:
@@ -110,6 +114,8 @@ class WelcomeScreen(StepScreen):
                 for profile in self.profiles
             ]
             yield Static(f"Or pick up a saved set-up ({len(self.profiles)}):", classes="section")
+            from textual.widgets import Select  # only with saved set-ups: keeps start-up light
+
             yield Select[str](options, id="profile-select", allow_blank=False, compact=True)
             with Horizontal(id="profile-actions"):
                 yield Button("Test it again", id="test-profile", compact=True)
@@ -117,21 +123,32 @@ class WelcomeScreen(StepScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.show_demo_status()
+        self.watch_wants_demo()
         if self.state.demo and self.state.demo_info is None:
             self.start_demo()
 
     # --------------------------------------------------------------- choices
-    @property
-    def wants_demo(self) -> bool:
-        return self.query_one("#choice-demo", RadioButton).value
+    def watch_wants_demo(self) -> None:
+        real = self.query_one("#choice-real", Button)
+        demo = self.query_one("#choice-demo", Button)
+        real.label = f"{'◉' if not self.wants_demo else '○'} My Microsoft Entra tenant"
+        demo.label = f"{'◉' if self.wants_demo else '○'} The demo tenant (practice, offline)"
+        real.set_class(not self.wants_demo, "-chosen")
+        demo.set_class(self.wants_demo, "-chosen")
+        self.show_demo_status()
 
     def action_choose(self, which: str) -> None:
-        self.query_one(f"#choice-{which}", RadioButton).value = True
+        self.wants_demo = which == "demo"
 
-    @on(RadioSet.Changed, "#tenant-choice")
-    def tenant_changed(self) -> None:
-        self.show_demo_status()
+    @on(Button.Pressed, "#choice-real")
+    def choose_real(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_choose("real")
+
+    @on(Button.Pressed, "#choice-demo")
+    def choose_demo(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_choose("demo")
 
     def show_demo_status(self) -> None:
         status = self.query_one("#demo-status", Static)
@@ -157,6 +174,8 @@ class WelcomeScreen(StepScreen):
 
     async def pick_profile(self, intent: Literal["test", "renew"]) -> None:
         """Carry on with a saved set-up, in the tenant (real or demo) it was made for."""
+        from textual.widgets import Select
+
         name = self.query_one("#profile-select", Select).value
         profile = next((p for p in self.profiles if p.name == name), None)
         if profile is None:

@@ -375,3 +375,88 @@ async def test_f1_opens_the_steps_help_and_escape_closes_it(tmp_path: Path) -> N
         await pilot.pause()
         assert isinstance(app.screen, NameScreen)
     assert app.results == []
+
+
+# ------------------------------------------------------------------ the app's flow loop
+async def test_app_back_from_name_returns_to_welcome_keeping_answers(demo_info: DemoInfo) -> None:
+    from wizard.app import CertWizardApp
+
+    app = CertWizardApp(demo_info=demo_info)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, WelcomeScreen)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, NameScreen)
+        app.screen.query_one("#name", Input).value = "KeptName"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, WelcomeScreen)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen.query_one("#name", Input).value == "KeptName"
+
+
+async def test_app_quit_asks_while_a_certificate_is_untested(
+    demo_info: DemoInfo, written_set: tuple[storage.CertificateFiles, str]
+) -> None:
+    from screens.base import ConfirmScreen
+    from wizard.app import CertWizardApp
+
+    app = CertWizardApp(demo_info=demo_info)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.state.files = written_set[0]
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        question = str(app.screen.query_one("#confirm-question", Static).content)
+        assert str(written_set[0].folder) in question
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, WelcomeScreen)
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+async def test_app_tests_a_saved_profile_again_after_asking_its_passphrase(
+    demo_info: DemoInfo, written_set: tuple[storage.CertificateFiles, str]
+) -> None:
+    from screens.base import PassphrasePrompt
+    from wizard.app import CertWizardApp
+    from wizard.profiles import Profile, save_profile
+
+    files, thumbprint = written_set
+    save_profile(Profile(
+        name="screens-flow", cloud="global", tenant=demo_info.tenant_id,
+        client_id=demo_info.client_id, thumbprint_sha1=thumbprint, thumbprint_sha256="0" * 64,
+        cert_path=str(files.pem), key_path=str(files.key),
+        pfx_path=str(files.pfx) if files.pfx else None, cer_path=str(files.cer),
+        not_after=datetime.now(timezone.utc) + timedelta(days=30), demo=True,
+    ))
+    app = CertWizardApp(demo_info=demo_info)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.click("#test-profile")
+        await pilot.pause()
+        assert isinstance(app.screen, PassphrasePrompt)
+        app.screen.query_one("#existing-passphrase", Input).value = "wrong"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "passphrase" in (field_error(app, "existing-passphrase-field") or "")
+        app.screen.query_one("#existing-passphrase", Input).value = PASSPHRASE
+        await pilot.press("enter")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "PositiveScreen"
+        assert app.state.files is not None and app.state.files.key == files.key
+        assert app.state.passphrase == PASSPHRASE.encode()
+        assert (app.state.client_id, app.state.cloud_key) == (demo_info.client_id, "demo")
+        # Not app.workers.wait_for_complete(): the flow loop is a worker that runs until exit.
+        for _ in range(300):
+            if app.state.positive is not None:
+                break
+            await pilot.pause(0.05)
+        assert app.state.positive is not None

@@ -6,13 +6,21 @@ first screen; the other steps (and MSAL, cryptography, the network) come when th
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 
-from screens.base import ConfirmScreen, Nav, PassphrasePrompt, StepScreen, WizardState
+from screens.base import (
+    STYLESHEET,
+    ConfirmScreen,
+    Nav,
+    PassphrasePrompt,
+    StepScreen,
+    WizardState,
+)
 from screens.welcome import WelcomeScreen
 
 if TYPE_CHECKING:
@@ -56,6 +64,9 @@ class CertWizardApp(App[None]):
     """From nothing to a proven certificate sign-in, one step at a time."""
 
     TITLE = "Entra certificate wizard"
+    # The steps' stylesheet, parsed with the app's at start-up: a screen bringing a new
+    # stylesheet makes Textual re-parse and re-apply every rule (~100 ms) as it appears.
+    CSS_PATH: ClassVar[list[str | PurePath]] = [STYLESHEET]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
