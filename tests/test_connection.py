@@ -19,6 +19,7 @@ from wizard.connection import (
     Step,
     StepStatus,
     exit_code_for,
+    format_seconds,
     overall_verdict,
     run_negative,
     run_positive,
@@ -342,3 +343,22 @@ def test_verdict_table() -> None:
     assert (overall_verdict(bad, alarm), exit_code_for(bad, alarm)) == ("fail", 3)
     assert (overall_verdict(ok, unsure), exit_code_for(ok, unsure)) == ("inconclusive", 4)
     assert (overall_verdict(bad, unsure), exit_code_for(bad, unsure)) == ("fail", 1)
+
+
+def test_step_seconds_measure_the_requests(
+    demo_info: DemoInfo, make_cert: MakeCert, fault: Callable[[Fault], None]
+) -> None:
+    """Step.seconds is the wall time of the step's own requests (a slowed Graph shows it)."""
+    fault(Fault(kind="delay", endpoint="graph", seconds=0.3))
+    cert = make_cert("Timed")
+    result = run_positive(settings_for(demo_info), credential_of(cert))
+    by_key = {step.key: step for step in result.steps}
+    assert result.ok
+    assert 0.3 <= (by_key["graph"].seconds or 0) < 1.5
+    assert (by_key["claims"].seconds or 0) < 0.3
+    assert format_seconds(by_key["graph"].seconds).endswith(" ms")
+    assert (format_seconds(0.0042), format_seconds(1.234), format_seconds(None)) == (
+        "4 ms",
+        "1.23 s",
+        "",
+    )

@@ -48,6 +48,7 @@ __all__ = [
     "TokenSummary",
     "Verdict",
     "exit_code_for",
+    "format_seconds",
     "overall_verdict",
     "run_negative",
     "run_positive",
@@ -149,6 +150,19 @@ class Step:
             "detail": self.detail,
             "explanation": self.explanation.to_json() if self.explanation else None,
         }
+
+
+def format_seconds(seconds: float | None) -> str:
+    """A step's duration for people: "4 ms" below a second, "1.23 s" above, "" if unknown.
+
+    Steps against the demo tenant take a few milliseconds: "0.00 s" would read as "not
+    measured", so durations under a second are shown in milliseconds.
+    """
+    if seconds is None:
+        return ""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    return f"{seconds:.2f} s"
 
 
 POSITIVE_STEPS: tuple[tuple[str, str], ...] = (

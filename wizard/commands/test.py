@@ -56,8 +56,10 @@ def _usage(message: str, hint: str | None = None) -> UserError:
                      exit_code=USAGE)
 
 
-def _path(value: str | None) -> Path | None:
-    return Path(value).expanduser() if value else None
+def _path(value: str | None, option: str = "path") -> Path | None:
+    from wizard.paths import user_path
+
+    return user_path(value, option) if value else None
 
 
 def _gather(args: argparse.Namespace) -> _Inputs:
@@ -65,9 +67,9 @@ def _gather(args: argparse.Namespace) -> _Inputs:
         tenant=args.tenant,
         client_id=args.client_id,
         cloud_key=args.cloud,
-        cert=_path(args.cert),
-        key=_path(args.key),
-        pfx=_path(args.pfx),
+        cert=_path(args.cert, "--cert"),
+        key=_path(args.key, "--key"),
+        pfx=_path(args.pfx, "--pfx"),
         demo=bool(args.use_demo),
         demo_state_dir=None,
         profile=None,
@@ -117,7 +119,8 @@ def _check_flags(args: argparse.Namespace, inputs: _Inputs) -> None:
             raise _usage("--key needs its certificate: add --cert FILE (or use --pfx FILE).")
     if args.timeout is not None and not 0 < args.timeout <= 600:
         raise _usage("--timeout must be between 0 and 600 seconds.")
-    if args.ca_bundle and not Path(args.ca_bundle).expanduser().is_file():
+    ca_bundle = _path(args.ca_bundle, "--ca-bundle")
+    if ca_bundle is not None and not ca_bundle.is_file():
         raise _usage(f"The CA bundle {args.ca_bundle} does not exist.")
 
 
@@ -130,7 +133,7 @@ def _cloud(args: argparse.Namespace, inputs: _Inputs, demo_info: DemoInfo | None
         demo_cloud,
     )
 
-    ca_bundle = str(Path(args.ca_bundle).expanduser()) if args.ca_bundle else None
+    ca_bundle = str(_path(args.ca_bundle, "--ca-bundle")) if args.ca_bundle else None
     if demo_info is not None:
         return demo_cloud(demo_info)
     if args.authority_host:
@@ -264,11 +267,9 @@ class _Printer:
 
 def _duration(seconds: float | None) -> str:
     """'  12 ms' below a second, ' 1.23 s' above: right-aligned in 7 columns."""
-    if seconds is None:
-        return " " * 7
-    if seconds < 1:
-        return f"{seconds * 1000:4.0f} ms"
-    return f"{seconds:5.2f} s"
+    from wizard.connection import format_seconds
+
+    return f"{format_seconds(seconds):>7}"
 
 
 def _demo_upload_hint(
