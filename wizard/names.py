@@ -42,6 +42,12 @@ def validate_certificate_name(name: object) -> str | None:
             f"The name is {len(name)} characters long; a certificate name (CN) holds at most "
             f"{MAX_NAME_LENGTH}. Shorten it."
         )
+    encoded = len(name.encode("utf-8", "surrogatepass"))
+    if encoded > MAX_NAME_LENGTH:  # the CN is stored as UTF-8: the limit is in bytes
+        return (
+            f"The name takes {encoded} bytes as UTF-8 (accented letters and symbols take 2-4 "
+            f"each); a certificate name (CN) holds at most {MAX_NAME_LENGTH}. Shorten it."
+        )
     for position, char in enumerate(name, start=1):
         if not char.isprintable():
             return (
