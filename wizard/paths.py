@@ -18,6 +18,20 @@ def _override() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def user_path(text: str, option: str = "path") -> Path:
+    """A path the user typed, with ~ expanded; UserError (usage) for ~name of no such user."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:  # "~someone" where someone has no home directory
+        from wizard.errors import UserError
+
+        raise UserError(
+            f"{option}: {text} starts with '~' but there is no user {text.split('/')[0][1:]!r}.",
+            hint="Write ~/folder for your home folder, or give the full path.",
+            exit_code=2,
+        ) from None
+
+
 def data_dir() -> Path:
     """The per-user data folder (certificates, the demo tenant's state)."""
     override = _override()

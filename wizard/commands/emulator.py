@@ -12,7 +12,6 @@ import logging
 import signal
 import sys
 import time
-from pathlib import Path
 from types import FrameType
 
 
@@ -76,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
     def request_stop(signum: int, frame: FrameType | None) -> None:
         stopping.append(signum)
 
-    state = Path(args.state).expanduser() if args.state else None
+    from wizard.paths import user_path
+
+    state = user_path(args.state, "--state") if args.state else None
     tenant = DemoTenant(state, host=args.host, port=args.port, allow_remote=args.allow_remote)
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

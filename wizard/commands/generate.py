@@ -13,6 +13,7 @@ from pathlib import Path
 from wizard import certs, names
 from wizard.errors import UserError
 from wizard.passphrase import passphrase_for_new_key
+from wizard.paths import user_path
 from wizard.storage import IS_WINDOWS, check_name_is_free, write_certificate_set
 
 PORTAL_PATH = (
@@ -56,7 +57,7 @@ def _check_arguments(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     _check_arguments(args)
-    out_root = Path(args.out).expanduser().absolute() if args.out else None
+    out_root = user_path(args.out, "--out").absolute() if args.out else None
     check_name_is_free(args.name, out_root=out_root, force=args.force)
     passphrase = passphrase_for_new_key(args.passphrase_env, args.no_passphrase)
     warnings = [w for w in [names.long_validity_warning(args.days)] if w]
