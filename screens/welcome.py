@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
+from textual.widget import Widget
 from textual.widgets import Button, Static
 
 from screens.base import Nav, StepScreen, WizardState
@@ -105,25 +106,38 @@ class WelcomeScreen(StepScreen):
             yield Button("", id="choice-real", compact=True)
             yield Button("", id="choice-demo", compact=True)
         yield Static("", id="demo-status", classes="muted", markup=False)
+        yield Vertical(id="saved-setups")  # filled once the screen is up: see offer_saved_profiles
+
+    def offer_saved_profiles(self) -> None:
+        """Offer the saved set-ups (read after the first paint, so the screen shows at once)."""
         self.profiles, problem = saved_profiles()
+        container = self.query_one("#saved-setups", Vertical)
+        widgets: list[Widget] = []
         if problem:
-            yield Static(problem, classes="warning", markup=False)
+            widgets.append(Static(problem, classes="warning", markup=False))
         if self.profiles:
+            from textual.widgets import Select
+
             options = [
                 (f"{profile.name} · {expiry_text(profile.days_left())}", profile.name)
                 for profile in self.profiles
             ]
-            yield Static(f"Or pick up a saved set-up ({len(self.profiles)}):", classes="section")
-            from textual.widgets import Select  # only with saved set-ups: keeps start-up light
-
-            yield Select[str](options, id="profile-select", allow_blank=False, compact=True)
-            with Horizontal(id="profile-actions"):
-                yield Button("Test it again", id="test-profile", compact=True)
-                yield Button("Renew its certificate", id="renew-profile", compact=True)
+            widgets += [
+                Static(f"Or pick up a saved set-up ({len(self.profiles)}):", classes="section"),
+                Select[str](options, id="profile-select", allow_blank=False, compact=True),
+                Horizontal(
+                    Button("Test it again", id="test-profile", compact=True),
+                    Button("Renew its certificate", id="renew-profile", compact=True),
+                    id="profile-actions",
+                ),
+            ]
+        if widgets:
+            container.mount_all(widgets)
 
     def on_mount(self) -> None:
         super().on_mount()
         self.watch_wants_demo()
+        self.call_after_refresh(self.offer_saved_profiles)
         if self.state.demo and self.state.demo_info is None:
             self.start_demo()
 
