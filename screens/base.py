@@ -89,6 +89,8 @@ class WizardState:
 class HelpScreen(ModalScreen[None]):
     """The help for one step, from assets/help/<topic>.md, over the step it explains."""
 
+    CSS_PATH = STYLESHEET
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,f1,q", "close", "Close help"),
     ]
@@ -124,7 +126,9 @@ def read_help(topic: str) -> str:
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """A yes/no question over the current step (Enter or y = yes, Escape or n = no)."""
+    """A yes/no question over the current step (y = yes; Escape or n = no; Enter the focused)."""
+
+    CSS_PATH = STYLESHEET
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes"),
@@ -165,6 +169,8 @@ class PassphrasePrompt(ModalScreen[bytes | None]):
 
     Dismissed with the passphrase, or None when the user backs out (Escape).
     """
+
+    CSS_PATH = STYLESHEET
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Back")]
 

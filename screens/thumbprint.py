@@ -62,7 +62,7 @@ class ThumbprintScreen(StepScreen):
             "Portal shows",
             StepInput(id="pasted", placeholder="optional: paste the portal's thumbprint to compare",
                   compact=True),
-            hint="Case, spaces, colons and invisible characters do not matter.",
+            hint="Case, spaces, colons, invisible characters: all fine.",
             id="pasted-field",
         )
         yield Static("", id="compare-result", markup=False)

@@ -209,8 +209,8 @@ class CertWizardApp(App[None]):
             return
         if self.state.untested_certificate and self.state.files is not None:
             question = (
-                "A certificate was made but not tested yet. Its files stay in\n"
-                f"{self.state.files.folder}\n\nQuit anyway?"
+                "A certificate was made but has not passed its test yet.\n"
+                f"Its files stay in {self.state.files.folder}\n\nQuit anyway?"
             )
             self.push_screen(ConfirmScreen(question, yes="Quit", no="Stay"), self.quit_confirmed)
             return
