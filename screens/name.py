@@ -137,6 +137,18 @@ class NameScreen(StepScreen):
         super().on_mount()
         self.show_days_warning(self.query_one("#days", Input).value)
         self.apply_passphrase_choice(self.state.no_passphrase)
+        name_ok = names.validate_certificate_name(self.state.name) is None
+        if name_ok and self.state.passphrase is None and not self.state.no_passphrase:
+            self.query_one("#passphrase", Input).focus()  # the one answer with no default
+
+    @on(Input.Submitted, "#passphrase")
+    def passphrase_entered(self, event: Input.Submitted) -> None:
+        """Enter after the passphrase moves on to its confirmation before trying Next."""
+        confirm = self.query_one("#confirm", Input)
+        if event.value and not confirm.value:
+            event.prevent_default()
+            event.stop()
+            confirm.focus()
 
     @on(Input.Changed, "#days")
     def days_changed(self, event: Input.Changed) -> None:

@@ -144,6 +144,10 @@ async def test_name_missing_passphrase_stays_with_the_message_beside_it(tmp_path
     app = StepHost(NameScreen, WizardState(demo=True, out_dir=tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
         assert "Step 2 of 9" in text_of(app, "#step-indicator")
+        assert app.focused is app.screen.query_one("#passphrase", Input)  # the only blank
+        await pilot.press(*"secret-1", "enter")  # Enter goes on to the confirmation first
+        assert app.focused is app.screen.query_one("#confirm", Input)
+        app.screen.query_one("#passphrase", Input).value = ""
         await pilot.click("#next")
         await pilot.pause()
         assert app.results == []
