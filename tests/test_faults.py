@@ -16,6 +16,7 @@ tests/test_catalogue.py (every catalogue entry provoked: DNS, refused, TLS, prox
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 import socket
@@ -383,7 +384,7 @@ async def test_wizard_stays_responsive_back_and_quit_while_the_token_request_han
             await until(pilot, on(IdsScreen), 10)
             await pilot.press("enter")  # fill from the demo tenant
             await pilot.pause()
-            demo_tenant.set_fault(Fault(kind="delay", endpoint="token", seconds=8.0))
+            demo_tenant.set_fault(Fault(kind="delay", endpoint="token", seconds=5.0))
             await pilot.press("enter")
             await until(pilot, token_running, 10)
 
@@ -405,3 +406,68 @@ async def test_wizard_stays_responsive_back_and_quit_while_the_token_request_han
     finally:
         demo_tenant.set_fault(None)
     assert closed < 3.0, f"the app took {closed:.1f} s to close while a request hung"
+
+
+# The same quit, measured where a user feels it: until the process has ended. App.run() ends
+# with asyncio.run(), which waits for the default executor, i.e. for the thread worker still
+# blocked in the hung request: the window closes at once, the shell prompt comes back only
+# when the request times out (up to --timeout, 20 s by default).
+QUIT_WHILE_HANGING = """
+import asyncio, json, os, sys, time
+from pathlib import Path
+from wizard.app import CertWizardApp
+from wizard.emulator import DemoTenant, Fault
+
+tenant = DemoTenant(Path(sys.argv[1]))
+info = tenant.start()
+marks = {}
+
+async def main():
+    app = CertWizardApp(demo=True, demo_info=info)
+    async with app.run_test(size=(80, 24)) as pilot:
+        async def until(check):
+            for _ in range(1500):
+                if check():
+                    return
+                await pilot.pause(0.02)
+            raise SystemExit("stuck on " + type(app.screen).__name__)
+        name = lambda: type(app.screen).__name__
+        await until(lambda: name() == "WelcomeScreen"); await pilot.press("enter")
+        await until(lambda: name() == "NameScreen"); await pilot.pause()
+        app.screen.query_one("#passphrase").focus(); await pilot.press(*"quit-pass")
+        app.screen.query_one("#confirm").focus(); await pilot.press(*"quit-pass", "enter")
+        await until(lambda: app.state.files is not None); await pilot.pause()
+        await pilot.press("enter")
+        await until(lambda: name() == "UploadScreen"); await pilot.press("enter")
+        await until(lambda: app.state.uploaded_thumbprint is not None); await pilot.pause()
+        await pilot.press("enter")
+        await until(lambda: name() == "ThumbprintScreen"); await pilot.press("enter")
+        await until(lambda: name() == "IdsScreen"); await pilot.press("enter"); await pilot.pause()
+        tenant.set_fault(Fault(kind="delay", endpoint="token", seconds=float(sys.argv[2])))
+        await pilot.press("enter")
+        await until(lambda: name() == "PositiveScreen"); await pilot.pause(0.5)
+        await pilot.press("ctrl+q")
+        await until(lambda: name() == "ConfirmScreen")
+        marks["quit"] = time.monotonic()
+        await pilot.press("y")
+    marks["window closed"] = time.monotonic()
+
+asyncio.run(main())
+marks["process can exit"] = time.monotonic()
+print(json.dumps({k: round(v - marks["quit"], 3) for k, v in marks.items()}))
+tenant.stop()
+"""
+
+
+@pytest.mark.xfail(reason="known bug (reported): quitting while a request hangs closes the "
+                   "window at once, but the process waits for the hung thread worker until the "
+                   "request ends", strict=False)
+def test_quit_while_a_request_hangs_ends_the_process_promptly(tmp_path: Path) -> None:
+    hang = 4.0
+    done = subprocess.run([sys.executable, "-c", QUIT_WHILE_HANGING, str(tmp_path / "state"),
+                           str(hang)], capture_output=True, text=True, timeout=90,
+                          env={**os.environ, "DISPLAY": "", "WAYLAND_DISPLAY": ""})
+    assert done.returncode == 0, done.stderr[-2000:]
+    marks = json.loads(done.stdout.strip().splitlines()[-1])
+    assert marks["window closed"] < 1.0, marks
+    assert marks["process can exit"] < 1.5, marks
