@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Static
 
 from screens.widgets import (
@@ -68,6 +69,7 @@ class WizardState:
     passphrase: bytes | None = None  # in memory only; None = the user chose no passphrase
     no_passphrase: bool = False  # the explicit "no passphrase" choice on the Name step
     files: CertificateFiles | None = None
+    generation_stages: tuple[str, ...] = ()  # what Generate did, shown again on Back
     thumbprint_sha1: str = ""
     not_after: datetime | None = None
     uploaded_thumbprint: str | None = None
@@ -216,17 +218,30 @@ class ClipboardResult(Message):
     system_problem: str | None  # None = pyperclip copied it
 
 
+def enter_bindings(next_label: str) -> list[BindingType]:
+    """Enter on a step: press the focused button, else Next (the footer shows which applies).
+
+    Priority bindings, so the footer shows them over a focused widget's own Enter and the key
+    is acted on in the order it arrived (see `StepScreen.action_enter_next`).
+    """
+    return [
+        Binding("enter", "press_focused", "Press", priority=True),
+        Binding("enter", "enter_next", next_label, priority=True),
+    ]
+
+
 class StepScreen(Screen[Nav]):
     """One step of the wizard: "Step N of 9 · Title", a scrolling body, Back/Next, a footer.
 
-    Subclasses set STEP, TITLE and HELP (the assets/help/<HELP>.md topic) and override:
+    Subclasses set STEP, TITLE and HELP_FILE (the assets/help/<HELP_FILE>.md topic) and override:
     - `compose_body()` — the step's widgets (inside a VerticalScroll);
     - `problems()` — extra failures keyed by Field id (cross-field checks), beyond the
       Validators of each Field's Input;
     - `save_answers()` — copy the widgets' values into `self.state` (called on Next after
       validation, and on Back so the answers are kept);
     - `before_next()` — optional async last check (return False to stay).
-    Inputs that should say "Enter = Next" in the footer are `screens.widgets.StepInput`.
+    Enter is Next on every step (the footer says "⏎ <NEXT_LABEL>"), except on a focused
+    button other than Next, which Enter presses, and on widgets that own Enter (a Select).
     Set `self.ready = False` while Next must wait (e.g. generation running): the Next button
     and the Enter binding are disabled until it is True again.
     Leaving the step (Next, Back, quit) sets `self.cancel_event`, for thread workers to stop.
@@ -234,20 +249,34 @@ class StepScreen(Screen[Nav]):
 
     STEP: ClassVar[int] = 0
     TITLE: ClassVar[str] = ""
-    HELP: ClassVar[str] = ""
+    HELP_FILE: ClassVar[str] = ""
+    """The step's help topic: assets/help/<HELP_FILE>.md (not Textual's own `Screen.HELP`)."""
     NEXT_LABEL: ClassVar[str] = "Next"
+    ENTER_LABELS: ClassVar[Mapping[str, str]] = {}
+    """The footer's word for Enter on a focused button, by button id, when its label is long."""
     SHOW_BACK: ClassVar[bool] = True
     CSS_PATH = STYLESHEET
     AUTO_FOCUS = "#body Input, #body Select, #body Checkbox, #body RadioSet, #body Button, #next"
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "next", "Next"),
+        *enter_bindings("Next"),
         Binding("escape", "back", "Back"),
         Binding("f1", "help", "Help"),
+        # Priority, so focus moves the moment Tab arrives: Textual resolves a non-priority
+        # binding only after the key has bubbled up from the focused widget, and by then the
+        # keys typed after Tab in the same read have already gone to the old field.
+        Binding("tab", "app.focus_next", "Next field", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True),
     ]
 
     ready: reactive[bool] = reactive(True, bindings=True, init=False)
     """Whether Next is allowed now."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # The footer's Enter says what the Next button says ("⏎ Start", "⏎ Finish").
+        if "NEXT_LABEL" in cls.__dict__:
+            cls.BINDINGS = [*cls.__dict__.get("BINDINGS", []), *enter_bindings(cls.NEXT_LABEL)]
+        super().__init_subclass__(**kwargs)
 
     def __init__(self, state: WizardState) -> None:
         super().__init__()
@@ -280,9 +309,48 @@ class StepScreen(Screen[Nav]):
             button.disabled = not ready
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # False hands Enter on to the focused widget (and its own footer entry, if any).
+        if action == "press_focused":
+            return self.enter_presses_button()
+        if action == "enter_next":
+            if not self.enter_means_next():
+                return False
+            return True if self.ready else None  # None: shown dimmed, Next exists but not yet
         if action == "next" and not self.ready:
-            return None  # shown, dimmed: the footer says Next exists but not yet
+            return None
         return not (action == "back" and not self.SHOW_BACK)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self.name_enter_for(event.widget)
+
+    def name_enter_for(self, widget: Widget) -> None:
+        """Make the footer's "⏎ …" name the focused button Enter will press."""
+        label = "Press"
+        if isinstance(widget, Button):
+            text = str(widget.label)
+            label = self.ENTER_LABELS.get(widget.id or "", text if len(text) <= 16 else label)
+        # A Binding is frozen: swap in a renamed copy (this screen's own bindings map only).
+        bindings = self._bindings.key_to_bindings.get("enter", [])
+        self._bindings.key_to_bindings["enter"] = [
+            replace(binding, description=label) if binding.action == "press_focused" else binding
+            for binding in bindings
+        ]
+        self.refresh_bindings()
+
+    def enter_presses_button(self) -> bool:
+        """A button other than Next has focus: Enter presses it."""
+        focused = self.focused
+        return isinstance(focused, Button) and focused.id != "next"
+
+    def enter_means_next(self) -> bool:
+        """Enter is Next: nothing focused, a text field, or the Next button itself.
+
+        Other widgets keep their own Enter (a Select opens its list, a Checkbox toggles).
+        """
+        focused = self.focused
+        if focused is None or isinstance(focused, Input):
+            return True
+        return isinstance(focused, Button) and focused.id == "next"
 
     # ------------------------------------------------------------- navigation
     @on(Button.Pressed, "#next")
@@ -295,6 +363,24 @@ class StepScreen(Screen[Nav]):
     def back_requested(self, event: Button.Pressed) -> None:
         event.stop()
         self.action_back()
+
+    async def action_enter_next(self) -> None:
+        """Enter: Next, once the focused field holds every key typed before this Enter.
+
+        Enter is a priority binding, handled the moment it arrives; keys typed just before it
+        in the same read may still wait in the focused Input's queue. Asking that Input to
+        call back puts Next behind them, so validation never reads a value short of them.
+        """
+        focused = self.focused
+        if isinstance(focused, Input):
+            focused.call_later(self.call_later, self.action_next)
+        else:
+            await self.action_next()
+
+    def action_press_focused(self) -> None:
+        """Enter on a button other than Next presses that button."""
+        if isinstance(self.focused, Button):
+            self.focused.press()
 
     async def action_next(self) -> None:
         """Validate every field, show each failure beside it, focus the first bad one; else Next."""
@@ -312,7 +398,7 @@ class StepScreen(Screen[Nav]):
         self.leave(Nav.BACK)
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self.HELP, f"Step {self.STEP} · {self.TITLE}"))
+        self.app.push_screen(HelpScreen(self.HELP_FILE, f"Step {self.STEP} · {self.TITLE}"))
 
     def leave(self, nav: Nav) -> None:
         """End the step: stop its work, hand `nav` to the flow loop."""

@@ -4,10 +4,11 @@ with their permissions and what each one is for."""
 from __future__ import annotations
 
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -80,7 +81,8 @@ class GenerateScreen(StepScreen):
 
     STEP = 3
     TITLE = "Generate"
-    HELP = "generate"
+    HELP_FILE = "generate"
+    ENTER_LABELS: ClassVar[Mapping[str, str]] = {"rename": "Back", "replace": "Replace"}
 
     def __init__(self, state: WizardState) -> None:
         super().__init__(state)
@@ -106,7 +108,10 @@ class GenerateScreen(StepScreen):
         folder = target_folder(self.state)
         files = self.state.files
         if files is not None and files.folder == folder and files.cer.exists():
-            self.show_files(files, None, [])  # made earlier in this run: Back then Next again
+            # Made earlier in this run (Back, then Next again): show the same stages and files.
+            self.stages = list(self.state.generation_stages)
+            self.show_stages(running=False)
+            self.show_files(files, None, [])
         elif folder_in_use(folder):
             self.ready = False
             self.query_one("#stages", Static).update(
@@ -193,6 +198,7 @@ class GenerateScreen(StepScreen):
         state.files = event.files
         state.thumbprint_sha1 = event.thumbprint_sha1
         state.not_after = event.not_after
+        state.generation_stages = tuple(self.stages)
         # A new certificate: what was uploaded or tested before belongs to the old one.
         state.uploaded_thumbprint = None
         state.uploaded_at = None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.widgets import Button, Input, Select, Static
 
 from screens.base import StepScreen
@@ -45,7 +47,11 @@ class IdsScreen(StepScreen):
 
     STEP = 6
     TITLE = "App and tenant IDs"
-    HELP = "ids"
+    HELP_FILE = "ids"
+    ENTER_LABELS: ClassVar[Mapping[str, str]] = {"fill-demo": "Fill from demo"}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+f", "fill_from_demo", "Fill from demo"),  # shown in demo mode only
+    ]
 
     def compose_body(self) -> ComposeResult:
         state = self.state
@@ -95,9 +101,19 @@ class IdsScreen(StepScreen):
         if self.state.demo and not self.state.client_id:
             self.query_one("#fill-demo", Button).focus()  # Enter fills, Enter again is Next
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "fill_from_demo":  # demo mode only, and not twice while ⏎ says it
+            focused = self.focused
+            return self.state.demo and not (focused is not None and focused.id == "fill-demo")
+        return super().check_action(action, parameters)
+
     @on(Button.Pressed, "#fill-demo")
-    def fill_from_demo(self, event: Button.Pressed) -> None:
+    def fill_pressed(self, event: Button.Pressed) -> None:
         event.stop()
+        self.action_fill_from_demo()
+
+    def action_fill_from_demo(self) -> None:
+        """Put the demo app's client ID and the demo tenant's ID in the fields."""
         info = self.state.demo_info
         if info is None:
             self.notify("The demo tenant is not running: go back to Welcome.", severity="error")

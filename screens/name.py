@@ -77,7 +77,7 @@ class NameScreen(StepScreen):
 
     STEP = 2
     TITLE = "Name & options"
-    HELP = "name"
+    HELP_FILE = "name"
 
     def __init__(self, state: WizardState) -> None:
         super().__init__(state)
@@ -141,14 +141,17 @@ class NameScreen(StepScreen):
         if name_ok and self.state.passphrase is None and not self.state.no_passphrase:
             self.query_one("#passphrase", Input).focus()  # the one answer with no default
 
-    @on(Input.Submitted, "#passphrase")
-    def passphrase_entered(self, event: Input.Submitted) -> None:
-        """Enter after the passphrase moves on to its confirmation before trying Next."""
+    async def action_enter_next(self) -> None:
+        """Enter in the passphrase moves on to its confirmation while that is still empty.
+
+        Decided the moment Enter arrives (the confirmation's value is settled: keys go to the
+        focused field only), so the keys typed after it land in the confirmation.
+        """
         confirm = self.query_one("#confirm", Input)
-        if event.value and not confirm.value:
-            event.prevent_default()
-            event.stop()
-            confirm.focus()
+        if self.focused is self.query_one("#passphrase", Input) and not confirm.value:
+            self.set_focus(confirm)  # now, not after a refresh as Widget.focus() does
+            return
+        await super().action_enter_next()
 
     @on(Input.Changed, "#days")
     def days_changed(self, event: Input.Changed) -> None:

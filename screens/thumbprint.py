@@ -38,7 +38,7 @@ class ThumbprintScreen(StepScreen):
 
     STEP = 5
     TITLE = "Thumbprint"
-    HELP = "thumbprint"
+    HELP_FILE = "thumbprint"
     AUTO_FOCUS = "#next"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("c", "copy", "Copy thumbprint")]
 

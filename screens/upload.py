@@ -4,7 +4,9 @@ demo tenant's portal API."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -51,8 +53,9 @@ class UploadScreen(StepScreen):
 
     STEP = 4
     TITLE = "Upload the certificate"
-    HELP = "upload"
+    HELP_FILE = "upload"
     AUTO_FOCUS = "#next"
+    ENTER_LABELS: ClassVar[Mapping[str, str]] = {"upload": "Upload"}
 
     def compose_body(self) -> ComposeResult:
         files = self.state.files

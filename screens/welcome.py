@@ -6,6 +6,7 @@ asks for the demo tenant (started in a thread worker, or already running with --
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -76,10 +77,11 @@ class WelcomeScreen(StepScreen):
 
     STEP = 1
     TITLE = "Welcome"
-    HELP = "welcome"
+    HELP_FILE = "welcome"
     SHOW_BACK = False
     NEXT_LABEL = "Start"
     AUTO_FOCUS = "#next"
+    ENTER_LABELS: ClassVar[Mapping[str, str]] = {"choice-real": "Choose", "choice-demo": "Choose", "renew-profile": "Renew"}
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "choose('real')", "Real tenant"),

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -27,9 +27,24 @@ class StepIndicator(Static):
 
 
 class StepInput(Input):
-    """An Input whose Enter is the step's Next, and the footer says so."""
+    """An Input whose Enter is the step's Next, and the footer says so.
+
+    It also runs its own editing keys (backspace, delete, arrows, ...) the moment it takes
+    them. Textual runs a widget's bindings only after the key has bubbled up to the App,
+    while typed characters go in at once: from one terminal read (a fast typist, a paste
+    without bracketed paste, tmux send-keys) "BSpace BSpace BSpace pw1" became "pw1" and
+    then three deletions. Here every key is applied in the order it arrived.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "submit", "Next")]
+
+    async def _on_key(self, event: events.Key) -> None:
+        for binding in self._bindings.key_to_bindings.get(event.key, ()):
+            if await self.app.run_action(binding.action, self):
+                event.stop()
+                event.prevent_default()
+                return
+        await super()._on_key(event)
 
 
 class NextButton(Button):

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from textual import events
 from textual.app import App
 from textual.widgets import Button, Checkbox, Input, Select, Static
 
@@ -51,6 +52,28 @@ def text_of(app: App[None], selector: str) -> str:
 
 def field_error(app: App[None], field_id: str) -> str | None:
     return app.screen.query_one(f"#{field_id}", Field).error
+
+
+def enter_label(app: App[None]) -> str | None:
+    """What the footer says Enter does now (None: no Enter shown)."""
+    active = app.screen.active_bindings.get("enter")
+    return active.binding.description if active is not None and active.binding.show else None
+
+
+async def burst(app: App[None], *parts: str) -> None:
+    """Keys as one terminal read delivers them: all queued before the app handles the first.
+
+    (pilot.press waits for the app to be idle after each key, which hides ordering bugs.)
+    Named keys ("tab", "enter", "backspace") as they are; anything else typed character by
+    character.
+    """
+    for part in parts:
+        if part in ("tab", "shift+tab", "enter", "backspace"):
+            app.post_message(events.Key(part, None))
+        else:
+            for char in part:
+                app.post_message(events.Key("space" if char == " " else char, char))
+    await app.workers.wait_for_complete()
 
 
 async def settle(app: App[None]) -> None:
@@ -153,6 +176,37 @@ async def test_name_missing_passphrase_stays_with_the_message_beside_it(tmp_path
         assert app.results == []
         assert "passphrase" in (field_error(app, "passphrase-field") or "")
         assert app.focused is app.screen.query_one("#passphrase", Input)
+
+
+async def test_name_keys_in_one_burst_land_in_order(tmp_path: Path) -> None:
+    """A fast typist or a terminal read holding several keys: Tab, Backspace and Enter act
+    where they stand among the typed characters."""
+    app = StepHost(NameScreen, WizardState(demo=True, out_dir=tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        passphrase = screen.query_one("#passphrase", Input)
+        confirm = screen.query_one("#confirm", Input)
+        await burst(app, "correct horse", "tab", "correct horsf")
+        await pilot.pause()
+        assert (passphrase.value, confirm.value) == ("correct horse", "correct horsf")
+        assert app.focused is confirm
+        await burst(app, "enter")
+        await pilot.pause()
+        assert "differ" in (field_error(app, "confirm-field") or "")
+        await burst(app, "backspace", "e", "enter")
+        await pilot.pause()
+        assert confirm.value == "correct horse"
+    assert app.results == [Nav.NEXT]
+    assert app.state.passphrase == b"correct horse"
+
+
+async def test_name_enter_in_the_passphrase_moves_on_before_later_keys(tmp_path: Path) -> None:
+    app = StepHost(NameScreen, WizardState(demo=True, out_dir=tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await burst(app, "pw-one-two", "enter", "pw-one-two", "enter")
+        await pilot.pause()
+    assert app.results == [Nav.NEXT]
+    assert app.state.passphrase == b"pw-one-two"
 
 
 async def test_name_invalid_fields_focus_the_first_bad_one(tmp_path: Path) -> None:
@@ -265,6 +319,22 @@ async def test_generate_existing_name_offers_back_or_replace(tmp_path: Path) -> 
     assert list(tmp_path.glob("Taken.backup-*"))
 
 
+async def test_generate_shows_its_stages_again_after_back(tmp_path: Path) -> None:
+    state = WizardState(demo=True, name="StagesAgain", days=30, out_dir=tmp_path,
+                        passphrase=PASSPHRASE.encode())
+    app = StepHost(GenerateScreen, state)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app)
+        await pilot.pause()
+        stages = text_of(app, "#stages")
+    assert "✓" in stages and "…" not in stages
+    app = StepHost(GenerateScreen, state)  # Back from Upload: a new Generate screen
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert text_of(app, "#stages") == stages
+        assert str(state.files.folder if state.files else "?") in text_of(app, "#files")
+
+
 # ----------------------------------------------------------------------------- 4 Upload
 async def test_upload_to_the_demo_tenant_for_real(
     demo_tenant: DemoTenant, written_set: tuple[storage.CertificateFiles, str]
@@ -287,6 +357,20 @@ async def test_upload_to_the_demo_tenant_for_real(
     apps = state.portal.list_applications()
     app_entry = next(a for a in apps if a["client_id"] == info.client_id)
     assert thumbprint in {k["thumbprint"].upper() for k in app_entry["key_credentials"]}
+
+
+async def test_upload_footer_says_what_enter_does(
+    demo_info: DemoInfo, written_set: tuple[storage.CertificateFiles, str]
+) -> None:
+    files, thumbprint = written_set
+    app = StepHost(UploadScreen, demo_state(demo_info, files=files, thumbprint_sha1=thumbprint))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.focused is app.screen.query_one("#upload", Button)
+        assert enter_label(app) == "Upload"
+        app.screen.query_one("#next", Button).focus()
+        await pilot.pause()
+        assert enter_label(app) == "Next"
 
 
 async def test_upload_real_tenant_shows_the_exact_clicks(
@@ -367,6 +451,48 @@ async def test_ids_fill_from_the_demo_tenant(demo_info: DemoInfo) -> None:
     assert app.results == [Nav.NEXT]
     assert app.state.client_id == demo_info.client_id
     assert app.state.tenant == demo_info.tenant_id and app.state.cloud_key == "demo"
+
+
+async def test_ids_demo_fill_has_a_footer_key(demo_info: DemoInfo) -> None:
+    app = StepHost(IdsScreen, demo_state(demo_info))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.focused is app.screen.query_one("#fill-demo", Button)  # the first thing to do
+        assert enter_label(app) == "Fill from demo"
+        app.screen.query_one("#client-id", Input).focus()
+        await pilot.pause()
+        assert "ctrl+f" in app.screen.active_bindings
+        await pilot.press("ctrl+f")
+        await pilot.pause()
+        assert app.screen.query_one("#client-id", Input).value == demo_info.client_id
+        assert enter_label(app) == "Next"
+        await pilot.press("enter")
+        await pilot.pause()
+    assert app.results == [Nav.NEXT]
+
+    app = StepHost(IdsScreen, WizardState(demo=False))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "ctrl+f" not in app.screen.active_bindings  # no demo tenant, no such key
+        assert enter_label(app) == "Next"
+
+
+# ------------------------------------------------------------------------------ frame
+async def test_footer_enter_follows_the_next_button(tmp_path: Path) -> None:
+    app = StepHost(WelcomeScreen, WizardState(demo=False))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert enter_label(app) == "Start"
+    app = StepHost(NameScreen, WizardState(demo=True, out_dir=tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert enter_label(app) == "Next"
+        app.screen.query_one("#back", Button).focus()
+        await pilot.pause()
+        assert enter_label(app) == "Back"
+        await pilot.press("enter")  # a focused button is pressed, not Next
+        await pilot.pause()
+    assert app.results == [Nav.BACK]
 
 
 # ------------------------------------------------------------------------------ frame
