@@ -77,7 +77,7 @@ class NegativeScreen(StepScreen):
 
     STEP = 8
     TITLE = "Negative test: nothing else gets in"
-    HELP = "negative"
+    HELP_FILE = "negative"
     CSS_PATH = [STYLESHEET, RESULTS_STYLESHEET]  # type: ignore[assignment]  # noqa: RUF012
     AUTO_FOCUS = "#next"
 

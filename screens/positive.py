@@ -86,7 +86,7 @@ class PositiveScreen(StepScreen):
 
     STEP = 7
     TITLE = "Positive test: sign in with the certificate"
-    HELP = "positive"
+    HELP_FILE = "positive"
     CSS_PATH = [STYLESHEET, RESULTS_STYLESHEET]  # type: ignore[assignment]  # noqa: RUF012
     AUTO_FOCUS = "#next"
 

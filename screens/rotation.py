@@ -68,7 +68,7 @@ class RotationScreen(StepScreen):
 
     STEP: ClassVar[int] = 1
     TITLE: ClassVar[str] = "Renew the certificate"
-    HELP: ClassVar[str] = "rotation"
+    HELP_FILE: ClassVar[str] = "rotation"
     NEXT_LABEL: ClassVar[str] = "Next"
 
     def __init__(self, state: WizardState, profile_name: str) -> None:

@@ -85,7 +85,7 @@ class SummaryScreen(StepScreen):
 
     STEP = 9
     TITLE = "Summary"
-    HELP = "summary"
+    HELP_FILE = "summary"
     NEXT_LABEL = "Finish"
     CSS_PATH = [STYLESHEET, RESULTS_STYLESHEET]  # type: ignore[assignment]  # noqa: RUF012
     AUTO_FOCUS = "#next"

@@ -185,7 +185,7 @@ def settle_and_mask(replacements: dict[str, str]) -> Callable[[Pilot[None]], Awa
 
 
 @pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
-@pytest.mark.parametrize("step", STEPS, ids=[f"{s.STEP}-{s.HELP}" for s in STEPS])
+@pytest.mark.parametrize("step", STEPS, ids=[f"{s.STEP}-{s.HELP_FILE}" for s in STEPS])
 def test_step_snapshot(
     step: type[StepScreen],
     size: tuple[int, int],
