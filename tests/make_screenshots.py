@@ -39,6 +39,10 @@ VOLATILE: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b\d+ ms\b"), "4 ms"),
     (re.compile(r"±\d+ s"), "±0 s"),
     (re.compile(r"\b[0-9A-F]{40}\b"), "3F2A9C41D07B8E56A1C3E9F0B2D4A6C8E1F3B5D7"),
+    (re.compile(r"\b\d{2}:\d{2} UTC \(in \d+ min\)"), "11:04 UTC (in 59 min)"),
+    (re.compile(r"\b\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC"), "2027-11-27 10:04 UTC"),
+    (re.compile(r"valid until \d{4}-\d{2}-\d{2}"), "valid until 2027-11-27"),
+    (re.compile(r"\(\d+ days( left)?\)"), r"(364 days\1)"),
 ]
 
 
@@ -140,17 +144,16 @@ async def walk_to_ids(shot: Shooter, *, upload: bool, capture: bool) -> None:
         await shot.shoot("01-welcome")
     await shot.press("enter")
     await shot.on("NameScreen")
+    # The suggested name is ScriptServer-<this host>: show a stable one instead.
+    await shot.press("shift+tab", "shift+tab", "shift+tab", "shift+tab")
     await shot.enter_value(NAME)
     await shot.press("tab", "tab", "tab", "tab")
     await shot.enter_value(PASSPHRASE, replace=False)
-    await shot.press("tab")
+    await shot.press("enter")  # on to the confirmation
     await shot.enter_value(PASSPHRASE, replace=False)
     if capture:
-        await shot.press("shift+tab", "shift+tab", "shift+tab", "shift+tab", "shift+tab")
         await shot.shoot("02-name")
-        await shot.press("enter")
-    else:
-        await shot.press("enter")
+    await shot.press("enter")
     await shot.on("GenerateScreen")
     if capture:
         await shot.shoot("03-generate")

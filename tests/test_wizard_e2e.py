@@ -41,7 +41,6 @@ from wizard.emulator import DemoInfo
 from wizard.portal import PortalClient
 from wizard.profiles import load_profiles
 
-NAME = "E2EScriptServer"
 PASSPHRASE = "e2e-Passphrase-7f3c9a"
 SIZE = (80, 24)
 JWT = re.compile(r"eyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]{16,}")
@@ -114,16 +113,17 @@ def screen_text(svg: str) -> str:
 
 
 async def start(driver: Driver) -> None:
-    """Welcome (demo tenant preselected) and Name & options, with a passphrase."""
+    """Welcome (demo tenant preselected), then Name & options: the suggested name and the
+    defaults kept, the passphrase (focused first: it is the one answer without a default)
+    typed twice."""
     await driver.on(WelcomeScreen)
     await driver.press("enter")
     name = await driver.on(NameScreen)
-    assert driver.app.focused is name.query_one("#name", Input)
-    await driver.enter_value(NAME, replace=True)  # over the suggested ScriptServer-<host>
-    await driver.press("tab", "tab", "tab", "tab")  # days, key size, output folder: defaults
+    assert name.query_one("#name", Input).value.startswith("ScriptServer")
     assert driver.app.focused is name.query_one("#passphrase", Input)
     await driver.enter_value(PASSPHRASE)
-    await driver.press("tab")
+    await driver.press("enter")  # on to the confirmation
+    assert driver.app.focused is name.query_one("#confirm", Input)
     await driver.enter_value(PASSPHRASE)
     await driver.press("enter")
 
@@ -207,7 +207,8 @@ async def test_the_whole_demo_flow_end_to_end(
 
         summary = await driver.on(SummaryScreen)
         assert "Done" in text_of(summary, "#verdict")
-        assert NAME in text_of(summary, "#profile-name")
+        name = app.state.name
+        assert name.startswith("ScriptServer") and name in text_of(summary, "#profile-name")
         summary_path = app.state.summary_path
         assert summary_path is not None and summary_path.is_file()
         await driver.press("enter")  # Finish
@@ -217,13 +218,13 @@ async def test_the_whole_demo_flow_end_to_end(
     assert app.return_code == 0 and not app.is_running
     record_property("keystrokes", keystrokes)
     print(f"\nA full demo run took {keystrokes} keystrokes besides the typed values.")
-    assert keystrokes == 16
+    assert keystrokes == 12
 
     # What was made, where, and what was remembered.
     files = app.state.files
     assert files is not None and files.folder.is_relative_to(isolated_home)
     assert summary_path.parent == files.folder
-    assert [(p.name, p.last_test, p.demo) for p in load_profiles()] == [(NAME, "pass", True)]
+    assert [(p.name, p.last_test, p.demo) for p in load_profiles()] == [(name, "pass", True)]
 
     # No secret anywhere it does not belong: every file written except the key and PFX
     # themselves, and every screen the user saw.
