@@ -16,6 +16,7 @@ MAX_DAYS = 3650
 LONG_VALIDITY_WARNING_DAYS = 730
 KEY_SIZES = (2048, 3072, 4096)
 MAX_PASSPHRASE_LENGTH = 1024
+MAX_PASSPHRASE_BYTES = 1023  # what OpenSSL (through cryptography) accepts to encrypt a key
 
 # Names Windows reserves for devices, whatever the extension ("CON.cer" is the console too).
 _WINDOWS_RESERVED = frozenset(
@@ -128,6 +129,16 @@ def validate_passphrase(passphrase: str | bytes, confirm: str | bytes) -> str | 
         return "Enter a passphrase (or choose to write the key without one)."
     if len(passphrase) > MAX_PASSPHRASE_LENGTH:
         return f"The passphrase is over {MAX_PASSPHRASE_LENGTH} characters long; use a shorter one."
+    size = (
+        len(passphrase.encode("utf-8", "surrogatepass"))
+        if isinstance(passphrase, str)
+        else len(passphrase)
+    )
+    if size > MAX_PASSPHRASE_BYTES:
+        return (
+            f"The passphrase takes {size} bytes as UTF-8; a key can be encrypted with at most "
+            f"{MAX_PASSPHRASE_BYTES}. Use a shorter one."
+        )
     if passphrase != confirm:
         return "The two passphrases differ; type them again."
     return None

@@ -80,7 +80,11 @@ def ask_passphrase(prompt: str) -> bytes:
 def passphrase_for_new_key(passphrase_env: str | None, no_passphrase: bool) -> bytes | None:
     """The passphrase for a key about to be written: env var, explicit none, or a prompt."""
     if passphrase_env:
-        return passphrase_from_env(passphrase_env)
+        passphrase = passphrase_from_env(passphrase_env)
+        problem = validate_passphrase(passphrase, passphrase)
+        if problem:
+            raise UserError(f"{passphrase_env}: {problem}", exit_code=2)
+        return passphrase
     if no_passphrase:
         return None
     if stdin_is_interactive():
