@@ -210,4 +210,4 @@ def test_sigkill_during_concurrent_uploads_keeps_every_acknowledged_certificate(
         missing = acknowledged - registered
         assert not missing, f"round {round_index}: acknowledged but lost: {sorted(missing)[:3]}"
     assert len(acknowledged) >= 20, len(acknowledged)
-    print(f"SIGKILL mid-upload: {rounds} kills, {len(acknowledged)} acknowledged uploads, none lost")
+    print(f"SIGKILL mid-upload: {rounds} kills, {len(acknowledged)} acknowledged, none lost")

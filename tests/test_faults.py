@@ -112,7 +112,8 @@ CLI_FAULTS: dict[str, CliFault] = {
     "untrusted TLS certificate": CliFault(None, 1, (catalogue.TLS_FAILURE.title,), trust=False),
     "unresolvable host": CliFault(None, 1, (catalogue.DNS_FAILURE.title,), host=UNRESOLVABLE),
     "the tenant accepts anything": CliFault(
-        Fault(kind="accept-any", endpoint="token"), 3, ("ALARM: a token was issued", "ALARM: a request WITHOUT the certificate")),
+        Fault(kind="accept-any", endpoint="token"), 3,
+        ("ALARM: a token was issued", "ALARM: a request WITHOUT the certificate")),
     "fresh upload not yet accepted, --just-uploaded": CliFault(
         Fault(kind="upload-propagation", endpoint="token", seconds=0.0), 0,
         ("not accepted yet", "PASS"), extra=("--just-uploaded",)),
@@ -323,7 +324,7 @@ def test_negative_test_under_a_fault_is_inconclusive_never_pass_or_alarm(
     assert exit_code_for(positive, negative) == 4
 
 
-# ------------------------------------------------------------------ the wizard, while a request hangs
+# ------------------------------------------------------------------ the wizard, a request hanging
 
 RESPONSIVE_SECONDS = 0.5
 

@@ -261,7 +261,8 @@ def fuzz_root(tmp_path_factory: pytest.TempPathFactory, real_files: dict[str, by
     root = tmp_path_factory.mktemp("fuzz-cli")
     (root / "a" / "b" / "dir").mkdir(parents=True)
     for name, data in (("file.cer", real_files["der"]), ("cert.pem", real_files["pem"]),
-                       ("plain.key", real_files["key"]), ("secret.key", real_files["encrypted key"]),
+                       ("plain.key", real_files["key"]),
+                       ("secret.key", real_files["encrypted key"]),
                        ("both.pfx", real_files["pfx"]), ("garbage.bin", bytes(range(256)))):
         (root / "a" / "b" / name).write_bytes(data)
     return root
@@ -295,6 +296,36 @@ def test_main_with_generated_arguments_never_crashes_or_writes_elsewhere(
     for path in created:  # everything new is inside the chosen folder, none of it partial
         assert Path(path).is_relative_to(fuzz_root)
         assert not Path(path).name.endswith(".tmp"), (argv, path)
+
+
+@settings(FUZZ, max_examples=12)
+@given(st.one_of(
+    st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1,
+            max_size=40),
+    st.sampled_from(["\u00e9t\u00e9 \U0001f511", " leading and trailing ", "x" * 1024,
+                     "x" * 1025, "=;'\"$(rm -rf /)`", "\u202eevil"]),
+))
+def test_any_passphrase_from_the_environment_round_trips_or_is_refused_clearly(
+    tmp_path_factory: pytest.TempPathFactory, passphrase: str
+) -> None:
+    """generate --passphrase-env with any text: the key and the PFX open with exactly it."""
+    out = tmp_path_factory.mktemp("passphrase")
+    os.environ["ECW_FUZZ_PASS"] = passphrase
+    try:
+        code, stdout, stderr = run_main(["generate", "--name", "Pass", "--out", str(out),
+                                         "--passphrase-env", "ECW_FUZZ_PASS", "--json"])
+    finally:
+        os.environ.pop("ECW_FUZZ_PASS", None)
+    assert "Traceback" not in stdout + stderr
+    if code != 0:
+        assert code in (1, 2) and stderr.startswith("error: "), stderr
+        assert passphrase not in stderr or len(passphrase) < 3  # never echoed back
+        return
+    secret = passphrase.encode("utf-8", "surrogateescape")
+    key = certs.load_private_key_file(out / "Pass" / "Pass.key", secret)
+    cert, pfx_key = certs.load_pfx_file(out / "Pass" / "Pass.pfx", secret)
+    assert certs.key_matches_certificate(key, cert) and certs.key_matches_certificate(pfx_key, cert)
+    assert len(passphrase) < 6 or passphrase not in stdout
 
 
 @settings(FUZZ, max_examples=60)
@@ -480,7 +511,8 @@ def inspect_as(uid: int, gid: int, target: Path, warm_up: Path) -> str:
 
 hostile_field = st.one_of(hostile_text.map(lambda t: t[:500]),
                           st.sampled_from(["", " ", "0", "-5", "3650", "99999", "~", "/", "..",
-                                           "\x00", "a" * 65, "00000000-0000-0000-0000-00000000000g"]))
+                                           "\x00", "a" * 65,
+                                           "00000000-0000-0000-0000-00000000000g"]))
 
 
 async def type_and_submit(screen_type: str, values: list[str], tmp_path: Path) -> None:
