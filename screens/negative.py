@@ -89,8 +89,7 @@ class NegativeScreen(StepScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static(
-            "The same app, asked for a token without the certificate, must be refused. "
-            "✓ = refused, as it should be.",
+            "Without the certificate, the same app must be refused (✓ = refused).",
             classes="lead",
             markup=False,
         )
