@@ -325,12 +325,14 @@ class StepScreen(Screen[Nav]):
 
     def name_enter_for(self, widget: Widget) -> None:
         """Make the footer's "⏎ …" name the focused button Enter will press."""
-        label = "Press"
-        if isinstance(widget, Button):
-            text = str(widget.label)
-            label = self.ENTER_LABELS.get(widget.id or "", text if len(text) <= 16 else label)
-        # A Binding is frozen: swap in a renamed copy (this screen's own bindings map only).
+        if not isinstance(widget, Button) or widget.id == "next":
+            return  # Enter is Next here: the press binding is not shown
+        text = str(widget.label)
+        label = self.ENTER_LABELS.get(widget.id or "", text if len(text) <= 16 else "Press")
         bindings = self._bindings.key_to_bindings.get("enter", [])
+        if all(b.description == label for b in bindings if b.action == "press_focused"):
+            return  # unchanged: spare the footer a rebuild (it matters at start-up)
+        # A Binding is frozen: swap in a renamed copy (this screen's own bindings map only).
         self._bindings.key_to_bindings["enter"] = [
             replace(binding, description=label) if binding.action == "press_focused" else binding
             for binding in bindings
@@ -343,14 +345,16 @@ class StepScreen(Screen[Nav]):
         return isinstance(focused, Button) and focused.id != "next"
 
     def enter_means_next(self) -> bool:
-        """Enter is Next: nothing focused, a text field, or the Next button itself.
+        """Enter is Next: on a text field, the Next button, or anything without its own Enter.
 
-        Other widgets keep their own Enter (a Select opens its list, a Checkbox toggles).
+        Widgets that bind Enter keep it (a Select opens its list, a Checkbox toggles).
         """
         focused = self.focused
         if focused is None or isinstance(focused, Input):
             return True
-        return isinstance(focused, Button) and focused.id == "next"
+        if isinstance(focused, Button):
+            return focused.id == "next"
+        return "enter" not in focused._bindings.key_to_bindings
 
     # ------------------------------------------------------------- navigation
     @on(Button.Pressed, "#next")

@@ -68,6 +68,11 @@ def saved_profiles() -> tuple[list[Profile], str | None]:
         return [], f"Saved set-ups could not be read: {error}"
 
 
+def tenant_label(*, real: bool, chosen: bool) -> str:
+    mark = "◉" if chosen else "○"
+    return f"{mark} My Microsoft Entra tenant" if real else f"{mark} The demo tenant (practice, offline)"
+
+
 def expiry_text(days_left: int) -> str:
     return f"expires in {days_left} days" if days_left >= 0 else "EXPIRED"
 
@@ -104,10 +109,14 @@ class WelcomeScreen(StepScreen):
         yield Static(read_diagram(), id="diagram", markup=False)
         yield Static("Where do you want to set it up?", classes="section")
         # Two buttons rather than a RadioSet: the same choice, and a faster first screen.
+        # Composed as chosen (not set in on_mount): no restyle and repaint before the first one.
+        demo = self.wants_demo
         with Horizontal(id="tenant-choice"):
-            yield Button("", id="choice-real", compact=True)
-            yield Button("", id="choice-demo", compact=True)
-        yield Static("", id="demo-status", classes="muted", markup=False)
+            yield Button(tenant_label(real=True, chosen=not demo), id="choice-real",
+                         classes="" if demo else "-chosen", compact=True)
+            yield Button(tenant_label(real=False, chosen=demo), id="choice-demo",
+                         classes="-chosen" if demo else "", compact=True)
+        yield Static(self.demo_status_text(), id="demo-status", classes="muted", markup=False)
         yield Vertical(id="saved-setups")  # filled once the screen is up: see offer_saved_profiles
 
     def offer_saved_profiles(self) -> None:
@@ -138,7 +147,6 @@ class WelcomeScreen(StepScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.watch_wants_demo()
         self.call_after_refresh(self.offer_saved_profiles)
         if self.state.demo and self.state.demo_info is None:
             self.start_demo()
@@ -147,8 +155,8 @@ class WelcomeScreen(StepScreen):
     def watch_wants_demo(self) -> None:
         real = self.query_one("#choice-real", Button)
         demo = self.query_one("#choice-demo", Button)
-        real.label = f"{'◉' if not self.wants_demo else '○'} My Microsoft Entra tenant"
-        demo.label = f"{'◉' if self.wants_demo else '○'} The demo tenant (practice, offline)"
+        real.label = tenant_label(real=True, chosen=not self.wants_demo)
+        demo.label = tenant_label(real=False, chosen=self.wants_demo)
         real.set_class(not self.wants_demo, "-chosen")
         demo.set_class(self.wants_demo, "-chosen")
         self.show_demo_status()
@@ -167,16 +175,17 @@ class WelcomeScreen(StepScreen):
         self.action_choose("demo")
 
     def show_demo_status(self) -> None:
-        status = self.query_one("#demo-status", Static)
+        self.query_one("#demo-status", Static).update(self.demo_status_text())
+
+    def demo_status_text(self) -> str:
         info = self.state.demo_info
         if not self.wants_demo:
-            status.update("You need an app registration you can edit in the Entra admin center.")
-        elif info is not None:
-            status.update(f"Demo tenant running: {info.organization_name} ({info.tenant_domain}).")
-        elif self.demo_starting:
-            status.update("Starting the demo tenant…")
-        else:
-            status.update("The demo tenant starts when you press Start.")
+            return "You need an app registration you can edit in the Entra admin center."
+        if info is not None:
+            return f"Demo tenant running: {info.organization_name} ({info.tenant_domain})."
+        if self.demo_starting:
+            return "Starting the demo tenant…"
+        return "The demo tenant starts when you press Start."
 
     @on(Button.Pressed, "#test-profile")
     async def test_profile(self, event: Button.Pressed) -> None:
