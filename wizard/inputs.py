@@ -240,7 +240,7 @@ def _tenant_from_url(value: str) -> str | None:
     parts = urlsplit(value if "://" in value else "https://" + value)
     segments = [s for s in unquote(parts.path).split("/") if s]
     host = (parts.hostname or "").lower()
-    if not segments:
+    if not segments or not host:  # "a:///x.com" is no sign-in URL: nothing to take from it
         return None
     is_login_host = host.startswith("login.") or host.startswith("sts.")
     looks_like_authority = len(segments) == 1 or segments[1].lower() in _LOGIN_PATH_TAILS
@@ -260,7 +260,8 @@ def _tenant(text: str) -> tuple[str | None, str | None]:
     lowered = value.lower()
     if "://" in value or lowered.startswith(("login.", "www.")):
         found = _tenant_from_url(value)
-        if found and found not in _RESERVED_TENANTS:
+        # Only what would be accepted typed alone (so the value shown after Back still passes).
+        if found and found not in _RESERVED_TENANTS and _tenant(found)[0] == found:
             return found, None
         host = (urlsplit(value if "://" in value else "https://" + value).hostname or "").lower()
         if host.endswith(".sharepoint.com"):
