@@ -147,7 +147,9 @@ class WelcomeScreen(StepScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.call_after_refresh(self.offer_saved_profiles)
+        # After the first frame has gone to the terminal, and behind whatever else waited for
+        # it: reading the saved set-ups (and importing their module) is not on the first paint.
+        self.call_after_refresh(self.call_later, self.offer_saved_profiles)
         if self.state.demo and self.state.demo_info is None:
             self.start_demo()
 
