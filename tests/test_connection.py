@@ -362,3 +362,12 @@ def test_step_seconds_measure_the_requests(
         "1.23 s",
         "",
     )
+
+
+def test_negative_test_retries_a_server_error_at_discovery(
+    demo_info: DemoInfo, make_cert: MakeCert, fault: Callable[[Fault], None]
+) -> None:
+    cert = make_cert("NegativeRetry")
+    fault(Fault(kind="status", endpoint="discovery", status=503, retry_after=0, count=1))
+    negative = run_negative(settings_for(demo_info), credential_of(cert))
+    assert negative.verdict == "pass"

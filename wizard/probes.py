@@ -182,7 +182,18 @@ def run_probes(
     cancelled = False
     try:
         http.check_cancel()
-        config, failure = discover_tenant(settings, http)
+        found: dict[str, object] = {}
+
+        def discover() -> TokenAttempt:
+            config, failure = discover_tenant(settings, http)
+            if config is None:
+                assert failure is not None
+                return failure
+            found.update(config)
+            return TokenAttempt()
+
+        failure = with_transient_retries(discover, http, lambda _text: None)
+        config = found or None
         if config is None:
             # Without the tenant no probe can prove anything: say why, once, for all of them.
             assert failure is not None and failure.explanation is not None
