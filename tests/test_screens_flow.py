@@ -209,6 +209,28 @@ async def test_name_enter_in_the_passphrase_moves_on_before_later_keys(tmp_path:
     assert app.state.passphrase == b"pw-one-two"
 
 
+async def test_name_enter_on_a_select_or_checkbox_keeps_their_own_meaning(tmp_path: Path) -> None:
+    app = StepHost(NameScreen, WizardState(demo=True, out_dir=tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        key_size = screen.query_one("#key-size", Select)
+        key_size.focus()
+        await pilot.pause()
+        await pilot.press("enter")  # opens the list
+        await pilot.pause()
+        assert key_size.expanded
+        await pilot.press("down", "enter")  # picks 3072
+        await pilot.pause()
+        assert key_size.value == 3072 and not key_size.expanded
+        no_passphrase = screen.query_one("#no-passphrase", Checkbox)
+        no_passphrase.focus()
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert no_passphrase.value
+    assert app.results == []  # neither Enter was Next
+
+
 async def test_name_invalid_fields_focus_the_first_bad_one(tmp_path: Path) -> None:
     app = StepHost(NameScreen, WizardState(demo=True, out_dir=tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
