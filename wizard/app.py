@@ -6,8 +6,12 @@ first screen; the other steps (and MSAL, cryptography, the network) come when th
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import PurePath
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from textual import work
 from textual.app import App
@@ -26,6 +30,41 @@ from screens.welcome import WelcomeScreen
 if TYPE_CHECKING:
     from wizard.emulator import DemoInfo
     from wizard.portal import PortalClient
+
+
+_T = TypeVar("_T")
+
+
+class _DaemonThreadExecutor(ThreadPoolExecutor):
+    """Runs each thread worker in a daemon thread, so quitting never waits for a hung request.
+
+    The default executor's threads are joined when the event loop and the interpreter shut
+    down: a token request stuck on a slow network would keep the shell waiting until its
+    timeout, long after the window closed. Abandoning such a thread at exit is safe: every
+    file is written to a temporary name and renamed, so an interrupted write leaves nothing
+    half-written under a real name.
+    """
+
+    def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> Future[_T]:
+        future: Future[_T] = Future()
+
+        def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as error:
+                future.set_exception(error)
+
+        threading.Thread(target=run, name="wizard-worker", daemon=True).start()
+        return future
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """The event loop the wizard runs on: thread workers that never hold up quitting."""
+    loop = asyncio.new_event_loop()
+    loop.set_default_executor(_DaemonThreadExecutor())
+    return loop
 
 
 def new_certificate_steps() -> list[type[StepScreen]]:

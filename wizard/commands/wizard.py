@@ -11,11 +11,13 @@ def run(args: argparse.Namespace) -> int:
     The demo tenant is started by the Welcome step in a worker (the first screen does not wait
     for it) and stopped when the wizard closes, however it closes.
     """
-    from wizard.app import CertWizardApp
+    from wizard.app import CertWizardApp, new_event_loop
 
     app = CertWizardApp(demo=bool(getattr(args, "demo", False)))
+    loop = new_event_loop()
     try:
-        app.run()
+        app.run(loop=loop)
     finally:
         app.stop_demo_tenant()
+        loop.close()
     return int(app.return_code or 0)
