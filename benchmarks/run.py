@@ -47,6 +47,7 @@ from benchmarks import startup  # noqa: E402
 HOME_ENV = "ENTRA_CERT_WIZARD_HOME"
 PASSPHRASE_ENV = "ECW_BENCH_PASSPHRASE"
 PASSPHRASE = "bench-Passphrase-7f3c9a"
+DEFAULT_JSON = ROOT / "benchmarks" / "results" / "latest.json"
 BENCHMARKS = ("startup", "generate", "test", "throughput", "memory")
 # A child process that runs a helper entry point of this module.
 HELPER = (
@@ -658,9 +659,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true",
                         help="fewer rounds and a shorter load test (about a minute)")
-    parser.add_argument("--json-out", metavar="FILE", default="benchmark-results.json",
+    parser.add_argument("--json-out", metavar="FILE", default=str(DEFAULT_JSON),
                         help="where to write every figure with its samples "
-                        "(default: benchmark-results.json)")
+                        "(default: benchmarks/results/latest.json, not tracked by git)")
     parser.add_argument("--only", nargs="+", choices=BENCHMARKS, default=list(BENCHMARKS),
                         metavar="NAME", help=f"run only these: {', '.join(BENCHMARKS)}")
     args = parser.parse_args(argv)
@@ -683,7 +684,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "bounds": dataclasses.asdict(bounds),
         "figures": [figure.to_json() for figure in figures],
     }
-    Path(args.json_out).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    out = Path(args.json_out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     print(f"\nEvery figure with its samples: {args.json_out}")
     return 0
 
