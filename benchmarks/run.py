@@ -658,7 +658,7 @@ def machine() -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true",
-                        help="fewer rounds and a shorter load test (about a minute)")
+                        help="fewer rounds and a shorter load test (well under a minute)")
     parser.add_argument("--json-out", metavar="FILE", default=str(DEFAULT_JSON),
                         help="where to write every figure with its samples "
                         "(default: benchmarks/results/latest.json, not tracked by git)")
