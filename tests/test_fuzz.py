@@ -28,7 +28,9 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from wizard import certs, cli, inputs
+from wizard.emulator import DemoInfo
 from wizard.errors import UserError
+from wizard.portal import PortalClient
 
 FUZZ = settings(deadline=None, suppress_health_check=list(HealthCheck))
 PASSPHRASE = "fuzz-Passphrase-2b7e"
@@ -573,3 +575,45 @@ def test_hostile_names_never_open_a_socket_or_hang(monkeypatch: pytest.MonkeyPat
                  "user@contoso.com", "\u202ecom.evil"):
         inputs.tenant_problem(text)
         inputs.client_id_problem(text)
+
+
+# ------------------------------------------------------------------ the demo tenant's own inputs
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,
+                                                                max_size=5),
+    max_leaves=12,
+)
+fault_like = st.fixed_dictionaries({}, optional={
+    "kind": st.sampled_from(["accept-any", "delay", "status", "not-json", "reset",
+                             "upload-propagation", "explode", ""]) | json_values,
+    "endpoint": st.sampled_from(["token", "discovery", "graph", "any", "portal"]) | json_values,
+    "seconds": json_values, "status": json_values, "retry_after": json_values,
+    "count": json_values,
+})
+
+
+@settings(FUZZ, max_examples=150)
+@given(st.one_of(fault_like, json_values))
+def test_fault_descriptions_from_json_are_checked_not_crashed_on(data: object) -> None:
+    from wizard.emulator.faults import Fault
+
+    try:
+        fault = Fault.from_json(data)
+    except ValueError:
+        return
+    assert Fault.from_json(fault.to_json()) == fault
+
+
+@settings(FUZZ, max_examples=30)
+@given(st.one_of(st.binary(max_size=3000), st.builds(
+    lambda body: b"-----BEGIN CERTIFICATE-----\n" + body + b"\n-----END CERTIFICATE-----\n",
+    st.binary(max_size=800).map(lambda raw: __import__("base64").encodebytes(raw)))))
+def test_portal_refuses_any_upload_that_is_not_a_certificate_and_keeps_serving(
+    demo_info: DemoInfo, demo_portal: PortalClient, body: bytes
+) -> None:
+    with pytest.raises(UserError) as refused:
+        demo_portal.upload_certificate(demo_info.client_id, body)
+    assert str(refused.value) and "Traceback" not in str(refused.value)
+    assert demo_portal.list_applications()  # still serving
