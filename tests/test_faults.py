@@ -82,7 +82,7 @@ CLI_FAULTS: dict[str, CliFault] = {
         timeout=1.0, max_seconds=8),  # 1 s for the positive test, 1 s for each probe
     "slow discovery beyond --timeout": CliFault(
         Fault(kind="delay", endpoint="discovery", seconds=4.0), 1, (catalogue.TIMEOUT.title,),
-        timeout=1.0, max_seconds=5),
+        timeout=1.0, max_seconds=8),
     "connection refused": CliFault(None, 1, (catalogue.CONNECTION_REFUSED.title,),
                                    host=f"https://127.0.0.1:{closed_port()}"),
     "reset mid-response, every time": CliFault(
@@ -116,7 +116,7 @@ CLI_FAULTS: dict[str, CliFault] = {
         ("ALARM: a token was issued", "ALARM: a request WITHOUT the certificate")),
     "fresh upload not yet accepted, --just-uploaded": CliFault(
         Fault(kind="upload-propagation", endpoint="token", seconds=0.0), 0,
-        ("not accepted yet", "PASS"), extra=("--just-uploaded",)),
+        ("not accepted yet", "PASS"), extra=("--just-uploaded",), max_seconds=25),
 }
 
 
@@ -157,8 +157,8 @@ def run_cli_fault(bench: FaultBench, case: CliFault) -> CliOutcome:
         info = tenant.info
         fault = case.fault
         if fault is not None and fault.kind == "upload-propagation":
-            # Hide the (earlier) upload for two more seconds: the first attempts get 700027.
-            fault = dataclasses.replace(fault, seconds=time.time() - upload_time(tenant) + 2.0)
+            # Hide the (earlier) upload for four more seconds: the first attempts get 700027.
+            fault = dataclasses.replace(fault, seconds=time.time() - upload_time(tenant) + 4.0)
         tenant.set_fault(fault)
         host = case.host or info.authority_host
         argv = [
