@@ -91,6 +91,9 @@ class Shooter:
         from textual.content import Content
         from textual.widgets import Input, Static
 
+        # A pressed button stays lit for a moment (Textual's active effect): let it fade.
+        await self.pilot.pause(0.3)
+        await self.pilot.wait_for_scheduled_animations()
         shown_statics: list[tuple[Static, Any]] = []
         shown_inputs: list[tuple[Input, str]] = []
         for widget in self.app.screen.query(Static):
