@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from textual import events, on, work
@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     from wizard.storage import CertificateFiles
 
 STYLESHEET = Path(__file__).with_name("wizard.tcss")
+RESULTS_STYLESHEET = Path(__file__).with_name("results.tcss")
+"""The test steps' rows, explanations, the summary and the alarm (see `StepScreen.CSS_PATH`)."""
 TOTAL_STEPS = 9
 
 
@@ -255,7 +257,10 @@ class StepScreen(Screen[Nav]):
     ENTER_LABELS: ClassVar[Mapping[str, str]] = {}
     """The footer's word for Enter on a focused button, by button id, when its label is long."""
     SHOW_BACK: ClassVar[bool] = True
-    CSS_PATH = STYLESHEET
+    # Every step carries both sheets, so a step shown alone (tests, snapshots) is styled as in
+    # the wizard; the App parses the same two at start-up, so no step brings a new sheet and
+    # makes Textual re-parse and re-apply every rule as it appears.
+    CSS_PATH: ClassVar[list[str | PurePath]] = [STYLESHEET, RESULTS_STYLESHEET]
     AUTO_FOCUS = "#body Input, #body Select, #body Checkbox, #body RadioSet, #body Button, #next"
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -18,6 +18,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 
 from screens.base import (
+    RESULTS_STYLESHEET,
     STYLESHEET,
     ConfirmScreen,
     Nav,
@@ -103,9 +104,9 @@ class CertWizardApp(App[None]):
     """From nothing to a proven certificate sign-in, one step at a time."""
 
     TITLE = "Entra certificate wizard"
-    # The steps' stylesheet, parsed with the app's at start-up: a screen bringing a new
+    # The steps' stylesheets, parsed with the app's at start-up: a screen bringing a new
     # stylesheet makes Textual re-parse and re-apply every rule (~100 ms) as it appears.
-    CSS_PATH: ClassVar[list[str | PurePath]] = [STYLESHEET]
+    CSS_PATH: ClassVar[list[str | PurePath]] = [STYLESHEET, RESULTS_STYLESHEET]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
