@@ -4,7 +4,6 @@ failure, and the connection settings and credential built from the wizard's answ
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
@@ -16,7 +15,6 @@ if TYPE_CHECKING:
     from wizard.catalogue import Explanation
     from wizard.connection import ConnectionSettings, Credential
 
-RESULTS_STYLESHEET = Path(__file__).with_name("results.tcss")
 # Entra ID may take up to a minute to accept a fresh upload; the engine then retries 700027.
 RECENT_UPLOAD_SECONDS = 120.0
 
@@ -31,12 +29,18 @@ ICONS = {
 
 
 def format_seconds(seconds: float | None) -> str:
-    """A step's time for the list: "0.21 s", "12.3 s", or nothing before it ran."""
+    """A check's time for its row: "4 ms" under a second, "1.23 s" above, "" before it ran.
+
+    The engine's own wording (the CLI prints the same): calls to a nearby server take a few
+    milliseconds, and "0.00 s" would read as "not measured".
+    """
     if seconds is None:
         return ""
-    if seconds < 10:
-        return f"{seconds:.2f} s"
-    return f"{seconds:.1f} s"
+    if seconds < 0.0005:
+        return "<1 ms"  # local work (reading the token): "0 ms" would look unmeasured too
+    from wizard.connection import format_seconds as engine_format  # loaded by the test's worker
+
+    return engine_format(seconds)
 
 
 class CheckRow(Vertical):

@@ -15,9 +15,8 @@ from textual.reactive import reactive
 from textual.widgets import Button, Static
 
 from screens.alarm import AlarmScreen
-from screens.base import STYLESHEET, StepScreen
+from screens.base import StepScreen
 from screens.checks import (
-    RESULTS_STYLESHEET,
     CheckRow,
     Explained,
     connection_settings,
@@ -78,7 +77,6 @@ class NegativeScreen(StepScreen):
     STEP = 8
     TITLE = "Negative test: nothing else gets in"
     HELP_FILE = "negative"
-    CSS_PATH = [STYLESHEET, RESULTS_STYLESHEET]  # type: ignore[assignment]  # noqa: RUF012
     AUTO_FOCUS = "#next"
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -162,8 +160,8 @@ class NegativeScreen(StepScreen):
     @on(NegativeFinished)
     def finished(self, event: NegativeFinished) -> None:
         result = event.result
+        self.state.negative = result  # before `running`: the footer's Retry looks at both
         self.running = False
-        self.state.negative = result
         if result.cancelled:
             self.show_verdict("Cancelled.", "muted")
             self.query_one("#retry-actions").display = True
@@ -218,7 +216,9 @@ class NegativeScreen(StepScreen):
     # ---------------------------------------------------------------- actions
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "retry":
-            return not self.running
+            # Nothing to retry while the probes run or once all three were refused.
+            negative = self.state.negative
+            return not self.running and not (negative is not None and negative.verdict == "pass")
         return super().check_action(action, parameters)
 
     @on(Button.Pressed, "#retry")

@@ -15,9 +15,8 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Button, Static
 
-from screens.base import STYLESHEET, StepScreen
+from screens.base import StepScreen
 from screens.checks import (
-    RESULTS_STYLESHEET,
     CheckRow,
     Explained,
     connection_settings,
@@ -87,7 +86,6 @@ class PositiveScreen(StepScreen):
     STEP = 7
     TITLE = "Positive test: sign in with the certificate"
     HELP_FILE = "positive"
-    CSS_PATH = [STYLESHEET, RESULTS_STYLESHEET]  # type: ignore[assignment]  # noqa: RUF012
     AUTO_FOCUS = "#next"
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -197,8 +195,8 @@ class PositiveScreen(StepScreen):
     @on(PositiveFinished)
     def finished(self, event: PositiveFinished) -> None:
         result = event.result
+        self.state.positive = result  # before `running`: the footer's Retry looks at both
         self.running = False
-        self.state.positive = result
         if event.profile_name is not None:
             self.state.profile_name = event.profile_name
         if result.cancelled:

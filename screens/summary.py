@@ -5,18 +5,23 @@ beside the certificate. Finish ends the wizard."""
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import ClassVar
 
+from rich.cells import cell_len, chop_cells
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, HorizontalScroll, Vertical
+from textual.content import Content
+from textual.geometry import Size
 from textual.message import Message
 from textual.widgets import Button, Static, TabbedContent, TabPane
 
-from screens.base import STYLESHEET, StepScreen, WizardState
-from screens.checks import RESULTS_STYLESHEET
+from screens.base import StepScreen, WizardState
 from screens.widgets import CopyableValue
 
 # Tab label and what the copy says it copied, in the order the tabs show.
@@ -44,6 +49,56 @@ def fact(label: str, value: str, value_id: str) -> ComposeResult:
     with Horizontal(classes="fact"):
         yield Static(label, classes="fact-label", markup=False)
         yield Static(value, id=value_id, classes="fact-value", markup=False)
+
+
+def shown_path(path: Path | str) -> str:
+    """A path as people read it: the home folder as ~ (shells and PowerShell expand it)."""
+    text = str(path)
+    home = str(Path.home())
+    if home.rstrip(os.sep) and (text == home or text.startswith(home.rstrip(os.sep) + os.sep)):
+        return "~" + text[len(home.rstrip(os.sep)):]
+    return text
+
+
+def fold_path(text: str, width: int) -> list[str]:
+    """`text` in lines of at most `width` cells, broken after a separator (/ or \\), so no
+    folder or file name is cut in two unless it alone is wider than the line."""
+    if width <= 0 or cell_len(text) <= width:
+        return [text]
+    lines: list[str] = []
+    line = ""
+    for part in re.findall(r"[^/\\]*[/\\]|[^/\\]+", text):
+        if line and cell_len(line) + cell_len(part) > width:
+            lines.append(line)
+            line = ""
+        line += part
+        if cell_len(line) > width:
+            *full, line = chop_cells(line, width)
+            lines += full
+    if line:
+        lines.append(line)
+    return lines
+
+
+class PathText(Static):
+    """A file path that wraps at its separators ("…/certificates/" then "ScriptServer/"),
+    never in the middle of a name, so a long path still reads as a path at 80 columns."""
+
+    def __init__(self, path: str, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(path, id=id, classes=classes, markup=False)
+
+    @property
+    def path_text(self) -> str:
+        return str(self.content)
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        return cell_len(self.path_text)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(fold_path(self.path_text, width))
+
+    def render(self) -> Content:
+        return Content("\n".join(fold_path(self.path_text, self.content_size.width)))
 
 
 def utc_now() -> datetime:
@@ -87,8 +142,14 @@ class SummaryScreen(StepScreen):
     TITLE = "Summary"
     HELP_FILE = "summary"
     NEXT_LABEL = "Finish"
-    CSS_PATH = [STYLESHEET, RESULTS_STYLESHEET]  # type: ignore[assignment]  # noqa: RUF012
     AUTO_FOCUS = "#next"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # Wherever the focus is (unless it uses the arrows itself, like the tabs), ←/→ scroll
+        # the code shown: its long lines are not wrapped.
+        Binding("left", "scroll_code(-8)", "Scroll the code left", show=False),
+        Binding("right", "scroll_code(8)", "Scroll the code right", show=False),
+    ]
 
     def __init__(self, state: WizardState) -> None:
         super().__init__(state)
@@ -105,17 +166,27 @@ class SummaryScreen(StepScreen):
                 yield Static("Thumbprint", classes="fact-label", markup=False)
                 yield CopyableValue(state.thumbprint_sha1, what="thumbprint", id="thumbprint")
             yield from fact("Profile", "saving…", "profile-name")
-            yield from fact("Summary", "writing…", "summary-path")
+            if state.files is not None:
+                with Horizontal(classes="fact"):
+                    yield Static("Folder", classes="fact-label", markup=False)
+                    yield PathText(shown_path(folder_text(state.files.folder)), id="folder",
+                                   classes="fact-value")
+            with Horizontal(classes="fact"):
+                yield Static("Summary", classes="fact-label", markup=False)
+                yield PathText("writing…", id="summary-path", classes="fact-value")
         with TabbedContent(id="snippets"):
             for key, label, _what in SNIPPET_TABS:
                 with TabPane(label, id=f"tab-{key}"):
                     with Horizontal(classes="snippet-actions"):
                         yield Button("Copy", id=f"copy-{key}", compact=True)
-                        yield Static("No secret in it: passphrases are asked for.",
+                        yield Static("No secret in it. Long lines scroll sideways (←/→).",
                                      id=f"copied-{key}", markup=False)
-                    yield Static("Preparing…", id=f"code-{key}", classes="snippet-code",
-                                 markup=False)
-        yield Static(self.files_text(), id="files", markup=False)
+                    # Code is never wrapped (a wrapped PowerShell line reads as two
+                    # commands): a line wider than the panel scrolls sideways.
+                    with HorizontalScroll(id=f"scroll-{key}", classes="snippet-scroll"):
+                        yield Static("Preparing…", id=f"code-{key}", classes="snippet-code",
+                                     markup=False)
+        yield Static(self.files_text(), id="summary-files", markup=False)
 
     def files_text(self) -> str:
         files = self.state.files
@@ -129,7 +200,7 @@ class SummaryScreen(StepScreen):
         if files.pfx is not None:
             rows.append((files.pfx, "key + certificate for Import-PfxCertificate: private"))
         width = max(len(path.name) for path, _purpose in rows)
-        lines = [f"Files, in {files.folder}{os.sep}"]
+        lines = ["Files, in the folder above:"]
         lines += [f"  {path.name:<{width}}  {purpose}" for path, purpose in rows]
         return "\n".join(lines)
 
@@ -153,18 +224,29 @@ class SummaryScreen(StepScreen):
             else "not saved (the positive test has not passed)"
         )
         self.query_one("#profile-name", Static).update(profile)
-        summary = (
-            str(event.summary_path)
-            if event.summary_path is not None
-            else f"not written: {event.problem or 'no certificate'}"
-        )
-        self.query_one("#summary-path", Static).update(summary)
+        self.query_one("#summary-path", PathText).update(self.summary_text(event))
         self.snippet_texts = dict(event.snippets)
         for key, _label, _what in SNIPPET_TABS:
             text = event.snippets.get(key, "")
             code = self.query_one(f"#code-{key}", Static)
             code.update(text.rstrip("\n") or "(no snippet: no certificate was made)")
             self.query_one(f"#copy-{key}", Button).disabled = not text
+
+    def summary_text(self, event: SummaryWritten) -> str:
+        """The summary's file name when it sits in the folder shown above, else its path."""
+        path = event.summary_path
+        if path is None:
+            return f"not written: {event.problem or 'no certificate'}"
+        files = self.state.files
+        if files is not None and path.parent == files.folder:
+            return f"{path.name} (in the folder above)"
+        return shown_path(path)
+
+    def action_scroll_code(self, cells: int) -> None:
+        """Scroll the code of the snippet tab shown sideways."""
+        key = (self.query_one(TabbedContent).active or "").removeprefix("tab-")
+        for scroll in self.query(f"#scroll-{key}").results(HorizontalScroll):
+            scroll.scroll_relative(x=cells, animate=False)
 
     # ---------------------------------------------------------------- copying
     @on(Button.Pressed, ".snippet-actions Button")
@@ -187,6 +269,11 @@ class SummaryScreen(StepScreen):
                 )
                 return
         super().copied(text, what, outcome, system=system)
+
+
+def folder_text(folder: Path) -> str:
+    """A folder written as one, with its trailing separator."""
+    return f"{folder}{os.sep}"
 
 
 def save_and_summarize(state: WizardState) -> SummaryWritten:
@@ -226,7 +313,9 @@ def save_and_summarize(state: WizardState) -> SummaryWritten:
         return SummaryWritten(None, None, {}, str(error))
     path: Path | None = None
     try:
-        path = write_summary(profile, positive=state.positive, negative=state.negative)
+        host = state.demo_info.authority_host if state.demo_info is not None else None
+        path = write_summary(profile, positive=state.positive, negative=state.negative,
+                             demo_authority_host=host if profile.demo else None)
     except (UserError, OSError) as error:
         problems.append(f"the summary was not written: {error}")
     return SummaryWritten(saved_name, path, snippets(profile), "; ".join(problems) or None)

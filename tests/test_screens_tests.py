@@ -20,7 +20,7 @@ from screens.base import Nav, StepScreen, WizardState
 from screens.checks import CheckRow, Explained
 from screens.negative import NegativeScreen
 from screens.positive import NO_PERMISSIONS, PositiveScreen
-from screens.summary import SummaryScreen
+from screens.summary import PathText, SummaryScreen, fold_path, shown_path
 from wizard import certs, storage
 from wizard.emulator import DemoInfo, DemoTenant, Fault
 from wizard.portal import PortalClient
@@ -134,6 +134,10 @@ async def test_positive_passes_with_an_uploaded_certificate(
         await pilot.pause()
         assert "Step 7 of 9" in text_of(app, "#step-indicator")
         assert set(statuses(app).values()) == {"ok"}
+        for row in app.screen.query(CheckRow):  # a fast loopback call reads "4 ms", not "0.00 s"
+            timing = str(row.query_one(".check-time", Static).content)
+            assert timing.endswith(" ms") and not timing.startswith("0."), timing
+        assert "r" not in app.screen.active_bindings  # nothing to retry once it works
         assert "Organization.Read.All" in text_of(app, "#permissions")
         assert demo_info.organization_name in text_of(app, "#organization")
         assert not app.screen.query_one("#next", Button).disabled
@@ -247,6 +251,7 @@ async def test_negative_shows_three_refusals(
             assert "Refused (AADSTS" in str(row.query_one(".check-detail", Static).content)
         assert "All three were refused" in text_of(app, "#verdict")
         assert not app.screen.query_one("#next", Button).disabled
+        assert "r" not in app.screen.active_bindings  # no "r Retry" once all three passed
         await pilot.press("enter")
         await pilot.pause()
     assert app.results == [Nav.NEXT]
@@ -288,6 +293,7 @@ async def test_negative_inconclusive_is_explained(
         await settle(pilot)
         await pilot.pause()
         assert set(statuses(app).values()) == {"warn"}
+        assert app.screen.active_bindings["r"].enabled  # inconclusive: worth trying again
         assert "Inconclusive" in text_of(app, "#verdict")
         assert "Why: " in explained_text(app)
         assert app.screen.query_one("#retry-actions").display
@@ -318,6 +324,18 @@ async def test_summary_writes_the_markdown_and_copies_a_snippet(
         powershell = text_of(app, "#code-powershell")
         assert "Import-PfxCertificate" in powershell and "Cert:\\CurrentUser\\My" in powershell
         assert f"-CertificateThumbprint '{uploaded_set.thumbprint_sha1}'" in powershell
+        code = app.screen.query_one("#code-powershell", Static)
+        longest = max(len(line) for line in powershell.splitlines())
+        assert code.size.height == len(powershell.splitlines())  # one row per line: no wrapping
+        assert code.size.width >= longest > app.screen.query_one("#scroll-powershell").size.width
+        scroll = app.screen.query_one("#scroll-powershell")
+        assert app.focused is app.screen.query_one("#next", Button)
+        await pilot.press("right", "right")  # the long lines scroll sideways; Next stays
+        await pilot.pause()
+        assert scroll.scroll_x == 16 and app.results == []
+        await pilot.press("left")
+        await pilot.pause()
+        assert scroll.scroll_x == 8
         await pilot.click("#copy-powershell")
         await settle(pilot)
         await pilot.pause()
@@ -335,8 +353,41 @@ async def test_summary_writes_the_markdown_and_copies_a_snippet(
     assert summary is not None and summary.parent == uploaded_set.files.folder
     text = summary.read_text()
     assert uploaded_set.thumbprint_sha1 in text and "PRIVATE KEY" not in text
+    cloud = next(line for line in text.splitlines() if line.startswith("- Cloud:"))
+    assert "demo tenant" in cloud and demo_info.authority_host in cloud, cloud
+    assert "login.microsoftonline.com" not in cloud
     assert PASSPHRASE.decode() not in text
     assert [p.last_test for p in load_profiles()] == ["pass"]
+
+
+async def test_summary_shows_long_paths_folded_at_separators(
+    demo_info: DemoInfo, tmp_path: Path
+) -> None:
+    deep = tmp_path / "certificates-for-the-scripts" / "that-run-on-this-server" / "nightly"
+    cert_set = write_set(deep, "ScreensTestsLongPath")
+    app = StepHost(SummaryScreen, state_for(demo_info, cert_set))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.pause()
+        folder = app.screen.query_one("#folder", PathText)
+        lines = folder.render().plain.splitlines()
+        assert len(lines) > 1 and "".join(lines) == f"{cert_set.files.folder}/", lines
+        assert all(line.endswith("/") for line in lines)  # broken after a separator only
+        assert max(len(line) for line in lines) <= folder.content_size.width
+        assert folder.size.height == len(lines)
+        assert "(in the folder above)" in text_of(app, "#summary-path")
+
+
+def test_fold_path_breaks_after_separators_and_shortens_home() -> None:
+    assert fold_path("/srv/certs/Server/Server-summary.md", 20) == [
+        "/srv/certs/Server/",
+        "Server-summary.md",
+    ]
+    assert fold_path("C:\\Users\\admin\\certs\\x.md", 14) == ["C:\\Users\\", "admin\\certs\\", "x.md"]
+    assert fold_path("/" + "n" * 30, 12) == ["/", "n" * 12, "n" * 12, "n" * 6]  # too long: cut
+    assert fold_path("short", 80) == ["short"]
+    assert shown_path(Path.home() / "certs" / "x.md") == str(Path("~") / "certs" / "x.md")
+    assert shown_path("/srv/x.md") == "/srv/x.md"
 
 
 async def test_summary_of_a_saved_set_up_tested_again_records_the_verdict_only(

@@ -33,6 +33,19 @@ _SNIPPET_LANGUAGES = {
 }
 
 
+def _cloud_line(profile: Profile, demo_authority_host: str | None) -> str:
+    """Where the app signs in. A demo profile names the demo tenant, never a Microsoft cloud:
+    its IDs exist only there (the profile's `cloud` is just what its snippets are written for)."""
+    if not profile.demo:
+        return f"- Cloud: {CLOUD_LABELS.get(profile.cloud, profile.cloud)}"
+    # The demo tenant listens on a new port each time it starts: say which run this was.
+    where = f"; {_code(demo_authority_host)} in this run" if demo_authority_host else ""
+    return (
+        f"- Cloud: the demo tenant on this computer (`entra-cert-wizard --demo`{where}),"
+        " not a Microsoft cloud"
+    )
+
+
 def _when(moment: datetime | None) -> str:
     return "never" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
 
@@ -115,8 +128,12 @@ def summary_markdown(
     positive: PositiveResult | None = None,
     negative: NegativeResult | None = None,
     now: datetime | None = None,
+    demo_authority_host: str | None = None,
 ) -> str:
-    """The summary as markdown text (pure; see write_summary)."""
+    """The summary as markdown text (pure; see write_summary).
+
+    `demo_authority_host`: the demo tenant's address in this run, named for a demo profile.
+    """
     now = now or utc_now()
     title = profile.certificate_name or profile.name
     lines = [
@@ -132,7 +149,7 @@ def summary_markdown(
         f"- App registration (client) ID: {_code(profile.client_id)}",
         f"- Tenant: {_code(profile.tenant)}"
         + (f" ({profile.organization_domain})" if profile.organization_domain else ""),
-        f"- Cloud: {CLOUD_LABELS.get(profile.cloud, profile.cloud)}",
+        _cloud_line(profile, demo_authority_host),
         "",
         "## Thumbprints",
         "",
@@ -180,12 +197,15 @@ def write_summary(
     negative: NegativeResult | None = None,
     now: datetime | None = None,
     path: Path | None = None,
+    demo_authority_host: str | None = None,
 ) -> Path:
     """Write the summary beside the certificate (atomic, 0644: no secret in it); return its path."""
     from wizard.storage import atomic_write_text
 
     target = path or summary_path_for(profile)
-    atomic_write_text(
-        target, summary_markdown(profile, positive=positive, negative=negative, now=now), mode=0o644
+    text = summary_markdown(
+        profile, positive=positive, negative=negative, now=now,
+        demo_authority_host=demo_authority_host,
     )
+    atomic_write_text(target, text, mode=0o644)
     return target
