@@ -7,16 +7,16 @@ clipboard seam (`app.clipboard`); no mocks.
 from __future__ import annotations
 
 import stat
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from screen_host import StepHost
 from textual import events
 from textual.app import App
 from textual.widgets import Button, Checkbox, Input, Select, Static
 
-from screens.base import HelpScreen, Nav, StepScreen, WizardState
+from screens.base import HelpScreen, Nav, WizardState
 from screens.generate import GenerateScreen
 from screens.ids import IdsScreen
 from screens.name import NameScreen
@@ -29,21 +29,6 @@ from wizard.emulator import DemoInfo, DemoTenant
 from wizard.portal import PortalClient
 
 PASSPHRASE = "correct horse battery staple"
-
-
-class StepHost(App[None]):
-    """Shows one step and records how it ended."""
-
-    def __init__(
-        self, make_screen: Callable[[WizardState], StepScreen], state: WizardState
-    ) -> None:
-        super().__init__()
-        self.make_screen = make_screen
-        self.state = state
-        self.results: list[Nav | None] = []
-
-    def on_mount(self) -> None:
-        self.push_screen(self.make_screen(self.state), self.results.append)
 
 
 def text_of(app: App[None], selector: str) -> str:

@@ -6,17 +6,18 @@ real MSAL; the only thing a test changes on the tenant it puts back (faults, upl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from screen_host import StepHost
 from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Button, Static
 
 from screens.alarm import AlarmScreen
-from screens.base import Nav, StepScreen, WizardState
+from screens.base import Nav, WizardState
 from screens.checks import CheckRow, Explained
 from screens.negative import NegativeScreen
 from screens.positive import NO_PERMISSIONS, PositiveScreen
@@ -27,21 +28,6 @@ from wizard.portal import PortalClient
 from wizard.profiles import load_profiles
 
 PASSPHRASE = b"screens tests passphrase"
-
-
-class StepHost(App[None]):
-    """Shows one step and records how it ended."""
-
-    def __init__(
-        self, make_screen: Callable[[WizardState], StepScreen], state: WizardState
-    ) -> None:
-        super().__init__()
-        self.make_screen = make_screen
-        self.state = state
-        self.results: list[Nav | None] = []
-
-    def on_mount(self) -> None:
-        self.push_screen(self.make_screen(self.state), self.results.append)
 
 
 @dataclass(frozen=True)
