@@ -78,19 +78,27 @@ def file_stem_for(name: str) -> str:
     return stem[:MAX_NAME_LENGTH].rstrip("._- ")
 
 
+def _typed_number(value: object) -> object:
+    """Digits typed as text become their int; other text and bools become None.
+
+    A bool is an int to Python, but True must not pass as 1 day; anything else is returned
+    as it is for the caller's own check.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        return int(text) if text.isdigit() and text.isascii() else None
+    return value
+
+
 def validate_days(value: object) -> str | None:
     """Check a validity in days (1..3650)."""
     message = (
         f"Enter the validity as a whole number of days from {MIN_DAYS} to {MAX_DAYS} "
         "(365 is usual)."
     )
-    if isinstance(value, bool):
-        return message
-    if isinstance(value, str):
-        text = value.strip()
-        if not text.isdigit() or not text.isascii():
-            return message
-        value = int(text)
+    value = _typed_number(value)
     if not isinstance(value, int) or not MIN_DAYS <= value <= MAX_DAYS:
         return message
     return None
@@ -109,13 +117,9 @@ def long_validity_warning(days: int) -> str | None:
 def validate_key_size(value: object) -> str | None:
     """Check an RSA key size: 2048, 3072 or 4096 (Entra ID needs at least 2048)."""
     message = "Choose an RSA key size of 2048 (recommended), 3072 or 4096 bits."
-    if isinstance(value, bool):
+    value = _typed_number(value)
+    if value is None:
         return message
-    if isinstance(value, str):
-        text = value.strip()
-        if not text.isdigit() or not text.isascii():
-            return message
-        value = int(text)
     if value not in KEY_SIZES:
         if isinstance(value, int) and value < KEY_SIZES[0]:
             return f"{value}-bit keys are too weak: Entra ID needs RSA 2048 or more. " + message
