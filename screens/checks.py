@@ -4,11 +4,16 @@ failure, and the connection settings and credential built from the wizard's answ
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
+from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Static
+from textual.reactive import reactive
+from textual.widgets import Button, Static
+
+from screens.base import StepScreen
 
 if TYPE_CHECKING:
     from screens.base import WizardState
@@ -178,3 +183,49 @@ def recently_uploaded(state: WizardState, now: float | None = None) -> bool:
     if state.uploaded_at is None:
         return False
     return ((now if now is not None else time.time()) - state.uploaded_at) <= RECENT_UPLOAD_SECONDS
+
+
+class LiveTestScreen(StepScreen):
+    """A test step (7 positive, 8 negative): the test starts as the step opens, its rows fill
+    in live, and Retry ("r" or the #retry button) starts it again once it has ended short of a
+    pass."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "retry", "Retry"),
+    ]
+
+    running: reactive[bool] = reactive(False, bindings=True)
+    """Whether the test is running now (Retry waits for it)."""
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.start_test()
+
+    def start_test(self) -> None:
+        """(Re)start the test: rows pending, the outcome cleared, Next waits."""
+        raise NotImplementedError
+
+    def passed(self) -> bool:
+        """Whether the last run passed (nothing left to retry)."""
+        raise NotImplementedError
+
+    def show_verdict(self, text: str, style: str) -> None:
+        """The verdict line, coloured by `style` (success, warning, error, muted or "")."""
+        line = self.query_one("#verdict", Static)
+        line.update(text)
+        for name in ("success", "warning", "error", "muted"):
+            line.set_class(name == style, name)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "retry":
+            return not self.running and not self.passed()
+        return super().check_action(action, parameters)
+
+    @on(Button.Pressed, "#retry")
+    def retry_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_retry()
+
+    def action_retry(self) -> None:
+        if not self.running:
+            self.start_test()

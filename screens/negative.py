@@ -4,21 +4,19 @@ live; ✓ = refused. A probe that gets a token raises the alarm screen."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.reactive import reactive
 from textual.widgets import Button, Static
 
 from screens.alarm import AlarmScreen
-from screens.base import StepScreen
 from screens.checks import (
     CheckRow,
     Explained,
+    LiveTestScreen,
     connection_settings,
     load_credential,
     user_error_explanation,
@@ -71,19 +69,13 @@ def probe_line(probe: ProbeResult) -> tuple[str, str]:
     return "warn", f"Inconclusive: {probe.detail}"
 
 
-class NegativeScreen(StepScreen):
+class NegativeScreen(LiveTestScreen):
     """Run the three probes as soon as the step opens; Next once they have answered."""
 
     STEP = 8
     TITLE = "Negative test: nothing else gets in"
     HELP_FILE = "negative"
     AUTO_FOCUS = "#next"
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "retry", "Retry"),
-    ]
-
-    running: reactive[bool] = reactive(False, bindings=True)
 
     def compose_body(self) -> ComposeResult:
         yield Static(
@@ -99,10 +91,6 @@ class NegativeScreen(StepScreen):
             yield Button("Test again", id="retry", variant="primary", compact=True)
             yield Button("Back to the positive test", id="back-to-positive", compact=True)
         yield Explained(id="explanation")
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.start_test()
 
     # ---------------------------------------------------------------- running
     def start_test(self) -> None:
@@ -207,28 +195,11 @@ class NegativeScreen(StepScreen):
         else:
             self.query_one("#retry", Button).focus()
 
-    def show_verdict(self, text: str, style: str) -> None:
-        line = self.query_one("#verdict", Static)
-        line.update(text)
-        for name in ("success", "warning", "error", "muted"):
-            line.set_class(name == style, name)
-
     # ---------------------------------------------------------------- actions
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "retry":
-            # Nothing to retry while the probes run or once all three were refused.
-            negative = self.state.negative
-            return not self.running and not (negative is not None and negative.verdict == "pass")
-        return super().check_action(action, parameters)
-
-    @on(Button.Pressed, "#retry")
-    def retry_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.action_retry()
-
-    def action_retry(self) -> None:
-        if not self.running:
-            self.start_test()
+    def passed(self) -> bool:
+        """All three were refused: nothing to retry."""
+        negative = self.state.negative
+        return negative is not None and negative.verdict == "pass"
 
     @on(Button.Pressed, "#back-to-positive")
     def back_pressed(self, event: Button.Pressed) -> None:

@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.reactive import reactive
 from textual.widgets import Button, Static
 
-from screens.base import StepScreen
 from screens.checks import (
     CheckRow,
     Explained,
+    LiveTestScreen,
     connection_settings,
     load_credential,
     recently_uploaded,
@@ -80,20 +78,13 @@ def organization_text(result: PositiveResult) -> str:
     return f"{name} ({', '.join(domains)})" if domains else name
 
 
-class PositiveScreen(StepScreen):
+class PositiveScreen(LiveTestScreen):
     """Run the positive test as soon as the step opens; Next once the certificate works."""
 
     STEP = 7
     TITLE = "Positive test: sign in with the certificate"
     HELP_FILE = "positive"
     AUTO_FOCUS = "#next"
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "retry", "Retry"),
-    ]
-
-    running: reactive[bool] = reactive(False, bindings=True)
-    """Whether the test is running now (Retry waits for it)."""
 
     def compose_body(self) -> ComposeResult:
         yield Static(
@@ -114,10 +105,6 @@ class PositiveScreen(StepScreen):
             back = "Back to Welcome" if self.state.start == "test" else "Back to IDs"
             yield Button(back, id="back-to-ids", compact=True)
         yield Explained(id="explanation")
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.start_test()
 
     # ---------------------------------------------------------------- running
     def start_test(self) -> None:
@@ -232,10 +219,7 @@ class PositiveScreen(StepScreen):
 
     def show_outcome(self, verdict: str, style: str, permissions: str = "",
                      organization: str = "") -> None:
-        line = self.query_one("#verdict", Static)
-        line.update(verdict)
-        for name in ("success", "warning", "error", "muted"):
-            line.set_class(name == style, name)
+        self.show_verdict(verdict, style)
         for widget_id, text in (("#permissions", permissions), ("#organization", organization),
                                 ("#profile", "")):
             widget = self.query_one(widget_id, Static)
@@ -254,19 +238,9 @@ class PositiveScreen(StepScreen):
                                 animate=False, top=True)
 
     # ---------------------------------------------------------------- actions
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "retry":
-            return not self.running and not (self.state.positive and self.state.positive.ok)
-        return super().check_action(action, parameters)
-
-    @on(Button.Pressed, "#retry")
-    def retry_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.action_retry()
-
-    def action_retry(self) -> None:
-        if not self.running:
-            self.start_test()
+    def passed(self) -> bool:
+        """The certificate works: nothing to retry."""
+        return bool(self.state.positive and self.state.positive.ok)
 
     @on(Button.Pressed, "#back-to-ids")
     def back_to_ids(self, event: Button.Pressed) -> None:
