@@ -56,6 +56,14 @@ class _Run:
             return False
         return answer.strip().lower() in ("y", "yes")
 
+    def confirmed_or_wait(self, question: str, step: str, carry_on: str) -> bool:
+        """Ask `question`; without a yes, the run waits at `step` and says how to carry on."""
+        if self.confirmed(question):
+            return True
+        self.waiting_for = step
+        self.say(carry_on)
+        return False
+
 
 def _open(
     opener: Callable[[bytes | None], Credential], env: str | None, what: str, key_path: str
@@ -100,9 +108,11 @@ def _step_upload(run: _Run, profile: Profile) -> Profile | None:
     run.say("2. Upload the new certificate beside the old one, in the portal:")
     for line in rotation.upload_instructions(profile):
         run.say(f"   {line}")
-    if not run.confirmed("Have you uploaded it?"):
-        run.waiting_for = "upload"
-        run.say(f"When it is uploaded, run: {_command(profile)} --confirm")
+    if not run.confirmed_or_wait(
+        "Have you uploaded it?",
+        "upload",
+        f"When it is uploaded, run: {_command(profile)} --confirm",
+    ):
         return None
     return rotation.upload_new_certificate(profile, None)
 
@@ -160,12 +170,12 @@ def _step_switch(run: _Run, profile: Profile) -> Profile | None:
     run.results["switch_diff"] = diff
     for line in diff.splitlines():
         run.say(f"   {line}")
-    if not run.confirmed("Does your script use the new certificate now?"):
-        run.waiting_for = "switch"
-        run.say(
-            "Both certificates work until the old one is removed. When your script uses the new "
-            f"one, run: entra-cert-wizard rotate {profile.shell_name} --confirm"
-        )
+    if not run.confirmed_or_wait(
+        "Does your script use the new certificate now?",
+        "switch",
+        "Both certificates work until the old one is removed. When your script uses the new "
+        f"one, run: {_command(profile)} --confirm",
+    ):
         return None
     return rotation.confirm_switch(profile)
 
@@ -177,9 +187,11 @@ def _step_retire(run: _Run, profile: Profile) -> Profile | None:
         run.say("5. Remove the OLD certificate from the app registration, in the portal:")
         for line in rotation.removal_instructions(profile):
             run.say(f"   {line}")
-        if not run.confirmed("Have you removed the old certificate?"):
-            run.waiting_for = "retire"
-            run.say(f"When it is removed, run: {_command(profile)} --confirm")
+        if not run.confirmed_or_wait(
+            "Have you removed the old certificate?",
+            "retire",
+            f"When it is removed, run: {_command(profile)} --confirm",
+        ):
             return None
     old_key = state.old_key_path or profile.key_path
     credential = _open(
