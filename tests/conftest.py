@@ -35,6 +35,21 @@ from cryptography.x509.oid import NameOID  # noqa: E402
 from wizard.emulator import DemoInfo, DemoTenant  # noqa: E402
 from wizard.portal import PortalClient  # noqa: E402
 
+# What every DemoInfo JSON (in-process and from the `emulator` command) must fill in.
+DEMO_INFO_KEYS = (
+    "authority_host",
+    "authority",
+    "tenant_id",
+    "tenant_domain",
+    "token_endpoint",
+    "graph_endpoint",
+    "graph_resource",
+    "ca_bundle",
+    "client_id",
+    "app_name",
+    "portal",
+)
+
 
 @pytest.fixture(scope="session")
 def demo_tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoTenant]:

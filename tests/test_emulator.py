@@ -10,7 +10,7 @@ from typing import Any
 
 import msal
 import pytest
-from conftest import DemoCertificate, make_test_certificate
+from conftest import DEMO_INFO_KEYS, DemoCertificate, make_test_certificate
 from cryptography.hazmat.primitives import serialization
 from test_emulator_helpers import (
     key_pem,
@@ -451,19 +451,7 @@ def test_allow_remote_portal_needs_admin_token(tmp_path: Path) -> None:
 
 def test_demo_info_json_contract(demo_info: DemoInfo) -> None:
     data = demo_info.to_json()
-    for key in (
-        "authority_host",
-        "authority",
-        "tenant_id",
-        "tenant_domain",
-        "token_endpoint",
-        "graph_endpoint",
-        "graph_resource",
-        "ca_bundle",
-        "client_id",
-        "app_name",
-        "portal",
-    ):
+    for key in DEMO_INFO_KEYS:
         assert data[key], key
     assert data["authority"] == f"{data['authority_host']}/{data['tenant_id']}"
     assert data["token_endpoint"] == f"{data['authority']}/oauth2/v2.0/token"

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import DemoCertificate, make_test_certificate
+from conftest import DEMO_INFO_KEYS, DemoCertificate, make_test_certificate
 from test_emulator_helpers import (
     assertion_form,
     key_pem,
@@ -334,19 +334,7 @@ def test_emulator_command_json_contract_msal_script_and_sigterm(tmp_path: Path) 
     state = tmp_path / "cli-state"
     process, info, cold = _start_command(state)
     try:
-        for key in (
-            "authority_host",
-            "authority",
-            "tenant_id",
-            "tenant_domain",
-            "token_endpoint",
-            "graph_endpoint",
-            "graph_resource",
-            "ca_bundle",
-            "client_id",
-            "app_name",
-            "portal",
-        ):
+        for key in DEMO_INFO_KEYS:
             assert info[key], key
         assert cold < 2.0, f"cold start took {cold:.2f}s"
         cert, private_key = make_test_certificate("CliScript")
