@@ -141,38 +141,25 @@ def verify_client_assertion(
         raise errors.invalid_signature(
             errors.KEY_NOT_FOUND, thumbprint=hint.display_thumbprint(), client_id=client_id
         )
+
+    def key_refused(reason: str) -> errors.EntraError:
+        """The found key's 700027 (invalid signature) with `reason`."""
+        return errors.invalid_signature(
+            reason, thumbprint=key.thumbprint_sha1, client_id=client_id, found=(key.start, key.end)
+        )
+
     if hint.leaf_der is not None and hint.leaf_der != key.der:
         # A header naming one certificate by thumbprint and carrying another in x5c: Entra's
         # exact answer is unknown; refusing it as a signature failure is the strict choice.
-        raise errors.invalid_signature(
-            errors.SIGNATURE_MISMATCH,
-            thumbprint=key.thumbprint_sha1,
-            client_id=client_id,
-            found=(key.start, key.end),
-        )
+        raise key_refused(errors.SIGNATURE_MISMATCH)
     moment = _utc(now)
     if moment >= key.end:
-        raise errors.invalid_signature(
-            errors.KEY_EXPIRED,
-            thumbprint=key.thumbprint_sha1,
-            client_id=client_id,
-            found=(key.start, key.end),
-        )
+        raise key_refused(errors.KEY_EXPIRED)
     if moment < key.start:
-        raise errors.invalid_signature(
-            errors.KEY_NOT_YET_VALID,
-            thumbprint=key.thumbprint_sha1,
-            client_id=client_id,
-            found=(key.start, key.end),
-        )
+        raise key_refused(errors.KEY_NOT_YET_VALID)
     public = key.public_key
     if public is None or not verify_signature(alg, public, jws.signing_input, jws.signature):
-        raise errors.invalid_signature(
-            errors.SIGNATURE_MISMATCH,
-            thumbprint=key.thumbprint_sha1,
-            client_id=client_id,
-            found=(key.start, key.end),
-        )
+        raise key_refused(errors.SIGNATURE_MISMATCH)
 
     claims = jws.claims
     audience = claims.get("aud")
