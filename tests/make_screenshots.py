@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import re
 import sys
@@ -65,17 +64,9 @@ class Shooter:
         return text
 
     async def settle(self) -> None:
-        from textual.worker import WorkerCancelled, WorkerFailed
+        from screen_host import wait_for_screen_workers
 
-        for _ in range(5):
-            screen = self.app.screen
-            busy = [w for w in self.app.workers if w.node is screen and not w.is_finished]
-            if not busy:
-                break
-            for worker in busy:
-                with contextlib.suppress(WorkerCancelled, WorkerFailed):
-                    await worker.wait()
-            await self.pilot.pause()
+        await wait_for_screen_workers(self.pilot)
         await self.pilot.pause(0.3)  # animations (tab underline, scrolling) come to rest
 
     async def on(self, screen_name: str) -> None:

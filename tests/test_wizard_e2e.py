@@ -9,7 +9,6 @@ in every file written and every screen shown.
 
 from __future__ import annotations
 
-import contextlib
 import html
 import re
 import uuid
@@ -19,11 +18,11 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from screen_host import wait_for_screen_workers
 from textual import events
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Button, Input, Static
-from textual.worker import WorkerCancelled, WorkerFailed
 
 from screens.checks import CheckRow, Explained
 from screens.generate import GenerateScreen
@@ -72,15 +71,7 @@ class Driver:
 
     async def settle(self) -> None:
         """Wait for the current screen's workers (the flow's own worker runs to the end)."""
-        for _ in range(5):
-            screen = self.app.screen
-            busy = [w for w in self.app.workers if w.node is screen and not w.is_finished]
-            if not busy:
-                break
-            for worker in busy:
-                with contextlib.suppress(WorkerCancelled, WorkerFailed):
-                    await worker.wait()
-            await self.pilot.pause()
+        await wait_for_screen_workers(self.pilot)
         await self.pilot.pause()
 
     async def on(self, screen_type: type[Screen[Any]]) -> Screen[Any]:
