@@ -295,9 +295,57 @@ def test_fault_json_validated(demo_portal: PortalClient) -> None:
         {"kind": "delay", "seconds": "soon"},
         {"kind": "status", "bogus": 1},
         {},
+        {"kind": "aadsts", "endpoint": "token"},
+        {"kind": "aadsts", "endpoint": "graph", "code": 53003},
+        {"kind": "aadsts", "code": 1.5},
+        {"kind": "delay", "code": 53003},
+        {"kind": "cloud-instance", "endpoint": "discovery", "instance": "not a host"},
+        {"kind": "cloud-instance", "endpoint": "token", "instance": "microsoftonline.us"},
     ):
         with pytest.raises(UserError, match="fault"):
             demo_portal.set_fault(bad)
+
+
+def test_aadsts_fault_answers_entras_envelope(
+    clear_fault: DemoTenant, demo_portal: PortalClient
+) -> None:
+    info = clear_fault.info
+    demo_portal.set_fault({"kind": "aadsts", "endpoint": "token", "code": 900382, "count": 1})
+    refused = post_token(info, {"client_id": info.client_id})
+    body = refused.json()
+    assert refused.status_code == 400 and body["error"] == "invalid_request"
+    assert body["error_codes"] == [900382]
+    assert body["error_description"].startswith(
+        "AADSTS900382: Confidential Client is not supported in Cross Cloud request.\r\nTrace ID: "
+    )
+    # count=1: the next request is judged normally again (no credential -> 7000216).
+    assert post_token(info, {"client_id": info.client_id}).json()["error_codes"] == [7000216]
+    clear_fault.set_fault(Fault("aadsts", endpoint="token", code=1000502))
+    expired = post_token(info, {"client_id": info.client_id})
+    assert expired.status_code == 401 and expired.json()["error_codes"] == [1000502]
+    clear_fault.set_fault(Fault("aadsts", endpoint="token", code=7000112))
+    disabled = post_token(info, {"client_id": info.client_id}).json()["error_description"]
+    assert f"Application '{info.client_id}'({info.app_name}) is disabled." in disabled
+
+
+def test_cloud_instance_fault_changes_the_openid_configuration(
+    clear_fault: DemoTenant, demo_portal: PortalClient
+) -> None:
+    info = clear_fault.info
+    http = session(info)
+    assert http.get(info.openid_configuration).json()["cloud_instance_name"] == (
+        "microsoftonline.com"
+    )
+    fault = Fault("cloud-instance", endpoint="discovery", instance="microsoftonline.us")
+    demo_portal.set_fault(fault.to_json())
+    assert Fault.from_json(fault.to_json()) == fault
+    config = http.get(info.openid_configuration).json()
+    assert config["cloud_instance_name"] == "microsoftonline.us"
+    assert config["msgraph_host"] == "graph.microsoft.us"
+    demo_portal.set_fault(None)
+    assert http.get(info.openid_configuration).json()["cloud_instance_name"] == (
+        "microsoftonline.com"
+    )
 
 
 # -- the command -------------------------------------------------------------------------

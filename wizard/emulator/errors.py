@@ -9,6 +9,7 @@ wizard's error catalogue parse these strings, so they are kept close to the real
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -339,6 +340,52 @@ def throttled(status: int) -> EntraError:
         90033,
         "A transient error has occurred. Please try again.",
         status=status,
+    )
+
+
+def cross_cloud_confidential_client() -> EntraError:
+    # Captured wording and error name (public reports of real responses, e.g. a GCC High
+    # tenant signing in at login.microsoftonline.com): invalid_request, 400.
+    return EntraError(
+        "invalid_request",
+        900382,
+        "Confidential Client is not supported in Cross Cloud request.",
+    )
+
+
+def certificate_outside_validity() -> EntraError:
+    # Entra's real wording for 1000502 is not known to us: no captured response was found.
+    # This text is the one Microsoft.Identity.Web's own tests use for the code, sent as
+    # invalid_client like the other certificate refusals.
+    return EntraError(
+        "invalid_client",
+        1000502,
+        "The client certificate is not within its valid time range. Ensure that the "
+        "certificate is valid.",
+    )
+
+
+def for_code(code: int, *, client_id: str, app_name: str, tenant_name: str) -> EntraError:
+    """The refusal for an AADSTS number (the aadsts fault): Entra's wording where known."""
+    known: dict[int, Callable[[], EntraError]] = {
+        700016: lambda: unknown_application(client_id, tenant_name),
+        700025: public_client_with_credential,
+        7000112: lambda: application_disabled(client_id, app_name),
+        7000215: lambda: client_secret_not_registered(client_id),
+        7000216: missing_credential,
+        53003: blocked_by_conditional_access,
+        900382: cross_cloud_confidential_client,
+        1000502: certificate_outside_validity,
+        90033: server_error,
+    }
+    make = known.get(code)
+    if make is not None:
+        return make()
+    return EntraError(
+        "invalid_request",
+        code,
+        "The demo tenant was told to refuse with this code (fault injection); Entra's own "
+        "wording for it is not known here.",
     )
 
 

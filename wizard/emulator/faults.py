@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import asdict, dataclass, fields
 from typing import Literal, cast
 
-FaultKind = Literal["accept-any", "delay", "status", "not-json", "reset", "upload-propagation"]
+FaultKind = Literal[
+    "accept-any",
+    "delay",
+    "status",
+    "not-json",
+    "reset",
+    "upload-propagation",
+    "aadsts",
+    "cloud-instance",
+]
 FaultEndpoint = Literal["token", "discovery", "graph", "any"]
 FAULT_KINDS: tuple[str, ...] = (
     "accept-any",
@@ -15,8 +25,18 @@ FAULT_KINDS: tuple[str, ...] = (
     "not-json",
     "reset",
     "upload-propagation",
+    "aadsts",
+    "cloud-instance",
 )
 FAULT_ENDPOINTS: tuple[str, ...] = ("token", "discovery", "graph", "any")
+# The endpoints each kind can apply to ("any" always means: wherever the kind makes sense).
+_KIND_ENDPOINTS: dict[str, tuple[str, ...]] = {
+    "aadsts": ("token", "any"),
+    "cloud-instance": ("discovery", "any"),
+}
+MAX_AADSTS_CODE = 99_999_999
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_INSTANCE_RE = re.compile(rf"^{_LABEL}(?:\.{_LABEL})+$")
 
 
 @dataclass
@@ -31,6 +51,11 @@ class Fault:
     - reset: close the connection in the middle of the response.
     - upload-propagation: certificates uploaded less than `seconds` ago answer 700027
       "key was not found", like Entra's replication delay after an upload.
+    - aadsts: the token endpoint refuses with Entra's envelope for AADSTS `code` (its status,
+      OAuth error and wording where known; see wizard.emulator.errors.for_code).
+    - cloud-instance: the OpenID configuration says the tenant lives in the cloud `instance`
+      (its `cloud_instance_name`, e.g. "microsoftonline.us"), as a tenant of another
+      national cloud looks from this sign-in host.
     """
 
     kind: FaultKind
@@ -39,6 +64,8 @@ class Fault:
     status: int = 500
     retry_after: int | None = None
     count: int | None = None
+    code: int | None = None  # aadsts: the AADSTS number to answer
+    instance: str | None = None  # cloud-instance: the cloud_instance_name to report
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -55,6 +82,27 @@ class Fault:
             raise ValueError("status must be an HTTP status code")
         if self.count is not None and int(self.count) < 0:
             raise ValueError("count must be zero or more")
+        allowed = _KIND_ENDPOINTS.get(self.kind)
+        if allowed is not None and self.endpoint not in allowed:
+            raise ValueError(
+                f"the {self.kind} fault applies to the {allowed[0]} endpoint (or 'any'), "
+                f"not {self.endpoint!r}"
+            )
+        if self.kind == "aadsts":
+            if self.code is None or not 1 <= int(self.code) <= MAX_AADSTS_CODE:
+                raise ValueError("an aadsts fault needs a 'code': the AADSTS number, e.g. 900382")
+        elif self.code is not None:
+            raise ValueError("'code' is only for aadsts faults")
+        if self.kind == "cloud-instance":
+            if isinstance(self.instance, str):
+                self.instance = self.instance.strip().lower()
+            if not isinstance(self.instance, str) or not _INSTANCE_RE.match(self.instance):
+                raise ValueError(
+                    "a cloud-instance fault needs an 'instance': a cloud_instance_name such "
+                    "as 'microsoftonline.us'"
+                )
+        elif self.instance is not None:
+            raise ValueError("'instance' is only for cloud-instance faults")
 
     @classmethod
     def from_json(cls, data: object) -> Fault:
@@ -75,12 +123,27 @@ class Fault:
                 status=int(data.get("status", 500)),
                 retry_after=None if data.get("retry_after") is None else int(data["retry_after"]),
                 count=None if data.get("count") is None else int(data["count"]),
+                code=None if data.get("code") is None else _integer(data["code"], "code"),
+                instance=None if data.get("instance") is None else _text(data["instance"]),
             )
         except (TypeError, ValueError) as error:
             raise ValueError(str(error)) from error
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
+
+
+def _integer(value: object, name: str) -> int:
+    """A whole number from JSON (an int, or a string of digits); not a float or a boolean."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"{name} must be a whole number")
+    return int(value)
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("instance must be a string")
+    return value
 
 
 class FaultSwitch:

@@ -57,6 +57,12 @@ SOCKET_TIMEOUT = 10.0  # per read: a slow client, or an idle keep-alive connecti
 GRAPH_PREFIX = "/graph"
 PORTAL_PREFIX = "/portal"
 LOOPBACK_NAMES = ("localhost", "localhost.")
+# The Graph host Entra's OpenID configuration names for a cloud_instance_name (cloud-instance
+# fault); other instances keep the global one.
+MSGRAPH_HOSTS = {
+    "microsoftonline.us": "graph.microsoft.us",
+    "partner.microsoftonline.cn": "microsoftgraph.chinacloudapi.cn",
+}
 
 
 @dataclass(frozen=True)
@@ -351,7 +357,14 @@ class _Handler(BaseHTTPRequestHandler):
             ):
                 if method == "GET" and not self._apply_faults("discovery"):
                     canonical = tenant.resolve_tenant(segment, error_name="invalid_tenant")
-                    self._json(200, tenant.openid_configuration(segment, canonical))
+                    config = tenant.openid_configuration(segment, canonical)
+                    elsewhere = tenant.faults.take("discovery", ("cloud-instance",))
+                    if elsewhere is not None and elsewhere.instance:
+                        config["cloud_instance_name"] = elsewhere.instance
+                        config["msgraph_host"] = MSGRAPH_HOSTS.get(
+                            elsewhere.instance, config["msgraph_host"]
+                        )
+                    self._json(200, config)
                 elif method != "GET":
                     self._method_not_allowed()
                 return
@@ -486,6 +499,14 @@ class _Handler(BaseHTTPRequestHandler):
         if len(scopes) != 1 or not scopes[0].endswith("/.default"):
             raise errors.invalid_scope_suffix(scope)
         resource = scopes[0][: -len("/.default")]
+        refusal = tenant.faults.take("token", ("aadsts",))
+        if refusal is not None and refusal.code is not None:
+            raise errors.for_code(
+                refusal.code,
+                client_id=app.client_id,
+                app_name=app.display_name,
+                tenant_name=directory.tenant.display_name,
+            )
 
         accept_any = tenant.faults.peek("token", "accept-any")
         if accept_any is not None and tenant.faults.take("token", ("accept-any",)) is not None:
