@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from demo_profiles import rotation_thumbprints, save_uploaded_demo_profile
 
 from wizard import certs, rotation
 from wizard.connection import Credential, run_positive
 from wizard.errors import UserError
-from wizard.profiles import Profile, get_profile, load_profiles, profile_from_files, save_profile
-from wizard.storage import write_certificate_set
+from wizard.profiles import Profile, get_profile, save_profile
 
 NEW_PASSPHRASE = b"the new key's passphrase"
 OLD_PASSPHRASE = b"the old key's passphrase"
@@ -29,30 +29,18 @@ def registered(demo_portal, client_id: str) -> set[str]:  # type: ignore[no-unty
 @pytest.fixture
 def demo_profile(demo_info, demo_portal, tmp_path: Path) -> Iterator[Profile]:  # type: ignore[no-untyped-def]
     """A saved demo profile whose (encrypted) certificate is uploaded and works."""
-    generated = certs.generate_certificate("Rotate Me")
-    files = write_certificate_set(
-        generated, "Rotate Me", out_root=tmp_path / "certs", passphrase=OLD_PASSPHRASE
-    ).files
-    demo_portal.upload_certificate(demo_info.client_id, certs.cert_der(generated.certificate))
-    profile = profile_from_files(
-        name="rotate-me",
-        files=files,
-        cloud="global",
-        tenant=demo_info.tenant_id,
-        client_id=demo_info.client_id,
-        demo=True,
-        demo_state_dir=Path(demo_info.state_dir),
+    profile = save_uploaded_demo_profile(
+        demo_info,
+        demo_portal,
+        certificate_name="Rotate Me",
+        profile_name="rotate-me",
+        out_root=tmp_path / "certs",
+        passphrase=OLD_PASSPHRASE,
         last_test="pass",
     )
-    save_profile(profile)
     yield profile
     # leave the shared demo tenant as we found it
-    mine = {profile.thumbprint_sha1}
-    for saved in load_profiles():
-        mine.add(saved.thumbprint_sha1)
-        if saved.rotation is not None:
-            mine.add(saved.rotation.new_thumbprint_sha1)
-    for thumbprint in mine & registered(demo_portal, demo_info.client_id):
+    for thumbprint in rotation_thumbprints(profile) & registered(demo_portal, demo_info.client_id):
         demo_portal.delete_certificate(demo_info.client_id, thumbprint)
 
 

@@ -7,13 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from demo_profiles import rotation_thumbprints, save_uploaded_demo_profile
 from textual.app import App
 from textual.widgets import Button, Checkbox, Input, Static
 
 from screens.base import Nav, WizardState
 from screens.rotation import RotationScreen
 from wizard import certs, rotation
-from wizard.profiles import Profile, get_profile, load_profiles, profile_from_files, save_profile
+from wizard.profiles import Profile, get_profile, profile_from_files, save_profile
 from wizard.storage import write_certificate_set
 
 SIZE = (80, 24)  # everything essential must work at 80x24
@@ -44,30 +45,16 @@ def registered(demo_portal, client_id: str) -> set[str]:  # type: ignore[no-unty
 
 @pytest.fixture
 def demo_profile(demo_info, demo_portal, tmp_path: Path) -> Iterator[Profile]:  # type: ignore[no-untyped-def]
-    generated = certs.generate_certificate("Screen Rotation")
-    files = write_certificate_set(
-        generated, "Screen Rotation", out_root=tmp_path, passphrase=None
-    ).files
-    demo_portal.upload_certificate(demo_info.client_id, certs.cert_der(generated.certificate))
-    profile = profile_from_files(
-        name="screen-rot",
-        files=files,
-        cloud="global",
-        tenant=demo_info.tenant_id,
-        client_id=demo_info.client_id,
-        demo=True,
-        demo_state_dir=Path(demo_info.state_dir),
+    profile = save_uploaded_demo_profile(
+        demo_info,
+        demo_portal,
+        certificate_name="Screen Rotation",
+        profile_name="screen-rot",
+        out_root=tmp_path,
+        passphrase=None,
     )
-    save_profile(profile)
     yield profile
-    mine = set()
-    for saved in load_profiles():
-        mine.add(saved.thumbprint_sha1)
-        if saved.rotation is not None:
-            mine.add(saved.rotation.new_thumbprint_sha1)
-    for thumbprint in (mine | {profile.thumbprint_sha1}) & registered(
-        demo_portal, demo_info.client_id
-    ):
+    for thumbprint in rotation_thumbprints(profile) & registered(demo_portal, demo_info.client_id):
         demo_portal.delete_certificate(demo_info.client_id, thumbprint)
 
 
