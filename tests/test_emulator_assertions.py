@@ -110,12 +110,11 @@ def test_domain_form_audience_accepted(demo_info: DemoInfo, registered: DemoCert
 # -- hostile assertions ------------------------------------------------------------------
 
 
-def test_alg_none_refused(demo_info: DemoInfo, registered: DemoCertificate) -> None:
-    header = _b64url(
-        json.dumps({"alg": "none", "typ": "JWT", "x5t": certs.x5t(registered.certificate)}).encode()
-    )
+def _app_claims(demo_info: DemoInfo) -> str:
+    """The encoded claims of an honest assertion for the app: audience, issuer and subject
+    right, valid for ten minutes (so only the header or signature can be refused)."""
     now = time.time()
-    payload = _b64url(
+    return _b64url(
         json.dumps(
             {
                 "aud": demo_info.token_endpoint,
@@ -126,6 +125,13 @@ def test_alg_none_refused(demo_info: DemoInfo, registered: DemoCertificate) -> N
             }
         ).encode()
     )
+
+
+def test_alg_none_refused(demo_info: DemoInfo, registered: DemoCertificate) -> None:
+    header = _b64url(
+        json.dumps({"alg": "none", "typ": "JWT", "x5t": certs.x5t(registered.certificate)}).encode()
+    )
+    payload = _app_claims(demo_info)
     answer = post_token(demo_info, assertion_form(demo_info.client_id, f"{header}.{payload}."))
     _refused(answer, 5002738)
 
@@ -139,18 +145,7 @@ def test_hs256_keyed_with_public_certificate_refused(
             {"alg": "HS256", "typ": "JWT", "x5t": certs.x5t(registered.certificate)}
         ).encode()
     )
-    now = time.time()
-    payload = _b64url(
-        json.dumps(
-            {
-                "aud": demo_info.token_endpoint,
-                "iss": demo_info.client_id,
-                "sub": demo_info.client_id,
-                "exp": now + 600,
-                "iat": now,
-            }
-        ).encode()
-    )
+    payload = _app_claims(demo_info)
     for secret in (certs.cert_pem(registered.certificate), certs.cert_der(registered.certificate)):
         signature = hmac.new(secret, f"{header}.{payload}".encode(), hashlib.sha256).digest()
         answer = post_token(
