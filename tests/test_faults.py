@@ -114,6 +114,12 @@ CLI_FAULTS: dict[str, CliFault] = {
     "the tenant accepts anything": CliFault(
         Fault(kind="accept-any", endpoint="token"), 3,
         ("ALARM: a token was issued", "ALARM: a request WITHOUT the certificate")),
+    "an AADSTS refusal (1000502)": CliFault(
+        Fault(kind="aadsts", endpoint="token", code=1000502), 1,
+        (catalogue.explain_aadsts(1000502).title, "AADSTS1000502")),
+    "an AADSTS code nobody knows": CliFault(
+        Fault(kind="aadsts", endpoint="token", code=9999999), 1,
+        ("AADSTS9999999", "login.microsoftonline.com/error?code=9999999")),
     "fresh upload not yet accepted, --just-uploaded": CliFault(
         Fault(kind="upload-propagation", endpoint="token", seconds=0.0), 0,
         ("not accepted yet", "PASS"), extra=("--just-uploaded",), max_seconds=25),
