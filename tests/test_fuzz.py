@@ -587,7 +587,11 @@ json_values = st.recursive(
 )
 fault_like = st.fixed_dictionaries({}, optional={
     "kind": st.sampled_from(["accept-any", "delay", "status", "not-json", "reset",
-                             "upload-propagation", "explode", ""]) | json_values,
+                             "upload-propagation", "aadsts", "cloud-instance", "explode",
+                             ""]) | json_values,
+    "code": st.integers(-5, 99_999_999) | json_values,
+    "instance": st.sampled_from(["microsoftonline.us", "partner.microsoftonline.cn", ""])
+    | json_values,
     "endpoint": st.sampled_from(["token", "discovery", "graph", "any", "portal"]) | json_values,
     "seconds": json_values, "status": json_values, "retry_after": json_values,
     "count": json_values,
