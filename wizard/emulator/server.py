@@ -14,6 +14,7 @@ import ipaddress
 import json
 import logging
 import secrets
+import selectors
 import socket
 import ssl
 import threading
@@ -54,6 +55,9 @@ DRAIN_LIMIT = 1024 * 1024
 # connection is closed at once, so a flood cannot exhaust the process.
 MAX_CONNECTIONS = 512
 SOCKET_TIMEOUT = 10.0  # per read: a slow client, or an idle keep-alive connection
+# The accept loop sleeps in select() until a connection or stop()'s wake-up byte arrives;
+# this is only the longest it sleeps before looking at the stop flag on its own.
+IDLE_CHECK_SECONDS = 1.0
 GRAPH_PREFIX = "/graph"
 PORTAL_PREFIX = "/portal"
 LOOPBACK_NAMES = ("localhost", "localhost.")
@@ -126,7 +130,12 @@ def _certificate_names(host: str) -> tuple[str, ...]:
 
 
 class _TlsServer(ThreadingHTTPServer):
-    """Accepts plain TCP; each connection's thread does its own TLS handshake with a timeout."""
+    """Accepts plain TCP; each connection's thread does its own TLS handshake with a timeout.
+
+    Served by serve_until_stopped(), not serve_forever(): serve_forever only notices
+    shutdown() at its next poll, so every stop waited out the poll interval. Here stop writes
+    a byte to a socket pair the accept loop also selects on, and the loop ends at once.
+    """
 
     daemon_threads = True
     allow_reuse_address = True
@@ -139,7 +148,71 @@ class _TlsServer(ThreadingHTTPServer):
         self.tenant = tenant
         self.ssl_context = context
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._stop_requested = threading.Event()
+        self._loop_done = threading.Event()
+        self._loop_done.set()  # no loop running yet
         super().__init__(address, _Handler)
+        self.socket.setblocking(False)
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._wake_reader.setblocking(False)
+        self._wake_writer.setblocking(False)
+
+    def serve_until_stopped(self) -> None:
+        """Accept connections until request_stop() (from any thread)."""
+        self._loop_done.clear()
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self, selectors.EVENT_READ)
+                selector.register(self._wake_reader, selectors.EVENT_READ)
+                while not self._stop_requested.is_set():
+                    ready = selector.select(IDLE_CHECK_SECONDS)
+                    if self._stop_requested.is_set():
+                        break
+                    if any(key.fileobj is self for key, _ in ready):
+                        self._accept_one()
+                    self.service_actions()
+        finally:
+            self._loop_done.set()
+
+    def _accept_one(self) -> None:
+        """Accept one connection and hand it to its thread (BaseServer's request handling).
+
+        The listening socket is non-blocking, so a connection that went away between
+        select() and accept() costs nothing; a failure with one connection goes to
+        handle_error and never ends the loop.
+        """
+        try:
+            request, client_address = self.get_request()
+        except OSError:
+            return
+        if not self.verify_request(request, client_address):
+            self.shutdown_request(request)
+            return
+        try:
+            self.process_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+            self.shutdown_request(request)
+        except BaseException:
+            self.shutdown_request(request)
+            raise
+
+    def request_stop(self) -> None:
+        """Ask the accept loop to end, and wake it so it does so now."""
+        self._stop_requested.set()
+        with contextlib.suppress(OSError):
+            self._wake_writer.send(b"\0")
+
+    def shutdown(self) -> None:
+        """Stop the accept loop and wait (up to 5 s) until it has ended."""
+        self.request_stop()
+        self._loop_done.wait(5.0)
+
+    def server_close(self) -> None:
+        super().server_close()
+        for end in (getattr(self, "_wake_reader", None), getattr(self, "_wake_writer", None)):
+            if end is not None:
+                end.close()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self._slots.acquire(blocking=False):
@@ -819,10 +892,7 @@ class DemoTenant:
         )
         self._server = server
         self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.2},
-            name="demo-tenant",
-            daemon=True,
+            target=server.serve_until_stopped, name="demo-tenant", daemon=True
         )
         self._thread.start()
         log.info("demo tenant listening on %s", self.authority_host)
@@ -833,10 +903,11 @@ class DemoTenant:
         self._server = self._thread = None
         self._info = None
         if server is not None:
-            server.shutdown()
-            server.server_close()
+            server.request_stop()  # wakes the accept loop: no poll interval to wait out
         if thread is not None:
             thread.join(timeout=5)
+        if server is not None:
+            server.server_close()
 
     def __enter__(self) -> DemoTenant:
         self.start()
