@@ -102,9 +102,8 @@ class IdsScreen(StepScreen):
             self.query_one("#fill-demo", Button).focus()  # Enter fills, Enter again is Next
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "fill_from_demo":  # demo mode only, and not twice while ⏎ says it
-            focused = self.focused
-            return self.state.demo and not (focused is not None and focused.id == "fill-demo")
+        if action == "fill_from_demo":  # demo mode only; works whatever has the focus
+            return self.state.demo
         return super().check_action(action, parameters)
 
     @on(Button.Pressed, "#fill-demo")
