@@ -25,6 +25,8 @@ REAL_STEPS = f"""\
 1. Open https://entra.microsoft.com and sign in as an admin of the app.
 2. {PORTAL_PATH}.
 3. Pick the .cer file above, add a description (e.g. the certificate name), then Add.
+No browser on this server? Fetch the .cer to your own computer first, e.g. \
+scp user@this-server:<path above> . (it is public: copying it is safe).
 The portal then lists it with a thumbprint: the next step checks it is this certificate. \
 Only the .cer is uploaded; the .key and .pfx never leave this server."""
 
