@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -408,7 +409,11 @@ def load_pfx_bytes(data: bytes, passphrase: bytes | None, source: str = "input")
     attempts = [passphrase] if passphrase else [None, b""]
     for attempt in attempts:
         try:
-            loaded = pkcs12.load_pkcs12(data, attempt)
+            with warnings.catch_warnings():
+                # For a file with bytes after its end cryptography falls back to BER and warns,
+                # printing a source line of ours on the user's terminal: the file opens anyway.
+                warnings.simplefilter("ignore", UserWarning)
+                loaded = pkcs12.load_pkcs12(data, attempt)
             break
         except ValueError:
             continue
