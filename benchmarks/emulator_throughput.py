@@ -115,20 +115,32 @@ def run_level(
         http.trust_env = False
         return http
 
+    def token_answer_ok(http: requests.Session) -> bool:
+        """One token request; anything but a 200 with a token (or no answer) is a failure."""
+        try:
+            answer = http.post(info["token_endpoint"], data=form, timeout=30)
+            return answer.status_code == 200 and "access_token" in answer.json()
+        except (requests.RequestException, ValueError):
+            return False
+
     def client() -> None:
         nonlocal failures
         http = new_session()
-        http.post(info["token_endpoint"], data=form, timeout=30)  # warm-up: connect + TLS
-        ready.wait()
+        warmed_up = token_answer_ok(http)  # connect + TLS before the clock starts
+        ready.wait()  # reached even when the warm-up failed, so the level never hangs
         go.wait()
+        if not warmed_up:
+            with lock:
+                failures += 1
+            http.close()
+            return
         while next_ticket():
             started = time.perf_counter()
             if new_connections:  # a fresh TCP + TLS handshake per request
                 http.close()
                 http = new_session()
-            answer = http.post(info["token_endpoint"], data=form, timeout=30)
+            ok = token_answer_ok(http)
             elapsed = time.perf_counter() - started
-            ok = answer.status_code == 200 and "access_token" in answer.json()
             with lock:
                 if ok:
                     latencies.append(elapsed)
