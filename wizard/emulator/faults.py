@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import asdict, dataclass, fields
-from typing import Literal, cast
+from typing import Literal, cast, get_args
 
 FaultKind = Literal[
     "accept-any",
@@ -18,17 +18,8 @@ FaultKind = Literal[
     "cloud-instance",
 ]
 FaultEndpoint = Literal["token", "discovery", "graph", "any"]
-FAULT_KINDS: tuple[str, ...] = (
-    "accept-any",
-    "delay",
-    "status",
-    "not-json",
-    "reset",
-    "upload-propagation",
-    "aadsts",
-    "cloud-instance",
-)
-FAULT_ENDPOINTS: tuple[str, ...] = ("token", "discovery", "graph", "any")
+FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
+FAULT_ENDPOINTS: tuple[str, ...] = get_args(FaultEndpoint)
 # The endpoints each kind can apply to ("any" always means: wherever the kind makes sense).
 _KIND_ENDPOINTS: dict[str, tuple[str, ...]] = {
     "aadsts": ("token", "any"),
