@@ -418,7 +418,7 @@ def run(args: argparse.Namespace) -> int:
         if args.no_negative:
             skipped = "negative test skipped with --no-negative"
         elif not _reached_token_service(positive):
-            skipped = "negative test not run: the tenant could not be reached or found"
+            skipped = "negative test not run: the tenant could not be reached, found, or answered"
         else:
             if not quiet:
                 out.line("Negative test: is everything without the certificate refused?")
@@ -455,6 +455,12 @@ def run(args: argparse.Namespace) -> int:
             demo.stop()
 
 
+# Failures of the network itself: every probe would meet the same wall and prove nothing.
+NETWORK_FAILURES = frozenset({"DNS", "CONNECTION-REFUSED", "CONNECTION-RESET", "TIMEOUT", "TLS", "PROXY"})
+
+
 def _reached_token_service(positive: PositiveResult) -> bool:
-    """The negative probes only prove something once the tenant was found."""
-    return any(step.key == "discovery" and step.status.value == "ok" for step in positive.steps)
+    """The negative probes only prove something once the tenant was found and answered."""
+    found = any(step.key == "discovery" and step.status.value == "ok" for step in positive.steps)
+    network_down = positive.error is not None and positive.error.code in NETWORK_FAILURES
+    return found and not network_down
