@@ -500,6 +500,13 @@ PROXY_FAILURE = Explanation(
     "NO_PROXY; ask IT to allow login.microsoftonline.com and graph.microsoft.com.",
     link=REQUESTS_PROXY_DOC,
 )
+
+# Failures of the network itself, before any answer from Entra.
+NETWORK_FAILURE_CODES = frozenset(
+    entry.code
+    for entry in (DNS_FAILURE, CONNECTION_REFUSED, CONNECTION_RESET, TIMEOUT, TLS_FAILURE, PROXY_FAILURE)
+)
+
 KEY_PASSPHRASE = Explanation(
     code="KEY-PASSPHRASE",
     title="Wrong passphrase for the private key",

@@ -455,12 +455,13 @@ def run(args: argparse.Namespace) -> int:
             demo.stop()
 
 
-# Failures of the network itself: every probe would meet the same wall and prove nothing.
-NETWORK_FAILURES = frozenset({"DNS", "CONNECTION-REFUSED", "CONNECTION-RESET", "TIMEOUT", "TLS", "PROXY"})
-
-
 def _reached_token_service(positive: PositiveResult) -> bool:
-    """The negative probes only prove something once the tenant was found and answered."""
+    """The negative probes only prove something once the tenant was found and answered.
+
+    After a failure of the network itself, every probe would meet the same wall and prove nothing.
+    """
+    from wizard.catalogue import NETWORK_FAILURE_CODES
+
     found = any(step.key == "discovery" and step.status.value == "ok" for step in positive.steps)
-    network_down = positive.error is not None and positive.error.code in NETWORK_FAILURES
+    network_down = positive.error is not None and positive.error.code in NETWORK_FAILURE_CODES
     return found and not network_down
