@@ -420,7 +420,7 @@ async def test_wizard_stays_responsive_back_and_quit_while_the_token_request_han
 # thread workers that cannot hold up the exit), closes it as the command does, and writes the
 # moment "y" was pressed to a file; the parent takes the time when the process is gone.
 QUIT_WHILE_HANGING = """
-import asyncio, json, sys, time
+import json, sys, time
 from pathlib import Path
 import wizard.app
 from wizard.app import CertWizardApp
@@ -459,7 +459,7 @@ async def main():
         marks.write_text(json.dumps({"quit": time.time()}))
         await pilot.press("y")
 
-loop = getattr(wizard.app, "new_event_loop", asyncio.new_event_loop)()
+loop = wizard.app.new_event_loop()
 try:
     loop.run_until_complete(main())
     loop.run_until_complete(loop.shutdown_default_executor())
