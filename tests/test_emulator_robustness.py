@@ -32,7 +32,7 @@ from test_emulator_helpers import (
 )
 
 from wizard import certs
-from wizard.emulator import DemoInfo, DemoTenant, Fault
+from wizard.emulator import DemoInfo, DemoTenant, Fault, entra_routes
 from wizard.emulator.directory import Directory
 from wizard.errors import UserError
 from wizard.portal import PortalClient
@@ -204,7 +204,7 @@ def test_unexpected_exception_is_500_entra_shaped_and_logged(
     def broken(*_args: Any) -> Any:
         raise RuntimeError("simulated bug")
 
-    monkeypatch.setattr(demo_tenant, "openid_configuration", broken)
+    monkeypatch.setattr(entra_routes, "openid_configuration", broken)
     with caplog.at_level(logging.ERROR, logger="wizard.emulator"):
         answer = session(demo_tenant.info).get(demo_tenant.info.openid_configuration)
     assert answer.status_code == 500
@@ -529,7 +529,7 @@ def test_in_process_tenant_never_writes_to_the_terminal(
     def broken(*_args: Any) -> Any:
         raise RuntimeError("simulated bug")
 
-    monkeypatch.setattr(demo_tenant, "openid_configuration", broken)
+    monkeypatch.setattr(entra_routes, "openid_configuration", broken)
     assert session(demo_tenant.info).get(demo_tenant.info.openid_configuration).status_code == 500
     captured = capfd.readouterr()
     assert captured.err == "" and captured.out == ""
@@ -538,9 +538,9 @@ def test_in_process_tenant_never_writes_to_the_terminal(
 def test_connection_cap_sheds_a_flood_and_recovers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from wizard.emulator import server
+    from wizard.emulator import transport
 
-    monkeypatch.setattr(server, "MAX_CONNECTIONS", 4)
+    monkeypatch.setattr(transport, "MAX_CONNECTIONS", 4)
     with DemoTenant(tmp_path / "capped") as tenant:
         info = tenant.info
         host, port = info.authority_host.removeprefix("https://").rsplit(":", 1)

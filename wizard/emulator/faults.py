@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import re
 import threading
+import time
+import uuid
 from dataclasses import asdict, dataclass, fields
 from typing import Literal, cast, get_args
+
+from wizard.emulator import errors
+from wizard.emulator.transport import RequestHandler
 
 FaultKind = Literal[
     "accept-any",
@@ -176,3 +181,49 @@ class FaultSwitch:
             if fault is None or fault.kind != kind or fault.endpoint not in ("any", endpoint):
                 return None
             return Fault(**asdict(fault))
+
+
+# What a not-json fault answers: a captive proxy's login page instead of the API's JSON.
+_PROXY_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Proxy login page</body></html>"
+)
+
+
+def answer_with_fault(handler: RequestHandler, switch: FaultSwitch, endpoint: str) -> bool:
+    """Apply a delay, status, not-json or reset fault to a request for this endpoint.
+
+    True when the fault answered in the endpoint's place; a status fault on an Entra endpoint
+    raises its EntraError instead, so it is answered like every other refusal of the token
+    service. A delay only waits, and the endpoint then answers as usual.
+    """
+    delay = switch.take(endpoint, ("delay",))
+    if delay is not None:
+        time.sleep(delay.seconds)
+        return False
+    fault = switch.take(endpoint, ("status", "not-json", "reset"))
+    if fault is None:
+        return False
+    if fault.kind == "status":
+        headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+        if endpoint != "graph":
+            error = errors.throttled(fault.status)
+            error.status = fault.status
+            error.headers = headers
+            raise error
+        request_id = str(uuid.uuid4())
+        code = "TooManyRequests" if fault.status == 429 else "ServiceUnavailable"
+        handler.send_json(
+            fault.status,
+            errors.graph_error(
+                code,
+                "The service is busy; try again later.",
+                request_id=request_id,
+                client_request_id=request_id,
+            ),
+            headers,
+        )
+    elif fault.kind == "not-json":
+        handler.send(200, _PROXY_PAGE, "text/html; charset=utf-8")
+    else:
+        handler.reset_mid_response()
+    return True

@@ -43,9 +43,6 @@ class TlsFiles:
         context.load_cert_chain(self.server_cert, self.server_key)
         return context
 
-    def client_context(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cafile=str(self.ca_bundle))
-
 
 def _new_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -1,0 +1,147 @@
+"""The demo portal API: the stand-in for the Entra admin center's "Certificates & secrets".
+
+    GET    /portal                                             the tenant's ID and domain
+    GET    /portal/applications                                every app registration
+    PATCH  /portal/applications/{client_id}                    enabled, public_client, ...
+    POST   /portal/applications/{client_id}/certificates       body: the .cer (DER or PEM) -> 201
+    DELETE /portal/applications/{client_id}/certificates/{thumbprint}
+    POST   /portal/applications/{client_id}/consent            {"granted": true|false}
+    GET|POST|DELETE /portal/faults                             the active fault (see Fault)
+
+When the tenant serves other machines, every call needs the admin token printed at start.
+Errors are {"error": {"code", "message"}}.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import urllib.parse
+from typing import TYPE_CHECKING
+
+from wizard.emulator.directory import PortalError
+from wizard.emulator.faults import Fault
+from wizard.emulator.transport import RequestHandler, plain_error
+
+if TYPE_CHECKING:
+    from wizard.emulator.tenant import DemoTenant
+
+PORTAL_PREFIX = "/portal"
+# Named in the answer to an unknown path, so a caller learns the API from the server itself.
+ENDPOINTS = (
+    "GET /applications",
+    "PATCH /applications/{client_id}",
+    "POST /applications/{client_id}/certificates",
+    "DELETE /applications/{client_id}/certificates/{thumbprint}",
+    "POST /applications/{client_id}/consent",
+    "GET|POST|DELETE /faults",
+)
+
+
+def serves(path: str) -> bool:
+    """Whether a path is the portal API's (/portal and everything under it)."""
+    return path == PORTAL_PREFIX or path.startswith(PORTAL_PREFIX + "/")
+
+
+def respond(
+    handler: RequestHandler, tenant: DemoTenant, method: str, path: str, body: bytes
+) -> None:
+    """Answer a portal API request, after checking the admin token when one is required."""
+    try:
+        if tenant.admin_token is not None:
+            scheme, _, supplied = handler.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                supplied.strip().encode(), tenant.admin_token.encode()
+            ):
+                raise PortalError(
+                    401,
+                    "Unauthorized",
+                    "The portal API needs the admin token printed when the demo tenant "
+                    "started: send 'Authorization: Bearer <token>'.",
+                )
+        relative = path[len(PORTAL_PREFIX) :]
+        parts = [urllib.parse.unquote(p) for p in relative.strip("/").split("/") if p]
+        _route(handler, tenant, method, parts, body)
+    except PortalError as error:
+        handler.send_json(error.status, plain_error(error.code, error.message))
+
+
+def _route(
+    handler: RequestHandler, tenant: DemoTenant, method: str, parts: list[str], body: bytes
+) -> None:
+    directory = tenant.directory
+    if parts == []:
+        if method != "GET":
+            raise PortalError(405, "MethodNotAllowed", "Use GET.")
+        handler.send_json(
+            200,
+            {"tenant_id": directory.tenant.tenant_id, "tenant_domain": directory.tenant.domain},
+        )
+        return
+    if parts == ["applications"]:
+        if method != "GET":
+            raise PortalError(405, "MethodNotAllowed", "Use GET to list applications.")
+        handler.send_json(200, {"value": directory.applications_json()})
+        return
+    if parts == ["faults"]:
+        _faults(handler, tenant, method, body)
+        return
+    if len(parts) >= 2 and parts[0] == "applications":
+        client_id = parts[1]
+        if parts[2:] == ["certificates"] and method == "POST":
+            credential = directory.add_certificate(client_id, body)
+            handler.send_json(201, {"client_id": client_id.lower(), **credential.to_json()})
+            return
+        if len(parts) == 4 and parts[2] == "certificates" and method == "DELETE":
+            removed = directory.remove_certificate(client_id, parts[3])
+            handler.send_json(200, {"client_id": client_id.lower(), "removed": removed.to_json()})
+            return
+        if len(parts) == 2 and method == "PATCH":
+            changes = _json_object(body, "{}")
+            if changes is None:
+                raise PortalError(400, "InvalidSettings", "Send a JSON object.")
+            handler.send_json(200, directory.update_settings(client_id, changes).to_json())
+            return
+        if parts[2:] == ["consent"] and method == "POST":
+            granted = (_json_object(body, "{}") or {}).get("granted")
+            if not isinstance(granted, bool):
+                raise PortalError(
+                    400, "InvalidConsent", 'Send JSON {"granted": true} or {"granted": false}.'
+                )
+            app = directory.set_consent(client_id, granted)
+            handler.send_json(200, app.to_json())
+            return
+    raise PortalError(
+        404,
+        "NotFound",
+        f"No such portal API endpoint. Under {PORTAL_PREFIX} the demo tenant serves: "
+        + "; ".join(ENDPOINTS)
+        + ".",
+    )
+
+
+def _faults(handler: RequestHandler, tenant: DemoTenant, method: str, body: bytes) -> None:
+    if method == "POST":
+        try:
+            fault = Fault.from_json(json.loads(body or b"null"))
+        except (ValueError, UnicodeDecodeError) as error:
+            raise PortalError(400, "InvalidFault", f"The fault is not valid: {error}.") from None
+        tenant.set_fault(fault)
+        handler.send_json(200, {"fault": fault.to_json()})
+    elif method == "DELETE":
+        tenant.set_fault(None)
+        handler.send_json(200, {"fault": None})
+    elif method == "GET":
+        current = tenant.faults.current()
+        handler.send_json(200, {"fault": None if current is None else current.to_json()})
+    else:
+        raise PortalError(405, "MethodNotAllowed", "Use GET, POST or DELETE.")
+
+
+def _json_object(body: bytes, empty: str) -> dict[str, object] | None:
+    """The body as a JSON object (`empty` stands in for no body), or None when it is not one."""
+    try:
+        value = json.loads(body or empty.encode())
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None

@@ -1,0 +1,245 @@
+"""The demo tenant's life cycle: start it on a port, describe it (DemoInfo), stop it.
+
+`DemoTenant` owns what a running tenant is made of: its directory (apps, keys, persisted
+state), the token issuer, the TLS files, the active fault, and the server that answers
+through the router.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import ipaddress
+import logging
+import secrets
+import socket
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import TracebackType
+
+from wizard.emulator import router
+from wizard.emulator._files import ensure_private_dir, state_lock
+from wizard.emulator.directory import GRAPH_RESOURCE, Directory
+from wizard.emulator.faults import Fault, FaultSwitch
+from wizard.emulator.graph_routes import GRAPH_PREFIX
+from wizard.emulator.portal_routes import PORTAL_PREFIX
+from wizard.emulator.tls import TlsFiles, ensure_tls
+from wizard.emulator.tokens import TokenIssuer
+from wizard.emulator.transport import TlsServer
+from wizard.errors import UserError
+
+log = logging.getLogger("wizard.emulator")
+
+LOOPBACK_NAMES = ("localhost", "localhost.")
+
+
+@dataclass(frozen=True)
+class DemoInfo:
+    """Everything a client needs to talk to a running demo tenant (the --json contract)."""
+
+    authority_host: str
+    authority: str
+    tenant_id: str
+    tenant_domain: str
+    organization_name: str
+    token_endpoint: str
+    graph_endpoint: str
+    graph_resource: str
+    ca_bundle: str
+    client_id: str
+    app_name: str
+    unconsented_client_id: str
+    unconsented_app_name: str
+    portal: str
+    admin_token: str | None
+    jwks_uri: str = ""
+    openid_configuration: str = ""
+    state_dir: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _url_host(host: str) -> str:
+    """The host as it goes into a URL: brackets for IPv6, loopback for wildcard binds."""
+    bare = host.strip("[]")
+    if bare in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if bare == "::":
+        return "[::1]"
+    return f"[{bare}]" if ":" in bare else bare
+
+
+def _certificate_names(host: str) -> tuple[str, ...]:
+    """Names beyond loopback the server certificate must carry for this bind address."""
+    bare = host.strip("[]")
+    if is_loopback(bare):
+        return ()
+    if bare not in ("0.0.0.0", "::", ""):
+        return (bare,)
+    # A wildcard bind: this machine's name and addresses, best effort.
+    names = [socket.gethostname()]
+    with contextlib.suppress(OSError):
+        names += [str(info[4][0]) for info in socket.getaddrinfo(socket.gethostname(), None)]
+    return tuple(dict.fromkeys(n.split("%")[0] for n in names if n))
+
+
+class DemoTenant:
+    """A running demo tenant: `with DemoTenant(state_dir) as tenant: tenant.info ...`."""
+
+    def __init__(
+        self,
+        state_dir: Path | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        allow_remote: bool = False,
+        graph_resource: str = GRAPH_RESOURCE,
+    ) -> None:
+        if state_dir is None:
+            from wizard.paths import data_dir
+
+            state_dir = data_dir() / "demo-tenant"
+        if not allow_remote and not is_loopback(host):
+            raise UserError(
+                f"The demo tenant only listens on this machine (loopback), not on '{host}'.",
+                hint="Use --host 127.0.0.1, or add --allow-remote to serve other machines "
+                "(the portal API then needs the admin token printed at start).",
+                exit_code=2,
+            )
+        self.state_dir = Path(state_dir)
+        self.host = host
+        self.port = port
+        self.allow_remote = allow_remote
+        self.graph_resource = graph_resource
+        self.admin_token: str | None = secrets.token_urlsafe(24) if allow_remote else None
+        self.faults = FaultSwitch()
+        self.directory: Directory
+        self.issuer: TokenIssuer
+        self.tls: TlsFiles
+        self.authority_host = ""
+        self.issuer_v2 = ""
+        self._server: TlsServer | None = None
+        self._thread: threading.Thread | None = None
+        self._info: DemoInfo | None = None
+        self._audiences: tuple[str, ...] = ()
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    def start(self) -> DemoInfo:
+        if self._info is not None:
+            return self._info
+        bind_host = "127.0.0.1" if self.host.lower() in LOOPBACK_NAMES else self.host.strip("[]")
+        extra = _certificate_names(self.host)
+        ensure_private_dir(self.state_dir)
+        with state_lock(self.state_dir):
+            self.tls = ensure_tls(self.state_dir, extra)
+        self.directory = Directory(self.state_dir)
+        with state_lock(self.state_dir):
+            self.issuer = TokenIssuer(self.state_dir, self.directory.tenant, self.graph_resource)
+        family = socket.AF_INET6 if ":" in bind_host else socket.AF_INET
+        try:
+            server = TlsServer(
+                (bind_host, self.port),
+                functools.partial(router.respond, self),
+                self.tls.server_context(),
+                family,
+            )
+        except OSError as error:
+            raise UserError(
+                f"The demo tenant could not listen on {bind_host}:{self.port} "
+                f"({error.strerror or error}).",
+                hint="Choose another --port, or 0 for any free port.",
+            ) from None
+        port = server.server_address[1]
+        url_host = "localhost" if self.host.lower() in LOOPBACK_NAMES else _url_host(self.host)
+        self.authority_host = f"https://{url_host}:{port}"
+        tenant = self.directory.tenant
+        self.issuer_v2 = f"{self.authority_host}/{tenant.tenant_id}/v2.0"
+        self._audiences = tuple(
+            f"{self.authority_host}/{form}/oauth2/v2.0/token"
+            for form in (tenant.tenant_id, tenant.domain)
+        )
+        apps = self.directory.applications()
+        consented = next((a for a in apps if a.consented), apps[0])
+        unconsented = next((a for a in apps if a is not consented), consented)
+        authority = f"{self.authority_host}/{tenant.tenant_id}"
+        self._info = DemoInfo(
+            authority_host=self.authority_host,
+            authority=authority,
+            tenant_id=tenant.tenant_id,
+            tenant_domain=tenant.domain,
+            organization_name=tenant.display_name,
+            token_endpoint=f"{authority}/oauth2/v2.0/token",
+            graph_endpoint=self.authority_host + GRAPH_PREFIX,
+            graph_resource=self.graph_resource,
+            ca_bundle=str(self.tls.ca_bundle),
+            client_id=consented.client_id,
+            app_name=consented.display_name,
+            unconsented_client_id=unconsented.client_id,
+            unconsented_app_name=unconsented.display_name,
+            portal=self.authority_host + PORTAL_PREFIX,
+            admin_token=self.admin_token,
+            jwks_uri=f"{authority}/discovery/v2.0/keys",
+            openid_configuration=f"{authority}/v2.0/.well-known/openid-configuration",
+            state_dir=str(self.state_dir),
+        )
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_until_stopped, name="demo-tenant", daemon=True
+        )
+        self._thread.start()
+        log.info("demo tenant listening on %s", self.authority_host)
+        return self._info
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        self._info = None
+        if server is not None:
+            server.request_stop()  # wakes the accept loop: no poll interval to wait out
+        if thread is not None:
+            thread.join(timeout=5)
+        if server is not None:
+            server.server_close()
+
+    def __enter__(self) -> DemoTenant:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def info(self) -> DemoInfo:
+        if self._info is None:
+            raise RuntimeError("The demo tenant is not running: call start() first.")
+        return self._info
+
+    def set_fault(self, fault: Fault | None) -> None:
+        """Make the tenant misbehave (see Fault); None clears it."""
+        self.faults.set(fault)
+        log.info(
+            "fault %s", "cleared" if fault is None else f"set: {fault.kind} on {fault.endpoint}"
+        )
+
+    # -- what the routes read -------------------------------------------------------------
+
+    def token_audiences(self) -> tuple[str, ...]:
+        """The token endpoint URLs a client assertion may name as its audience."""
+        return self._audiences
