@@ -18,6 +18,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -186,7 +187,22 @@ class RequestHandler(BaseHTTPRequestHandler):
     server_version = "entra-cert-wizard-demo"
     sys_version = ""
     timeout = SOCKET_TIMEOUT
+    # http.server assumes HTTP/0.9 until a request line names its version, and answers a line
+    # it cannot parse in that version's style: a bare HTML page with no status line, which no
+    # client can read as an error. Assuming HTTP/1.0 makes every refusal start with a status line.
+    default_request_version = "HTTP/1.0"
     server: TlsServer
+
+    def parse_request(self) -> bool:
+        """The stdlib's parsing, plus a 400 for the HTTP/0.9 form (a request line without a version)."""
+        if not super().parse_request():
+            return False
+        if len(self.requestline.split()) < 3:
+            self.send_error(
+                HTTPStatus.BAD_REQUEST, "The request line has no HTTP version (HTTP/0.9)"
+            )
+            return False
+        return True
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.client_address[0], *args)
