@@ -247,7 +247,7 @@ class WelcomeScreen(StepScreen):
             self.post_message(DemoFailed(f"The demo tenant did not start ({detail}). "
                                          "Choose the real tenant, or try again."))
             return
-        portal = PortalClient(info.portal, info.ca_bundle, info.admin_token)
+        portal = PortalClient.for_demo(info)
         if self.cancel_event.is_set():
             tenant.stop()
             return

@@ -416,7 +416,7 @@ def test_restart_keeps_tenant_ca_and_uploads(tmp_path: Path) -> None:
     cert, key = make_test_certificate("Restart")
     with DemoTenant(tmp_path / "state") as first:
         info1 = first.info
-        PortalClient(info1.portal, info1.ca_bundle).upload_certificate(
+        PortalClient.for_demo(info1).upload_certificate(
             info1.client_id, certs.cert_der(cert)
         )
         ca_pem = Path(info1.ca_bundle).read_bytes()
@@ -444,9 +444,7 @@ def test_allow_remote_portal_needs_admin_token(tmp_path: Path) -> None:
             PortalClient(info.portal, info.ca_bundle).list_applications()
         with pytest.raises(UserError, match="admin token"):
             PortalClient(info.portal, info.ca_bundle, admin_token="wrong").list_applications()
-        assert PortalClient(
-            info.portal, info.ca_bundle, admin_token=info.admin_token
-        ).list_applications()
+        assert PortalClient.for_demo(info).list_applications()
 
 
 def test_demo_info_json_contract(demo_info: DemoInfo) -> None:

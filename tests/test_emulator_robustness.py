@@ -483,12 +483,12 @@ def test_two_tenants_on_one_state_folder_share_ca_and_uploads(tmp_path: Path) ->
         assert first.tenant_id == second.tenant_id and first.client_id == second.client_id
         assert Path(first.ca_bundle).read_bytes() == Path(second.ca_bundle).read_bytes()
         cert, key = make_test_certificate("SharedState")
-        PortalClient(first.portal, first.ca_bundle).upload_certificate(
+        PortalClient.for_demo(first).upload_certificate(
             first.client_id, certs.cert_der(cert)
         )
         # The other running tenant sees the upload without a restart.
         assert "access_token" in msal_token(second, thumbprint_credential(cert, key))
-        PortalClient(second.portal, second.ca_bundle).delete_certificate(
+        PortalClient.for_demo(second).delete_certificate(
             second.client_id, certs.thumbprint_sha1(cert)
         )
         assert "access_token" not in msal_token(first, thumbprint_credential(cert, key))

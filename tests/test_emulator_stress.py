@@ -77,7 +77,7 @@ def test_concurrent_uploads_deletes_and_token_requests_are_always_answered_right
 ) -> None:
     info = tenant.info
     state_file = Path(tenant.state_dir) / STATE_FILE
-    portal = PortalClient(info.portal, info.ca_bundle)
+    portal = PortalClient.for_demo(info)
     resident_cert, resident_key = make_test_certificate("Resident")
     portal.upload_certificate(info.client_id, certs.cert_der(resident_cert))
     resident_form = token_form(info, resident_cert, resident_key)
@@ -151,7 +151,7 @@ def test_concurrent_uploads_deletes_and_token_requests_are_always_answered_right
     registered = consistent_state(state_file)[info.client_id]
     assert registered == kept  # the module's own tenant: nothing else was uploaded
     with DemoTenant(Path(tenant.state_dir)) as again:
-        listed = {key["thumbprint"] for app in PortalClient(again.info.portal, again.info.ca_bundle)
+        listed = {key["thumbprint"] for app in PortalClient.for_demo(again.info)
                   .list_applications() if app["client_id"] == info.client_id
                   for key in app["key_credentials"]}
         assert listed == registered

@@ -125,9 +125,7 @@ class CertWizardApp(App[None]):
             if demo_info is not None:
                 from wizard.portal import PortalClient
 
-                portal = portal or PortalClient(
-                    demo_info.portal, demo_info.ca_bundle, demo_info.admin_token
-                )
+                portal = portal or PortalClient.for_demo(demo_info)
             state.portal = portal
         self.state = state
 

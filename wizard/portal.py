@@ -11,9 +11,12 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wizard.errors import UserError
+
+if TYPE_CHECKING:
+    from wizard.emulator import DemoInfo
 
 _NOT_REACHABLE_HINT = (
     "Start it with 'entra-cert-wizard emulator' (or use --demo, which starts one for the run)."
@@ -36,6 +39,11 @@ class PortalClient:
                 f"The demo tenant's CA bundle {ca_bundle} cannot be read ({error}).",
                 hint="Use the ca_bundle path the demo tenant printed when it started.",
             ) from None
+
+    @classmethod
+    def for_demo(cls, info: DemoInfo) -> PortalClient:
+        """The client of a running demo tenant's portal, from what the tenant says about itself."""
+        return cls(info.portal, info.ca_bundle, info.admin_token)
 
     def _request(
         self, method: str, path: str, body: bytes | None = None, content_type: str | None = None

@@ -239,7 +239,7 @@ def portal_for(demo_info: DemoInfo) -> PortalClient:
     """A client of the running demo tenant's portal API."""
     from wizard.portal import PortalClient
 
-    return PortalClient(demo_info.portal, demo_info.ca_bundle, demo_info.admin_token)
+    return PortalClient.for_demo(demo_info)
 
 
 @contextmanager
