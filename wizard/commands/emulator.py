@@ -13,12 +13,13 @@ import signal
 import sys
 import time
 from types import FrameType
+from typing import TYPE_CHECKING
 
-
-def _describe(info: object) -> str:
+if TYPE_CHECKING:
     from wizard.emulator import DemoInfo
 
-    assert isinstance(info, DemoInfo)
+
+def _describe(info: DemoInfo) -> str:
     lines = [
         "The demo tenant is running: a practice Entra ID and Microsoft Graph on this machine.",
         "",
