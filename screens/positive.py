@@ -84,7 +84,7 @@ class PositiveScreen(LiveTestScreen):
             classes="lead",
             markup=False,
         )
-        with Vertical(classes="check-list", id="positive-steps"):
+        with Vertical(classes="check-list", id="positive-checks"):
             for planned in POSITIVE_CHECKS:
                 yield CheckRow(planned.key, planned.title)
         with Vertical(classes="outcome", id="positive-outcome"):
