@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from wizard import cli
+from wizard.emulator import DemoInfo
 from wizard.signin import catalogue
 from wizard.signin.clouds import CLOUD_KEYS, CLOUDS, DEMO_CLOUD_KEY
 from wizard.signin.plan import (
@@ -82,6 +83,16 @@ def test_settings_refuse_what_can_not_be_reached() -> None:
     assert unknown.value.key == "mars" and unknown.value.exit_code == 2
     with pytest.raises(DemoNotRunning):
         connection_settings(TENANT, CLIENT, cloud_key=DEMO_CLOUD_KEY)
+
+
+def test_settings_for_the_demo_tenant(demo_info: DemoInfo) -> None:
+    """The demo tenant's hosts and CA; its info counts only where the cloud key says demo."""
+    settings = connection_settings(TENANT, CLIENT, cloud_key=DEMO_CLOUD_KEY, demo=demo_info)
+    assert settings.cloud.key == DEMO_CLOUD_KEY and settings.cloud.is_custom
+    assert settings.cloud.authority_host == demo_info.authority_host.rstrip("/")
+    assert settings.cloud.ca_bundle == demo_info.ca_bundle
+    named = connection_settings(TENANT, CLIENT, cloud_key="china", demo=demo_info)
+    assert named.cloud is CLOUDS["china"]
 
 
 def test_the_cloud_list_is_the_cli_choice_list(capsys: pytest.CaptureFixture[str]) -> None:

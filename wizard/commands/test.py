@@ -128,7 +128,7 @@ def _settings(
 ) -> ConnectionSettings:
     """The demo tenant's cloud, the custom hosts, or a named cloud (--ca-bundle with a named
     cloud: a company proxy that re-signs HTTPS)."""
-    from wizard.signin.clouds import DEFAULT_GRAPH_RESOURCE
+    from wizard.signin.clouds import DEFAULT_GRAPH_RESOURCE, DEMO_CLOUD_KEY
     from wizard.signin.settings import CustomHosts, connection_settings
 
     custom = (
@@ -137,15 +137,15 @@ def _settings(
             args.graph_endpoint,
             graph_resource=args.graph_resource or DEFAULT_GRAPH_RESOURCE,
         )
-        if args.authority_host
+        if args.authority_host and demo_info is None
         else None
     )
     return connection_settings(
         tenant,
         client_id,
-        cloud_key=inputs.cloud_key,
-        custom=custom,
+        cloud_key=DEMO_CLOUD_KEY if demo_info is not None else inputs.cloud_key,
         demo=demo_info,
+        custom=custom,
         ca_bundle=str(_path(args.ca_bundle, "--ca-bundle")) if args.ca_bundle else None,
         timeout=float(args.timeout),
     )

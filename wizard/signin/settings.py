@@ -71,19 +71,19 @@ def connection_settings(
     client_id: str,
     *,
     cloud_key: str | None = None,
-    custom: CustomHosts | None = None,
     demo: DemoInfo | None = None,
+    custom: CustomHosts | None = None,
     ca_bundle: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> ConnectionSettings:
-    """Settings for one tenant and app, in the first cloud given of: `demo` (a running demo
-    tenant, trusting only its CA), `custom` hosts, or `cloud_key` (a key of CLOUDS, default
-    global; DEMO_CLOUD_KEY needs `demo`). `ca_bundle`: trust this CA instead of the system's
-    (for custom hosts, or a company proxy that re-signs HTTPS in front of a real cloud)."""
+    """Settings for one tenant and app, in the cloud `cloud_key` names: a key of CLOUDS
+    (default global), or DEMO_CLOUD_KEY for the running demo tenant `demo` (trusting only its
+    CA). `custom` hosts replace the named cloud. `ca_bundle`: trust this CA instead of the
+    system's (custom hosts, or a company proxy that re-signs HTTPS in front of a real cloud).
+    UnknownCloud and DemoNotRunning say why no cloud can be reached; each interface words
+    its own hint."""
     cloud: Cloud
-    if demo is not None:
-        cloud = demo_cloud(demo)
-    elif custom is not None:
+    if custom is not None:
         cloud = custom_cloud(
             custom.authority_host,
             custom.graph_endpoint,
@@ -91,7 +91,9 @@ def connection_settings(
             ca_bundle=ca_bundle,
         )
     elif cloud_key == DEMO_CLOUD_KEY:
-        raise DemoNotRunning()
+        if demo is None:
+            raise DemoNotRunning()
+        cloud = demo_cloud(demo)
     else:
         key = cloud_key or DEFAULT_CLOUD
         if key not in CLOUDS:
