@@ -1,9 +1,9 @@
 """`entra-cert-wizard test`: prove the certificate gets in, and that nothing else does.
 
 Human output (stdout): one line per check and probe with ✓/✗ and its time, the explanation
-under a failure, and a one-line verdict. With --json, stdout holds one JSON document and nothing else.
-Exit codes: 0 all passed, 1 positive test failed, 2 usage error, 3 a negative probe got a
-token, 4 inconclusive.
+under a failure, and a one-line verdict. With --json, stdout holds one JSON document and
+nothing else. Exit codes: 0 all passed, 1 positive test failed, 2 usage error, 3 a negative
+probe got a token, 4 inconclusive (`wizard.signin.plan.exit_code_for`).
 """
 
 from __future__ import annotations
@@ -173,7 +173,8 @@ def _credential(args: argparse.Namespace, inputs: _Inputs) -> Credential:
 
 
 class _Printer:
-    """Progress lines as the checks and probes finish; plain ASCII marks where the terminal can't do ✓."""
+    """Progress lines as the checks and probes finish; plain ASCII marks where the terminal
+    can't do ✓."""
 
     TITLE_WIDTH = 36
     SAID_CHARS = 240

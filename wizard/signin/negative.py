@@ -80,7 +80,8 @@ def run_negative(
             assert failure is not None and failure.explanation is not None
             _not_run(results, failure.explanation, emit)
             return NegativeResult(probes=results, verdict="inconclusive")
-        requests_by_probe = _probe_requests(settings, credential, http, str(config["token_endpoint"]))
+        token_endpoint = str(config["token_endpoint"])
+        requests_by_probe = _probe_requests(settings, credential, http, token_endpoint)
         for probe, result in zip(NEGATIVE_PROBES, results, strict=True):
             _run_probe(probe, result, requests_by_probe[probe.key], http, emit)
     except Cancelled:

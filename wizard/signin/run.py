@@ -96,4 +96,5 @@ def run_tests(
         return SignInResult(positive, None, "tenant-unreachable")
     if on_negative_start is not None:
         on_negative_start()
-    return SignInResult(positive, run_negative(settings, credential, on_update=on_probe, cancel=cancel))
+    negative_result = run_negative(settings, credential, on_update=on_probe, cancel=cancel)
+    return SignInResult(positive, negative_result)
