@@ -16,7 +16,7 @@ from textual.widgets import Button, Footer, Static
 from screens.base import RESULTS_STYLESHEET, STYLESHEET
 
 if TYPE_CHECKING:
-    from wizard.connection import NegativeResult
+    from wizard.signin.plan import NegativeResult
 
 ALARM_BANNER = "⚠  ALARM: THE APP ACCEPTS WHAT IT MUST REFUSE  ⚠"
 
@@ -36,7 +36,7 @@ class AlarmScreen(ModalScreen[str]):
         self.result = result
 
     def compose(self) -> ComposeResult:
-        from wizard.catalogue import NEGATIVE_ALARM
+        from wizard.signin.catalogue import NEGATIVE_ALARM
 
         got_token = [probe.title for probe in self.result.probes if probe.alarm]
         with Vertical(id="alarm-dialog"):

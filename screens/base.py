@@ -36,9 +36,9 @@ from screens.widgets import (
 )
 
 if TYPE_CHECKING:
-    from wizard.connection import NegativeResult, PositiveResult
     from wizard.emulator import DemoInfo, DemoTenant
     from wizard.portal import PortalClient
+    from wizard.signin.plan import NegativeResult, PositiveResult
     from wizard.storage import CertificateFiles
 
 STYLESHEET = Path(__file__).with_name("wizard.tcss")

@@ -1,5 +1,5 @@
-"""What the test steps (7 positive, 8 negative) share: a live row per check, an explained
-failure, and the connection settings and credential built from the wizard's answers."""
+"""What the test steps (7 positive, 8 negative) share: a live row per check or probe, an
+explained failure, and the connection settings and credential built from the wizard's answers."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from textual.reactive import reactive
 from textual.widgets import Button, Static
 
 from screens.base import StepScreen
+from wizard.signin.plan import format_seconds
 
 if TYPE_CHECKING:
     from screens.base import WizardState
-    from wizard.catalogue import Explanation
-    from wizard.connection import ConnectionSettings, Credential
+    from wizard.signin.catalogue import Explanation
+    from wizard.signin.settings import ConnectionSettings, Credential
 
 # Entra ID may take up to a minute to accept a fresh upload; the engine then retries 700027.
 RECENT_UPLOAD_SECONDS = 120.0
@@ -31,21 +32,6 @@ ICONS = {
     "fail": "✗",
     "skipped": "–",
 }
-
-
-def format_seconds(seconds: float | None) -> str:
-    """A check's time for its row: "4 ms" under a second, "1.23 s" above, "" before it ran.
-
-    The engine's own wording (the CLI prints the same): calls to a nearby server take a few
-    milliseconds, and "0.00 s" would read as "not measured".
-    """
-    if seconds is None:
-        return ""
-    if seconds < 0.0005:
-        return "<1 ms"  # local work (reading the token): "0 ms" would look unmeasured too
-    from wizard.connection import format_seconds as engine_format  # loaded by the test's worker
-
-    return engine_format(seconds)
 
 
 class CheckRow(Vertical):
@@ -69,16 +55,13 @@ class CheckRow(Vertical):
             yield Static("", classes="check-time", markup=False)
         yield Static(self._detail, classes="check-detail", markup=False)
 
-    def show(self, status: str, *, title: str | None = None, detail: str = "",
-             seconds: float | None = None) -> None:
-        """Show the check's new state (status: a StepStatus value)."""
+    def show(self, status: str, *, detail: str = "", seconds: float | None = None) -> None:
+        """Show the check's new state (status: a CheckStatus value); the title stays as planned."""
         self.remove_class(f"-{self.status}")
         self.status = status
         self.add_class(f"-{status}")
         self.query_one(".check-icon", Static).update(ICONS.get(status, "?"))
-        if title is not None:
-            self.query_one(".check-title", Static).update(title)
-        self.query_one(".check-time", Static).update(format_seconds(seconds))
+        self.query_one(".check-time", Static).update(format_seconds(seconds, below_one_ms="<1 ms"))
         detail_line = self.query_one(".check-detail", Static)
         detail_line.update(detail)
         detail_line.display = bool(detail)
@@ -127,8 +110,8 @@ class Explained(Vertical):
 
 def user_error_explanation(error: Exception) -> Explanation:
     """A catalogue-style explanation for anything raised before the test could start."""
-    from wizard.catalogue import Explanation, KeyLoadError, explain_exception
     from wizard.errors import UserError
+    from wizard.signin.catalogue import Explanation, KeyLoadError, explain_exception
 
     if isinstance(error, KeyLoadError):
         return error.explanation
@@ -144,9 +127,9 @@ def user_error_explanation(error: Exception) -> Explanation:
 
 def connection_settings(state: WizardState) -> ConnectionSettings:
     """Where and as whom to sign in, from the IDs step (the demo cloud in demo mode)."""
-    from wizard.clouds import CLOUDS, demo_cloud
-    from wizard.connection import ConnectionSettings
     from wizard.errors import UserError
+    from wizard.signin.clouds import CLOUDS, demo_cloud
+    from wizard.signin.settings import ConnectionSettings
 
     if state.cloud_key == "demo":
         if state.demo_info is None:
@@ -167,8 +150,8 @@ def connection_settings(state: WizardState) -> ConnectionSettings:
 
 def load_credential(state: WizardState) -> Credential:
     """The certificate and its private key, read from the files written on step 3."""
-    from wizard.connection import Credential
     from wizard.errors import UserError
+    from wizard.signin.settings import Credential
 
     files = state.files
     if files is None:

@@ -13,7 +13,7 @@ from textual.widgets import Button, Input, Select, Static
 from screens.base import StepScreen
 from screens.widgets import EngineCheck, Field, StepInput
 from wizard import inputs
-from wizard.clouds import CLOUDS, DEFAULT_CLOUD
+from wizard.signin.clouds import CLOUDS, DEFAULT_CLOUD
 
 DEMO_CLOUD_KEY = "demo"
 WHERE = (

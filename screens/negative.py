@@ -21,21 +21,11 @@ from screens.checks import (
     load_credential,
     user_error_explanation,
 )
+from wizard.signin.plan import NEGATIVE_PROBES
 
 if TYPE_CHECKING:
-    from wizard.catalogue import Explanation
-    from wizard.connection import NegativeResult, ProbeResult
-
-# The engine's probes (wizard.probes.PROBES), drawn before the worker imports the engine.
-NEGATIVE_PROBES: tuple[tuple[str, str, str], ...] = (
-    ("no-credential", "No credential at all",
-     "The client ID alone is not enough: a request without any credential is refused."),
-    ("stranger-certificate", "A stranger's certificate with the same name",
-     "A certificate's name proves nothing: a self-signed certificate with the same subject, "
-     "never uploaded, is refused."),
-    ("stolen-public-certificate", "The real public certificate, signed with another key",
-     "The public .cer is not enough: only the holder of the private key gets in."),
-)
+    from wizard.signin.catalogue import Explanation
+    from wizard.signin.plan import NegativeResult, ProbeResult
 
 
 @dataclass
@@ -84,8 +74,8 @@ class NegativeScreen(LiveTestScreen):
             markup=False,
         )
         with Vertical(classes="check-list", id="probes"):
-            for key, title, proves in NEGATIVE_PROBES:
-                yield CheckRow(key, title, detail=proves)
+            for probe in NEGATIVE_PROBES:
+                yield CheckRow(probe.key, probe.title, detail=probe.proves)
         yield Static("", id="verdict", classes="outcome-line outcome", markup=False)
         with Horizontal(classes="test-actions", id="retry-actions"):
             yield Button("Test again", id="retry", variant="primary", compact=True)
@@ -97,9 +87,9 @@ class NegativeScreen(LiveTestScreen):
         self.state.negative = None
         self.ready = False
         self.running = True
-        for key, _title, proves in NEGATIVE_PROBES:
-            for row in self.query(f"#check-{key}").results(CheckRow):
-                row.show("pending", detail=proves)
+        for probe in NEGATIVE_PROBES:
+            for row in self.query(f"#check-{probe.key}").results(CheckRow):
+                row.show("pending", detail=probe.proves)
         self.show_verdict("Testing…", "muted")
         self.query_one(Explained).explain(None)
         self.query_one("#retry-actions").display = False
@@ -107,7 +97,7 @@ class NegativeScreen(LiveTestScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="negative")
     def run_probes(self) -> None:
-        from wizard.connection import run_negative
+        from wizard.signin.negative import run_negative
 
         try:
             settings = connection_settings(self.state)
@@ -133,7 +123,7 @@ class NegativeScreen(LiveTestScreen):
         probe = event.probe
         status, line = probe_line(probe)
         for row in self.query(f"#check-{probe.key}").results(CheckRow):
-            row.show(status, title=probe.title, detail=line, seconds=probe.seconds)
+            row.show(status, detail=line, seconds=probe.seconds)
 
     @on(NegativeCouldNotStart)
     def could_not_start(self, event: NegativeCouldNotStart) -> None:
@@ -167,7 +157,7 @@ class NegativeScreen(LiveTestScreen):
             self.show_verdict(
                 "✗ ALARM: a request without the certificate got a token.", "error"
             )
-            from wizard.catalogue import NEGATIVE_ALARM
+            from wizard.signin.catalogue import NEGATIVE_ALARM
 
             self.query_one(Explained).explain(NEGATIVE_ALARM)
             self.bring_up_verdict()
@@ -178,7 +168,7 @@ class NegativeScreen(LiveTestScreen):
             "warning",
         )
         unproven = next((p for p in result.probes if not p.passed), None)
-        from wizard.catalogue import PROBE_UNRELATED
+        from wizard.signin.catalogue import PROBE_UNRELATED
 
         explanation = unproven.explanation if unproven and unproven.explanation else None
         self.query_one(Explained).explain(explanation or PROBE_UNRELATED, warning=True)

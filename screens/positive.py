@@ -22,28 +22,20 @@ from screens.checks import (
     recently_uploaded,
     user_error_explanation,
 )
+from wizard.signin.plan import POSITIVE_CHECKS
 
 if TYPE_CHECKING:
-    from wizard.catalogue import Explanation
-    from wizard.connection import PositiveResult, Step
+    from wizard.signin.catalogue import Explanation
+    from wizard.signin.plan import Check, PositiveResult
 
-# The engine's steps, known before it runs (wizard.connection.POSITIVE_STEPS, without
-# importing MSAL's caller on the UI thread just to draw the list).
-POSITIVE_STEPS: tuple[tuple[str, str], ...] = (
-    ("preflight", "Pre-flight checks"),
-    ("discovery", "Tenant discovery"),
-    ("token", "Token with the certificate"),
-    ("claims", "The token explained"),
-    ("graph", "Microsoft Graph: read the organization"),
-)
 NO_PERMISSIONS = "none: admin consent not granted"
 
 
 @dataclass
-class StepChanged(Message):
-    """The worker reports one step of the positive test (a copy: the engine keeps going)."""
+class CheckChanged(Message):
+    """The worker reports one check of the positive test (a copy: the engine keeps going)."""
 
-    step: Step
+    check: Check
 
 
 @dataclass
@@ -92,9 +84,9 @@ class PositiveScreen(LiveTestScreen):
             classes="lead",
             markup=False,
         )
-        with Vertical(classes="check-list", id="positive-steps"):
-            for key, title in POSITIVE_STEPS:
-                yield CheckRow(key, title)
+        with Vertical(classes="check-list", id="positive-checks"):
+            for planned in POSITIVE_CHECKS:
+                yield CheckRow(planned.key, planned.title)
         with Vertical(classes="outcome", id="positive-outcome"):
             yield Static("", id="verdict", classes="outcome-line", markup=False)
             yield Static("", id="permissions", markup=False)
@@ -121,7 +113,7 @@ class PositiveScreen(LiveTestScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="positive")
     def run_test(self) -> None:
-        from wizard.connection import run_positive
+        from wizard.signin.positive import run_positive
 
         cancel = self.cancel_event
         try:
@@ -133,7 +125,7 @@ class PositiveScreen(LiveTestScreen):
         result = run_positive(
             settings,
             credential,
-            on_update=self.report_step,
+            on_update=self.report_check,
             cancel=cancel,
             recently_uploaded=recently_uploaded(self.state),
         )
@@ -147,9 +139,9 @@ class PositiveScreen(LiveTestScreen):
             profile_name, profile_problem = self.save_profile(result)
         self.post_message(PositiveFinished(result, profile_name, profile_problem))
 
-    def report_step(self, step: Step) -> None:
-        """Called by the engine in the worker thread: hand the step to the UI thread."""
-        self.post_message(StepChanged(step))
+    def report_check(self, check: Check) -> None:
+        """Called by the engine in the worker thread: hand the check to the UI thread."""
+        self.post_message(CheckChanged(check))
 
     def save_profile(self, result: PositiveResult) -> tuple[str | None, str | None]:
         """Save the set-up as a profile (runs in the worker: it writes a file)."""
@@ -163,13 +155,13 @@ class PositiveScreen(LiveTestScreen):
             return None, error.message
 
     # ---------------------------------------------------------------- results
-    @on(StepChanged)
-    def step_changed(self, event: StepChanged) -> None:
-        step = event.step
-        rows = self.query(f"#check-{step.key}").results(CheckRow)
+    @on(CheckChanged)
+    def check_changed(self, event: CheckChanged) -> None:
+        check = event.check
+        rows = self.query(f"#check-{check.key}").results(CheckRow)
         for row in rows:
-            detail = "" if step.status.value == "skipped" else step.detail
-            row.show(step.status.value, title=step.title, detail=detail, seconds=step.seconds)
+            detail = "" if check.status.value == "skipped" else check.detail
+            row.show(check.status.value, detail=detail, seconds=check.seconds)
 
     @on(PositiveCouldNotStart)
     def could_not_start(self, event: PositiveCouldNotStart) -> None:

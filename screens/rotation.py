@@ -26,9 +26,10 @@ from wizard import rotation
 from wizard.profiles import ROTATION_DONE, ROTATION_STEPS, Profile, get_profile
 
 if TYPE_CHECKING:
-    from wizard.connection import ProbeResult, Step
     from wizard.emulator import DemoInfo
     from wizard.portal import PortalClient
+    from wizard.signin.plan import Check as Step
+    from wizard.signin.plan import ProbeResult
 
 BUTTON_LABELS_DEMO = {
     "generate": "Generate",
@@ -451,7 +452,7 @@ def _probe_mark(probe: ProbeResult) -> str:
 
 def _explain(error: BaseException) -> str:
     try:
-        from wizard.catalogue import explain_exception
+        from wizard.signin.catalogue import explain_exception
 
         explanation = explain_exception(error)
         return f"{explanation.title}: {explanation.cause} {explanation.fix}"

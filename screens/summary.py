@@ -110,7 +110,7 @@ def verdict_line(state: WizardState) -> tuple[str, str]:
     positive, negative = state.positive, state.negative
     if positive is None:
         return "The tests were not run: go back to step 7 to prove it works.", "warning"
-    from wizard.connection import overall_verdict
+    from wizard.signin.plan import overall_verdict
 
     verdict = overall_verdict(positive, negative)
     if verdict == "pass" and negative is not None:
@@ -279,9 +279,9 @@ def folder_text(folder: Path) -> str:
 def save_and_summarize(state: WizardState) -> SummaryWritten:
     """Save the profile with the final verdict (when the positive test passed), write the
     markdown summary beside the certificate, and build the snippets. Plain I/O, no widgets."""
-    from wizard.connection import overall_verdict
     from wizard.errors import UserError
     from wizard.profiles import Profile, profile_from_state, record_test_result, save_profile
+    from wizard.signin.plan import overall_verdict
     from wizard.snippets import snippets
     from wizard.summary import write_summary
 

@@ -9,23 +9,22 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from wizard.clouds import demo_cloud
-from wizard.connection import (
-    ConnectionSettings,
-    Credential,
+from wizard.emulator import DemoInfo, DemoTenant, Fault
+from wizard.portal import PortalClient
+from wizard.signin.clouds import demo_cloud
+from wizard.signin.negative import run_negative
+from wizard.signin.plan import (
+    Check,
+    CheckStatus,
     NegativeResult,
     PositiveResult,
     ProbeResult,
-    Step,
-    StepStatus,
     exit_code_for,
     format_seconds,
     overall_verdict,
-    run_negative,
-    run_positive,
 )
-from wizard.emulator import DemoInfo, DemoTenant, Fault
-from wizard.portal import PortalClient
+from wizard.signin.positive import run_positive
+from wizard.signin.settings import ConnectionSettings, Credential
 
 MakeCert = Callable[..., object]
 
@@ -63,8 +62,8 @@ def fault(demo_tenant: DemoTenant) -> Iterator[Callable[[Fault], None]]:
     demo_tenant.set_fault(None)
 
 
-def statuses(result: PositiveResult) -> dict[str, StepStatus]:
-    return {step.key: step.status for step in result.steps}
+def statuses(result: PositiveResult) -> dict[str, CheckStatus]:
+    return {step.key: step.status for step in result.checks}
 
 
 # ---------------------------------------------------------------- positive
@@ -74,12 +73,12 @@ def test_uploaded_certificate_passes_with_every_step_explained(
     demo_info: DemoInfo, make_cert: MakeCert
 ) -> None:
     cert = make_cert("PositivePass")
-    updates: list[Step] = []
+    updates: list[Check] = []
     result = run_positive(settings_for(demo_info), credential_of(cert), on_update=updates.append)
 
     assert result.ok and result.signed_in and result.error is None
-    assert all(status is StepStatus.OK for status in statuses(result).values())
-    assert all(step.seconds is not None and step.seconds >= 0 for step in result.steps)
+    assert all(status is CheckStatus.OK for status in statuses(result).values())
+    assert all(step.seconds is not None and step.seconds >= 0 for step in result.checks)
     assert result.organization is not None
     assert result.organization["display_name"] == demo_info.organization_name
     assert demo_info.tenant_domain in result.organization["verified_domains"]
@@ -93,8 +92,8 @@ def test_uploaded_certificate_passes_with_every_step_explained(
     # Every step reported RUNNING, then its end, in order; the callback got copies.
     sequence = [(u.key, u.status) for u in updates]
     for key in ("preflight", "discovery", "token", "claims", "graph"):
-        assert sequence.index((key, StepStatus.RUNNING)) < sequence.index((key, StepStatus.OK))
-    assert updates[0] is not result.steps[0]
+        assert sequence.index((key, CheckStatus.RUNNING)) < sequence.index((key, CheckStatus.OK))
+    assert updates[0] is not result.checks[0]
 
 
 def test_tenant_domain_works_like_the_tenant_id(demo_info: DemoInfo, make_cert: MakeCert) -> None:
@@ -104,7 +103,7 @@ def test_tenant_domain_works_like_the_tenant_id(demo_info: DemoInfo, make_cert: 
     )
     assert result.ok
     assert result.tenant_id == demo_info.tenant_id
-    assert demo_info.tenant_id in result.steps[1].detail
+    assert demo_info.tenant_id in result.checks[1].detail
 
 
 def test_never_uploaded_certificate_fails_with_key_not_found(
@@ -118,9 +117,9 @@ def test_never_uploaded_certificate_fails_with_key_not_found(
     assert "not registered" in result.error.title
     assert "Upload" in result.error.fix
     assert cert.thumbprint_sha1 in result.error.cause  # type: ignore[attr-defined]
-    assert statuses(result)["token"] is StepStatus.FAIL
-    assert statuses(result)["claims"] is StepStatus.SKIPPED
-    assert statuses(result)["graph"] is StepStatus.SKIPPED
+    assert statuses(result)["token"] is CheckStatus.FAIL
+    assert statuses(result)["claims"] is CheckStatus.SKIPPED
+    assert statuses(result)["graph"] is CheckStatus.SKIPPED
 
 
 def test_wrong_client_id_is_explained(demo_info: DemoInfo, make_cert: MakeCert) -> None:
@@ -128,15 +127,15 @@ def test_wrong_client_id_is_explained(demo_info: DemoInfo, make_cert: MakeCert) 
     result = run_positive(settings_for(demo_info, client_id=str(uuid.uuid4())), credential_of(cert))
     assert result.error is not None and result.error.code == "AADSTS700016"
     assert "Object ID" in result.error.cause or "Object ID" in result.error.fix
-    assert statuses(result)["token"] is StepStatus.FAIL
+    assert statuses(result)["token"] is CheckStatus.FAIL
 
 
 def test_wrong_tenant_fails_at_discovery(demo_info: DemoInfo, make_cert: MakeCert) -> None:
     cert = make_cert("WrongTenant")
     result = run_positive(settings_for(demo_info, tenant=str(uuid.uuid4())), credential_of(cert))
     assert result.error is not None and result.error.code == "AADSTS90002"
-    assert statuses(result)["discovery"] is StepStatus.FAIL
-    assert statuses(result)["token"] is StepStatus.SKIPPED
+    assert statuses(result)["discovery"] is CheckStatus.FAIL
+    assert statuses(result)["token"] is CheckStatus.SKIPPED
 
 
 def test_unconsented_app_signs_in_but_graph_403_is_explained(
@@ -149,11 +148,11 @@ def test_unconsented_app_signs_in_but_graph_403_is_explained(
     assert result.signed_in and not result.ok
     assert result.token is not None and result.token.roles == []
     steps = statuses(result)
-    assert steps["token"] is StepStatus.OK
+    assert steps["token"] is CheckStatus.OK
     assert (
-        steps["claims"] is StepStatus.WARN and "admin consent not granted" in result.steps[3].detail
+        steps["claims"] is CheckStatus.WARN and "admin consent not granted" in result.checks[3].detail
     )
-    assert steps["graph"] is StepStatus.WARN  # not a certificate failure
+    assert steps["graph"] is CheckStatus.WARN  # not a certificate failure
     assert result.error is not None and result.error.code == "GRAPH-403"
     assert "Signed in fine" in result.error.title and "Organization.Read.All" in result.error.fix
     assert overall_verdict(result, None) == "fail" and exit_code_for(result, None) == 1
@@ -175,7 +174,7 @@ def test_fresh_upload_is_retried_visibly_then_passes(
 ) -> None:
     fault(Fault(kind="upload-propagation", endpoint="token", seconds=1.5))
     cert = make_cert("JustUploaded")
-    updates: list[Step] = []
+    updates: list[Check] = []
     started = time.monotonic()
     result = run_positive(
         settings_for(demo_info),
@@ -184,9 +183,9 @@ def test_fresh_upload_is_retried_visibly_then_passes(
         recently_uploaded=True,
     )
     assert result.ok, result.error
-    retries = [u.detail for u in updates if u.key == "token" and u.status is StepStatus.RUNNING]
+    retries = [u.detail for u in updates if u.key == "token" and u.status is CheckStatus.RUNNING]
     assert any("not accepted yet" in d and "retrying in" in d for d in retries)
-    assert "after" in result.steps[2].detail and "retries" in result.steps[2].detail
+    assert "after" in result.checks[2].detail and "retries" in result.checks[2].detail
     assert time.monotonic() - started < 30
 
 
@@ -212,7 +211,7 @@ def test_cancel_during_the_propagation_backoff_returns_promptly(
     cancel = threading.Event()
     cancelled_at: list[float] = []
 
-    def on_update(step: Step) -> None:
+    def on_update(step: Check) -> None:
         if step.key == "token" and "retrying in" in step.detail and not cancel.is_set():
             # Cancel from another thread, as the wizard does when the user leaves the step.
             def later() -> None:
@@ -232,9 +231,9 @@ def test_cancel_during_the_propagation_backoff_returns_promptly(
     returned = time.monotonic()
     assert result.cancelled and not result.ok
     assert returned - cancelled_at[0] < 1.0
-    assert statuses(result)["token"] is StepStatus.SKIPPED
-    assert result.steps[2].detail == "Cancelled."
-    assert statuses(result)["graph"] is StepStatus.SKIPPED
+    assert statuses(result)["token"] is CheckStatus.SKIPPED
+    assert result.checks[2].detail == "Cancelled."
+    assert statuses(result)["graph"] is CheckStatus.SKIPPED
 
 
 def test_already_cancelled_runs_nothing(demo_info: DemoInfo, make_cert: MakeCert) -> None:
@@ -243,7 +242,7 @@ def test_already_cancelled_runs_nothing(demo_info: DemoInfo, make_cert: MakeCert
     cancel.set()
     result = run_positive(settings_for(demo_info), credential_of(cert), cancel=cancel)
     assert result.cancelled
-    assert all(step.status is StepStatus.SKIPPED for step in result.steps)
+    assert all(step.status is CheckStatus.SKIPPED for step in result.checks)
     negative = run_negative(settings_for(demo_info), credential_of(cert), cancel=cancel)
     assert negative.cancelled and negative.verdict == "inconclusive"
 
@@ -256,15 +255,15 @@ def test_cancel_between_steps_during_a_slow_answer(
     cert = make_cert("SlowCancel")
     cancel = threading.Event()
 
-    def on_update(step: Step) -> None:
-        if step.key == "token" and step.status is StepStatus.RUNNING:
+    def on_update(step: Check) -> None:
+        if step.key == "token" and step.status is CheckStatus.RUNNING:
             cancel.set()
 
     result = run_positive(
         settings_for(demo_info), credential_of(cert), on_update=on_update, cancel=cancel
     )
     assert result.cancelled
-    assert statuses(result)["graph"] is StepStatus.SKIPPED
+    assert statuses(result)["graph"] is CheckStatus.SKIPPED
 
 
 # ---------------------------------------------------------------- negative
@@ -282,11 +281,11 @@ def test_negative_probes_are_all_refused(demo_info: DemoInfo, make_cert: MakeCer
     stolen = by_key["stolen-public-certificate"].explanation
     assert stolen is not None and stolen.title == "Signature check failed"
     for probe in negative.probes:
-        assert probe.passed and probe.refused and probe.status is StepStatus.OK
+        assert probe.passed and probe.refused and probe.status is CheckStatus.OK
         assert probe.proves and probe.expected.startswith("AADSTS")
     assert [p.status for p in seen if p.key == "no-credential"] == [
-        StepStatus.RUNNING,
-        StepStatus.OK,
+        CheckStatus.RUNNING,
+        CheckStatus.OK,
     ]
     positive = run_positive(settings_for(demo_info), credential_of(cert))
     assert overall_verdict(positive, negative) == "pass" and exit_code_for(positive, negative) == 0
@@ -301,7 +300,7 @@ def test_accept_any_fault_raises_the_alarm(
     negative = run_negative(settings_for(demo_info), credential_of(cert))
     assert negative.verdict == "fail" and negative.alarm
     for probe in negative.probes:
-        assert probe.alarm and not probe.refused and probe.status is StepStatus.FAIL
+        assert probe.alarm and not probe.refused and probe.status is CheckStatus.FAIL
         assert probe.explanation is not None and probe.explanation.code == "ALARM"
         assert "ALARM" in probe.detail
     assert overall_verdict(positive, negative) == "fail"
@@ -316,7 +315,7 @@ def test_unrelated_refusal_is_inconclusive(demo_info: DemoInfo, make_cert: MakeC
     for probe in negative.probes:
         assert probe.inconclusive and probe.observed_code == "AADSTS700016"
         assert "unrelated" in probe.detail
-    positive = PositiveResult(ok=True, steps=[])
+    positive = PositiveResult(ok=True, checks=[])
     assert overall_verdict(positive, negative) == "inconclusive"
     assert exit_code_for(positive, negative) == 4
 
@@ -332,8 +331,8 @@ def test_unknown_tenant_makes_every_probe_inconclusive_at_once(
 
 
 def test_verdict_table() -> None:
-    ok = PositiveResult(ok=True, steps=[])
-    bad = PositiveResult(ok=False, steps=[])
+    ok = PositiveResult(ok=True, checks=[])
+    bad = PositiveResult(ok=False, checks=[])
     passed = NegativeResult(probes=[], verdict="pass")
     alarm = NegativeResult(probes=[ProbeResult("a", "A", "p", alarm=True)], verdict="fail")
     unsure = NegativeResult(probes=[], verdict="inconclusive")
@@ -348,11 +347,11 @@ def test_verdict_table() -> None:
 def test_step_seconds_measure_the_requests(
     demo_info: DemoInfo, make_cert: MakeCert, fault: Callable[[Fault], None]
 ) -> None:
-    """Step.seconds is the wall time of the step's own requests (a slowed Graph shows it)."""
+    """Check.seconds is the wall time of the step's own requests (a slowed Graph shows it)."""
     fault(Fault(kind="delay", endpoint="graph", seconds=0.3))
     cert = make_cert("Timed")
     result = run_positive(settings_for(demo_info), credential_of(cert))
-    by_key = {step.key: step for step in result.steps}
+    by_key = {step.key: step for step in result.checks}
     assert result.ok
     assert 0.3 <= (by_key["graph"].seconds or 0) < 1.5
     assert (by_key["claims"].seconds or 0) < 0.3

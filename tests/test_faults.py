@@ -31,18 +31,15 @@ from typing import Any
 
 import pytest
 
-from wizard import catalogue, certs
-from wizard.clouds import demo_cloud
-from wizard.connection import (
-    ConnectionSettings,
-    Credential,
-    StepStatus,
-    exit_code_for,
-    run_negative,
-    run_positive,
-)
+from wizard import certs
 from wizard.emulator import DemoInfo, DemoTenant, Fault
 from wizard.portal import PortalClient
+from wizard.signin import catalogue
+from wizard.signin.clouds import demo_cloud
+from wizard.signin.negative import run_negative
+from wizard.signin.plan import CheckStatus, exit_code_for
+from wizard.signin.positive import run_positive
+from wizard.signin.settings import ConnectionSettings, Credential
 
 CLI = "import sys, wizard.cli; sys.exit(wizard.cli.main(sys.argv[1:]))"
 UNRESOLVABLE = "https://login.entra-cert-wizard.invalid"
@@ -296,8 +293,8 @@ def test_graph_hanging_beyond_the_timeout_after_sign_in(
     started = time.monotonic()
     result = run_positive(settings_for(demo_info, timeout=0.5), credential)
     assert result.signed_in and not result.ok
-    graph = {step.key: step for step in result.steps}["graph"]
-    assert graph.status is StepStatus.FAIL
+    graph = {step.key: step for step in result.checks}["graph"]
+    assert graph.status is CheckStatus.FAIL
     assert result.error is not None and result.error.code == catalogue.TIMEOUT.code
     assert time.monotonic() - started < 2.5
 

@@ -249,8 +249,9 @@ def test_profile_from_wizard_state_after_a_real_positive_test(
     demo_info, demo_portal, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     from screens.base import WizardState
-    from wizard.clouds import demo_cloud
-    from wizard.connection import ConnectionSettings, Credential, run_positive
+    from wizard.signin.clouds import demo_cloud
+    from wizard.signin.positive import run_positive
+    from wizard.signin.settings import ConnectionSettings, Credential
 
     generated = certs.generate_certificate("StateProfile")
     written = write_certificate_set(

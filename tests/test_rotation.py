@@ -11,9 +11,10 @@ import pytest
 from demo_profiles import rotation_thumbprints, save_uploaded_demo_profile
 
 from wizard import certs, rotation
-from wizard.connection import Credential, run_positive
 from wizard.errors import UserError
 from wizard.profiles import Profile, get_profile, save_profile
+from wizard.signin.positive import run_positive
+from wizard.signin.settings import Credential
 
 NEW_PASSPHRASE = b"the new key's passphrase"
 OLD_PASSPHRASE = b"the old key's passphrase"
@@ -221,7 +222,7 @@ def test_a_failed_retest_moves_the_rotation_back_to_test(
     # someone removes the new certificate in the portal; the user tests again
     assert profile.rotation is not None
     demo_portal.delete_certificate(demo_info.client_id, profile.rotation.new_thumbprint_sha1)
-    from wizard.connection import run_positive
+    from wizard.signin.positive import run_positive
 
     assert not run_positive(settings, credential).ok
     saved = get_profile(profile.name)

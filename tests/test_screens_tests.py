@@ -291,7 +291,8 @@ async def test_summary_writes_the_markdown_and_copies_a_snippet(
     demo_info: DemoInfo, uploaded_set: CertificateSet
 ) -> None:
     from screens.checks import connection_settings, load_credential
-    from wizard.connection import run_negative, run_positive
+    from wizard.signin.negative import run_negative
+    from wizard.signin.positive import run_positive
 
     state = state_for(demo_info, uploaded_set)
     state.positive = run_positive(connection_settings(state), load_credential(state))
@@ -382,8 +383,9 @@ async def test_summary_of_a_saved_set_up_tested_again_records_the_verdict_only(
     from datetime import datetime, timezone
 
     from screens.checks import connection_settings, load_credential
-    from wizard.connection import run_negative, run_positive
     from wizard.profiles import get_profile, profile_from_files, save_profile
+    from wizard.signin.negative import run_negative
+    from wizard.signin.positive import run_positive
 
     created = datetime(2026, 1, 2, tzinfo=timezone.utc)
     saved = profile_from_files(

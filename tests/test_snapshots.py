@@ -109,7 +109,8 @@ def fixed(
 
     # The summary shows what steps 7 and 8 found: run them once, for real.
     from screens.checks import connection_settings, load_credential
-    from wizard.connection import run_negative, run_positive
+    from wizard.signin.negative import run_negative
+    from wizard.signin.positive import run_positive
 
     tested = answers()
     positive = run_positive(connection_settings(tested), load_credential(tested))

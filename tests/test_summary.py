@@ -30,8 +30,10 @@ class ProvenSetup:
 @pytest.fixture(scope="module")
 def tested(demo_info, demo_portal, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """A real certificate, uploaded to the demo tenant, positive and negative tests run."""
-    from wizard.clouds import demo_cloud
-    from wizard.connection import ConnectionSettings, Credential, run_negative, run_positive
+    from wizard.signin.clouds import demo_cloud
+    from wizard.signin.negative import run_negative
+    from wizard.signin.positive import run_positive
+    from wizard.signin.settings import ConnectionSettings, Credential
 
     generated = certs.generate_certificate("Summary Server")
     root = tmp_path_factory.mktemp("summary")

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from wizard import __version__
 from wizard.errors import UserError
+from wizard.signin.clouds import CLOUD_KEYS
 
 EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what the shell reports for a closed pipe
@@ -148,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_passphrase_options(test, allow_none=False)
     test.add_argument(
         "--cloud",
-        choices=["global", "usgov", "usgov-dod", "china"],
+        choices=CLOUD_KEYS,
         default=None,
         help="national cloud (default global)",
     )

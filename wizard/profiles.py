@@ -19,8 +19,8 @@ from wizard.errors import UserError
 from wizard.paths import config_dir, data_dir
 
 if TYPE_CHECKING:
-    from wizard.connection import NegativeResult, PositiveResult
     from wizard.emulator import DemoInfo
+    from wizard.signin.plan import NegativeResult, PositiveResult
     from wizard.storage import CertificateFiles
 
 PROFILES_FILE_NAME = "profiles.json"
@@ -605,7 +605,7 @@ def profile_from_state(state: WizardStateLike, name: str | None = None) -> Profi
         raise UserError("No certificate was made in this session, so there is nothing to save.")
     verdict: str | None = None
     if state.positive is not None:
-        from wizard.connection import overall_verdict
+        from wizard.signin.plan import overall_verdict
 
         verdict = overall_verdict(state.positive, state.negative)
     existing_name = name or state.profile_name or state.name or state.files.stem

@@ -42,16 +42,11 @@ from wizard.profiles import (
 from wizard.snippets import snippet_diff
 
 if TYPE_CHECKING:
-    from wizard.connection import (
-        ConnectionSettings,
-        Credential,
-        NegativeResult,
-        PositiveResult,
-        ProbeResult,
-        Step,
-    )
     from wizard.emulator import DemoInfo
     from wizard.portal import PortalClient
+    from wizard.signin.plan import Check as Step
+    from wizard.signin.plan import NegativeResult, PositiveResult, ProbeResult
+    from wizard.signin.settings import ConnectionSettings, Credential
 
 STEP_TITLES: dict[str, str] = {
     "generate": "Generate the new certificate",
@@ -219,8 +214,8 @@ def connection_settings(
     profile: Profile, demo_info: DemoInfo | None = None, *, timeout: float = 20.0
 ) -> ConnectionSettings:
     """How to reach the profile's tenant (the running demo tenant for demo profiles)."""
-    from wizard.clouds import CLOUDS, demo_cloud
-    from wizard.connection import ConnectionSettings
+    from wizard.signin.clouds import CLOUDS, demo_cloud
+    from wizard.signin.settings import ConnectionSettings
 
     if profile.demo:
         if demo_info is None:
@@ -386,7 +381,7 @@ class RotationTestOutcome:
 
 def new_credential(profile: Profile, passphrase: bytes | None) -> Credential:
     """The new certificate and key of the rotation under way."""
-    from wizard.connection import Credential
+    from wizard.signin.settings import Credential
 
     state = profile.rotation
     if state is None or not state.new_cert_path:
@@ -396,7 +391,7 @@ def new_credential(profile: Profile, passphrase: bytes | None) -> Credential:
 
 def old_credential(profile: Profile, passphrase: bytes | None) -> Credential:
     """The certificate and key the rotation replaces."""
-    from wizard.connection import Credential
+    from wizard.signin.settings import Credential
 
     state = profile.rotation
     cert = state.old_cert_path if state is not None and state.old_cert_path else profile.cert_path
@@ -419,7 +414,9 @@ def test_new_certificate(
 ) -> RotationTestOutcome:
     """Step 3: positive test with the new certificate (patient within 10 minutes of its upload)
     then the negative test. Moves on to "switch" only when both pass."""
-    from wizard.connection import overall_verdict, run_negative, run_positive
+    from wizard.signin.negative import run_negative
+    from wizard.signin.plan import overall_verdict
+    from wizard.signin.positive import run_positive
 
     state = _require(profile, "test")
     uploaded = state.uploaded_at
@@ -497,7 +494,7 @@ def retire_old_certificate(
     """Step 5. Demo (`portal` given): delete the old certificate for real; real tenant: the user
     removed it. Then prove it: a token request signed with the old key must be refused with
     AADSTS700027. Only then does the profile switch to the new certificate."""
-    from wizard.connection import run_positive
+    from wizard.signin.positive import run_positive
 
     state = _require(profile, "retire")
     old_thumbprint = state.old_thumbprint_sha1 or profile.thumbprint_sha1

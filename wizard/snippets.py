@@ -14,8 +14,11 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
+from wizard.signin.clouds import CLOUDS, DEFAULT_CLOUD
+
 if TYPE_CHECKING:
     from wizard.profiles import Profile
+    from wizard.signin.clouds import Cloud
 
 PASSPHRASE_ENV = "ENTRA_CERT_PASSPHRASE"
 ORGANIZATION_PLACEHOLDER = "contoso.onmicrosoft.com"
@@ -26,52 +29,6 @@ SNIPPET_TITLES: dict[str, str] = {
     "msal-python": "Python: MSAL",
     "azure-identity": "Python: azure-identity CertificateCredential",
     "az-cli": "Azure CLI: az login --service-principal",
-}
-
-
-@dataclass(frozen=True)
-class _CloudNames:
-    authority_host: str
-    graph_resource: str
-    mg_environment: str  # Connect-MgGraph -Environment
-    exchange_environment: str  # Connect-ExchangeOnline -ExchangeEnvironmentName
-    az_cloud: str  # az cloud set --name
-    identity_authority: str  # azure.identity.AzureAuthorityHosts member
-
-
-_CLOUDS: dict[str, _CloudNames] = {
-    "global": _CloudNames(
-        "https://login.microsoftonline.com",
-        "https://graph.microsoft.com",
-        "Global",
-        "O365Default",
-        "AzureCloud",
-        "AZURE_PUBLIC_CLOUD",
-    ),
-    "usgov": _CloudNames(
-        "https://login.microsoftonline.us",
-        "https://graph.microsoft.us",
-        "USGov",
-        "O365USGovGCCHigh",
-        "AzureUSGovernment",
-        "AZURE_GOVERNMENT",
-    ),
-    "usgov-dod": _CloudNames(
-        "https://login.microsoftonline.us",
-        "https://dod-graph.microsoft.us",
-        "USGovDoD",
-        "O365USGovDoD",
-        "AzureUSGovernment",
-        "AZURE_GOVERNMENT",
-    ),
-    "china": _CloudNames(
-        "https://login.partner.microsoftonline.cn",
-        "https://microsoftgraph.chinacloudapi.cn",
-        "China",
-        "O365China",
-        "AzureChinaCloud",
-        "AZURE_CHINA",
-    ),
 }
 
 
@@ -104,6 +61,11 @@ def _fields(source: Profile | SnippetFields) -> SnippetFields:
         organization_domain=source.organization_domain,
         demo=source.demo,
     )
+
+
+def _cloud(fields: SnippetFields) -> Cloud:
+    """The profile's cloud (a demo profile's snippets are written for the global one)."""
+    return CLOUDS.get(fields.cloud, CLOUDS[DEFAULT_CLOUD])
 
 
 def ps_quote(text: str) -> str:
@@ -140,7 +102,7 @@ def _demo_note(fields: SnippetFields, comment: str) -> list[str]:
 
 def powershell_graph(fields: SnippetFields) -> str:
     """Import the PFX into Cert:\\CurrentUser\\My with a prompted password, then Connect-MgGraph."""
-    cloud = _CLOUDS.get(fields.cloud, _CLOUDS["global"])
+    cloud = _cloud(fields)
     lines = _demo_note(fields, "#")
     if fields.pfx_path:
         pfx = fields.pfx_path
@@ -175,7 +137,7 @@ def powershell_graph(fields: SnippetFields) -> str:
 
 def powershell_exchange(fields: SnippetFields) -> str:
     """Connect-ExchangeOnline with the same certificate (after the same Import-PfxCertificate)."""
-    cloud = _CLOUDS.get(fields.cloud, _CLOUDS["global"])
+    cloud = _cloud(fields)
     organization = fields.organization_domain
     if not organization and "." in fields.tenant:
         organization = fields.tenant
@@ -203,7 +165,7 @@ def powershell_exchange(fields: SnippetFields) -> str:
 
 def msal_python(fields: SnippetFields) -> str:
     """MSAL Python ConfidentialClientApplication with the key file and the SHA-1 thumbprint."""
-    cloud = _CLOUDS.get(fields.cloud, _CLOUDS["global"])
+    cloud = _cloud(fields)
     encrypted = fields.pfx_path is not None
     scope = cloud.graph_resource + "/.default"
     lines = _demo_note(fields, "#")
@@ -241,7 +203,7 @@ def msal_python(fields: SnippetFields) -> str:
 def azure_identity(fields: SnippetFields) -> str:
     """azure-identity CertificateCredential: the PFX with its password from the environment,
     or (no passphrase) one PEM holding key + certificate."""
-    cloud = _CLOUDS.get(fields.cloud, _CLOUDS["global"])
+    cloud = _cloud(fields)
     lines = _demo_note(fields, "#")
     if fields.pfx_path:
         lines += [
@@ -278,7 +240,7 @@ def azure_identity(fields: SnippetFields) -> str:
 
 def az_cli(fields: SnippetFields) -> str:
     """az login --service-principal --certificate (Azure CLI 2.67+; --password before that)."""
-    cloud = _CLOUDS.get(fields.cloud, _CLOUDS["global"])
+    cloud = _cloud(fields)
     combined = _sibling(fields.cert_path, "-az.pem")
     lines = _demo_note(fields, "#")
     lines += [

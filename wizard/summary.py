@@ -16,7 +16,7 @@ from wizard.profiles import Profile, utc_now
 from wizard.snippets import SNIPPET_TITLES, snippets
 
 if TYPE_CHECKING:
-    from wizard.connection import NegativeResult, PositiveResult
+    from wizard.signin.plan import NegativeResult, PositiveResult
 
 CLOUD_LABELS = {
     "global": "Global (login.microsoftonline.com)",

@@ -19,7 +19,7 @@ from wizard import rotation
 from wizard.profiles import ROTATION_DONE, Profile, get_profile, profile_to_json
 
 if TYPE_CHECKING:
-    from wizard.connection import Credential
+    from wizard.signin.settings import Credential
 
 EXIT_FAILED = 1
 EXIT_ALARM = 3

@@ -1,15 +1,14 @@
 """`entra-cert-wizard test`: prove the certificate gets in, and that nothing else does.
 
-Human output (stdout): one line per step with ✓/✗ and its time, the explanation under a
-failure, and a one-line verdict. With --json, stdout holds one JSON document and nothing else.
-Exit codes: 0 all passed, 1 positive test failed, 2 usage error, 3 a negative probe got a
-token, 4 inconclusive.
+Human output (stdout): one line per check and probe with ✓/✗ and its time, the explanation
+under a failure, and a one-line verdict. With --json, stdout holds one JSON document and
+nothing else. Exit codes: 0 all passed, 1 positive test failed, 2 usage error, 3 a negative
+probe got a token, 4 inconclusive (`wizard.signin.plan.exit_code_for`).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import shutil
 import sys
@@ -22,16 +21,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 from wizard.errors import UserError
 
 if TYPE_CHECKING:
-    from wizard.catalogue import Explanation
-    from wizard.clouds import Cloud
-    from wizard.connection import (
-        Credential,
-        NegativeResult,
-        PositiveResult,
-        ProbeResult,
-        Step,
-    )
     from wizard.emulator import DemoInfo, DemoTenant
+    from wizard.signin.catalogue import Explanation
+    from wizard.signin.clouds import Cloud
+    from wizard.signin.plan import Check, NegativeResult, PositiveResult, ProbeResult
+    from wizard.signin.run import NegativeSkipped
+    from wizard.signin.settings import ConnectionSettings, Credential
 
 USAGE = 2
 
@@ -124,33 +119,41 @@ def _check_flags(args: argparse.Namespace, inputs: _Inputs) -> None:
         raise _usage(f"The CA bundle {args.ca_bundle} does not exist.")
 
 
-def _cloud(args: argparse.Namespace, inputs: _Inputs, demo_info: DemoInfo | None) -> Cloud:
-    from wizard.clouds import (
-        CLOUDS,
-        DEFAULT_CLOUD,
-        DEFAULT_GRAPH_RESOURCE,
-        custom_cloud,
-        demo_cloud,
-    )
+def _settings(
+    args: argparse.Namespace,
+    inputs: _Inputs,
+    tenant: str,
+    client_id: str,
+    demo_info: DemoInfo | None,
+) -> ConnectionSettings:
+    """The demo tenant's cloud, the custom hosts, or a named cloud (--ca-bundle with a named
+    cloud: a company proxy that re-signs HTTPS)."""
+    from wizard.signin.clouds import DEFAULT_GRAPH_RESOURCE, DEMO_CLOUD_KEY
+    from wizard.signin.settings import CustomHosts, connection_settings
 
-    ca_bundle = str(_path(args.ca_bundle, "--ca-bundle")) if args.ca_bundle else None
-    if demo_info is not None:
-        return demo_cloud(demo_info)
-    if args.authority_host:
-        return custom_cloud(
+    custom = (
+        CustomHosts(
             args.authority_host,
             args.graph_endpoint,
             graph_resource=args.graph_resource or DEFAULT_GRAPH_RESOURCE,
-            ca_bundle=ca_bundle,
         )
-    cloud = CLOUDS.get(inputs.cloud_key or DEFAULT_CLOUD, CLOUDS[DEFAULT_CLOUD])
-    # A real cloud with --ca-bundle: a company proxy that re-signs HTTPS.
-    return dataclasses.replace(cloud, ca_bundle=ca_bundle) if ca_bundle else cloud
+        if args.authority_host and demo_info is None
+        else None
+    )
+    return connection_settings(
+        tenant,
+        client_id,
+        cloud_key=DEMO_CLOUD_KEY if demo_info is not None else inputs.cloud_key,
+        demo=demo_info,
+        custom=custom,
+        ca_bundle=str(_path(args.ca_bundle, "--ca-bundle")) if args.ca_bundle else None,
+        timeout=float(args.timeout),
+    )
 
 
 def _credential(args: argparse.Namespace, inputs: _Inputs) -> Credential:
-    from wizard.connection import Credential
     from wizard.passphrase import open_with_passphrase
+    from wizard.signin.settings import Credential
 
     if inputs.pfx is not None:
         pfx = inputs.pfx
@@ -170,7 +173,8 @@ def _credential(args: argparse.Namespace, inputs: _Inputs) -> Credential:
 
 
 class _Printer:
-    """Progress lines as the steps finish; plain ASCII marks where the terminal can't do ✓."""
+    """Progress lines as the checks and probes finish; plain ASCII marks where the terminal
+    can't do ✓."""
 
     TITLE_WIDTH = 36
     SAID_CHARS = 240
@@ -213,24 +217,24 @@ class _Printer:
         else:
             self.line(head.rstrip())
 
-    def step(self, step: Step) -> None:
-        status = step.status.value
+    def check(self, check: Check) -> None:
+        status = check.status.value
         if status == "running":
-            # Retries and waits are reported while the step runs; print each message once.
-            if step.detail and self._last_progress.get(step.key) != step.detail:
-                self._last_progress[step.key] = step.detail
-                self.wrapped(step.detail, " " * 6, first=f"    {self.marks['running']} ")
+            # Retries and waits are reported while the check runs; print each message once.
+            if check.detail and self._last_progress.get(check.key) != check.detail:
+                self._last_progress[check.key] = check.detail
+                self.wrapped(check.detail, " " * 6, first=f"    {self.marks['running']} ")
             return
         if status == "pending":
             return
-        self._row(step.key, status, step.title, step.seconds, step.detail)
-        # "No roles" is explained by the Graph step that follows (403), not twice.
+        self._row(check.key, status, check.title, check.seconds, check.detail)
+        # "No roles" is explained by the Graph check that follows (403), not twice.
         if (
-            step.explanation is not None
+            check.explanation is not None
             and status in ("fail", "warn")
-            and step.explanation.code != "NO-ROLES"
+            and check.explanation.code != "NO-ROLES"
         ):
-            self.explanation(step.explanation)
+            self.explanation(check.explanation)
 
     def probe(self, probe: ProbeResult) -> None:
         status = probe.status.value
@@ -267,7 +271,7 @@ class _Printer:
 
 def _duration(seconds: float | None) -> str:
     """'  12 ms' below a second, ' 1.23 s' above: right-aligned in 7 columns."""
-    from wizard.connection import format_seconds
+    from wizard.signin.plan import format_seconds
 
     return f"{format_seconds(seconds):>7}"
 
@@ -362,15 +366,17 @@ def _document(
     }
 
 
+# What the human output and the JSON's "negative_skipped" say when the probes did not run.
+_NEGATIVE_SKIPPED_TEXT: dict[NegativeSkipped, str] = {
+    "not-wanted": "negative test skipped with --no-negative",
+    "tenant-unreachable": "negative test not run: the tenant could not be reached, found, "
+    "or answered",
+}
+
+
 def run(args: argparse.Namespace) -> int:
-    from wizard.connection import (
-        ConnectionSettings,
-        exit_code_for,
-        overall_verdict,
-        run_negative,
-        run_positive,
-    )
     from wizard.inputs import normalize_client_id, normalize_tenant
+    from wizard.signin.run import run_tests
 
     inputs = _gather(args)
     _check_flags(args, inputs)
@@ -392,12 +398,7 @@ def run(args: argparse.Namespace) -> int:
             tenant = tenant or demo_info.tenant_id
             client_id = client_id or demo_info.client_id
         assert tenant is not None and client_id is not None
-        settings = ConnectionSettings(
-            cloud=_cloud(args, inputs, demo_info),
-            tenant=tenant,
-            client_id=client_id,
-            timeout=float(args.timeout),
-        )
+        settings = _settings(args, inputs, tenant, client_id, demo_info)
         out = _Printer(
             sys.stdout, lambda error: _demo_upload_hint(error, demo_info, settings.client_id)
         )
@@ -406,25 +407,24 @@ def run(args: argparse.Namespace) -> int:
             out.line(f"Testing app {settings.client_id} in tenant {settings.tenant} "
                      f"({settings.cloud.label}, {settings.cloud.authority_host})")
             out.line("Positive test: does the certificate get a token?")
-        positive = run_positive(
+        tests = run_tests(
             settings,
             credential,
-            on_update=None if quiet else out.step,
+            negative=not args.no_negative,
+            # The user's word that the upload happened within JUST_UPLOADED_WINDOW.
             recently_uploaded=bool(getattr(args, "just_uploaded", False)),
+            on_check=None if quiet else out.check,
+            on_negative_start=None if quiet else lambda: out.line(
+                "Negative test: is everything without the certificate refused?"
+            ),
+            on_probe=None if quiet else out.probe,
         )
+        positive, negative = tests.positive, tests.negative
+        verdict, code = tests.verdict, tests.exit_code
         hint = _demo_upload_hint(positive.error, demo_info, settings.client_id)
-        negative: NegativeResult | None = None
-        skipped: str | None = None
-        if args.no_negative:
-            skipped = "negative test skipped with --no-negative"
-        elif not _reached_token_service(positive):
-            skipped = "negative test not run: the tenant could not be reached, found, or answered"
-        else:
-            if not quiet:
-                out.line("Negative test: is everything without the certificate refused?")
-            negative = run_negative(settings, credential, on_update=None if quiet else out.probe)
-        verdict = overall_verdict(positive, negative)
-        code = exit_code_for(positive, negative)
+        skipped = (
+            _NEGATIVE_SKIPPED_TEXT[tests.negative_skipped] if tests.negative_skipped else None
+        )
         if inputs.profile:
             from wizard.profiles import record_test_result
 
@@ -445,7 +445,7 @@ def run(args: argparse.Namespace) -> int:
             )
             sys.stdout.write(json.dumps(document, indent=2) + "\n")
         else:
-            if skipped and not args.no_negative:
+            if tests.negative_skipped == "tenant-unreachable":
                 out.line(f"({skipped})")
             out.line()
             out.wrapped(_verdict_line(verdict, positive, negative, skipped), "  ", first="")
@@ -453,15 +453,3 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if demo is not None:
             demo.stop()
-
-
-def _reached_token_service(positive: PositiveResult) -> bool:
-    """The negative probes only prove something once the tenant was found and answered.
-
-    After a failure of the network itself, every probe would meet the same wall and prove nothing.
-    """
-    from wizard.catalogue import NETWORK_FAILURE_CODES
-
-    found = any(step.key == "discovery" and step.status.value == "ok" for step in positive.steps)
-    network_down = positive.error is not None and positive.error.code in NETWORK_FAILURE_CODES
-    return found and not network_down

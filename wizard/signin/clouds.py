@@ -1,7 +1,8 @@
 """The Microsoft clouds a tenant can live in, and the custom one the demo tenant uses.
 
-A cloud is only hosts and a trust store: the connection tests run the same code against
-every one of them.
+A cloud is only hosts and a trust store: the sign-in tests run the same code against
+every one of them. Each well-known cloud also carries the names other tools give it, so the
+code snippets address the same cloud.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class Cloud:
     verifies against it and ignores the environment. Unset means the system's trust store and
     the environment (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE), as a real server needs.
     `instance_name` is what Entra's OpenID configuration calls the cloud
-    (`cloud_instance_name`), used to spot a tenant that lives in another cloud.
+    (`cloud_instance_name`), used to spot a tenant that lives in another cloud. The last four
+    fields are the cloud's names in the snippets' tools (empty for a custom cloud).
     """
 
     key: str
@@ -49,6 +51,10 @@ class Cloud:
     graph_resource: str
     ca_bundle: str | None = None
     instance_name: str | None = None
+    mg_environment: str = ""  # Connect-MgGraph -Environment
+    exchange_environment: str = ""  # Connect-ExchangeOnline -ExchangeEnvironmentName
+    az_cloud: str = ""  # az cloud set --name
+    identity_authority: str = ""  # azure.identity.AzureAuthorityHosts member
 
     def authority(self, tenant: str) -> str:
         """The authority URL MSAL wants: the host followed by the tenant."""
@@ -77,6 +83,10 @@ CLOUDS: dict[str, Cloud] = {
         graph_endpoint="https://graph.microsoft.com",
         graph_resource="https://graph.microsoft.com",
         instance_name="microsoftonline.com",
+        mg_environment="Global",
+        exchange_environment="O365Default",
+        az_cloud="AzureCloud",
+        identity_authority="AZURE_PUBLIC_CLOUD",
     ),
     "usgov": Cloud(
         key="usgov",
@@ -85,6 +95,10 @@ CLOUDS: dict[str, Cloud] = {
         graph_endpoint="https://graph.microsoft.us",
         graph_resource="https://graph.microsoft.us",
         instance_name="microsoftonline.us",
+        mg_environment="USGov",
+        exchange_environment="O365USGovGCCHigh",
+        az_cloud="AzureUSGovernment",
+        identity_authority="AZURE_GOVERNMENT",
     ),
     "usgov-dod": Cloud(
         key="usgov-dod",
@@ -93,6 +107,10 @@ CLOUDS: dict[str, Cloud] = {
         graph_endpoint="https://dod-graph.microsoft.us",
         graph_resource="https://dod-graph.microsoft.us",
         instance_name="microsoftonline.us",
+        mg_environment="USGovDoD",
+        exchange_environment="O365USGovDoD",
+        az_cloud="AzureUSGovernment",
+        identity_authority="AZURE_GOVERNMENT",
     ),
     "china": Cloud(
         key="china",
@@ -101,10 +119,17 @@ CLOUDS: dict[str, Cloud] = {
         graph_endpoint="https://microsoftgraph.chinacloudapi.cn",
         graph_resource="https://microsoftgraph.chinacloudapi.cn",
         instance_name="partner.microsoftonline.cn",
+        mg_environment="China",
+        exchange_environment="O365China",
+        az_cloud="AzureChinaCloud",
+        identity_authority="AZURE_CHINA",
     ),
 }
 
 DEFAULT_CLOUD = "global"
+CLOUD_KEYS: tuple[str, ...] = tuple(CLOUDS)  # what --cloud and a profile's "cloud" accept
+# The key of a running demo tenant's cloud: not in CLOUDS, its hosts come from the tenant.
+DEMO_CLOUD_KEY = "demo"
 
 
 def _clean_url(url: str, what: str) -> str:
@@ -149,7 +174,7 @@ def demo_cloud(info: DemoInfo) -> Cloud:
         graph_resource=info.graph_resource,
         ca_bundle=info.ca_bundle,
         label="Demo tenant",
-        key="demo",
+        key=DEMO_CLOUD_KEY,
     )
 
 

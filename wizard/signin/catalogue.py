@@ -598,20 +598,6 @@ CANCELLED = Explanation(
 )
 
 
-class ServiceHTTPError(Exception):
-    """An HTTP answer that is not a usable OAuth/Graph answer (5xx, 429, a non-JSON body).
-
-    The engine raises it with what it saw on the wire, because MSAL reports these cases as
-    bare ValueError/JSONDecodeError or "HTTP Error: 500" without the status or headers.
-    """
-
-    def __init__(self, status: int, body: str = "", retry_after: str | None = None) -> None:
-        super().__init__(f"HTTP {status}")
-        self.status = status
-        self.body = body
-        self.retry_after = retry_after
-
-
 class KeyLoadError(UserError):
     """A key, certificate or PFX that could not be opened; `explanation` says why."""
 
@@ -642,8 +628,6 @@ def _type_names(exc: BaseException) -> set[str]:
 
 def explain_exception(exc: BaseException) -> Explanation:
     """The catalogue entry for a failure that is not an answer from Entra ID or Graph."""
-    if isinstance(exc, ServiceHTTPError):
-        return explain_http_status(exc.status, exc.retry_after, exc.body)
     if isinstance(exc, KeyLoadError):
         return exc.explanation
     chain = list(_chain(exc))
@@ -708,12 +692,3 @@ def explain_exception(exc: BaseException) -> Explanation:
 
 def _with_detail(entry: Explanation, detail: str) -> Explanation:
     return replace(entry, service_text=re.sub(r"\s+", " ", detail).strip()[:300] or None)
-
-
-def codes() -> list[str]:
-    """Every catalogue code (for documentation and the tests that provoke each one)."""
-    fixed = [
-        GRAPH_401, GRAPH_403, DNS_FAILURE, CONNECTION_REFUSED, CONNECTION_RESET, TIMEOUT,
-        TLS_FAILURE, PROXY_FAILURE, KEY_PASSPHRASE, KEY_MISSING,
-    ]
-    return sorted({e.code for e in _AADSTS.values()} | {e.code for e in fixed})
