@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from wizard.connection import DEFAULT_TIMEOUT
 from wizard.errors import UserError
 from wizard.profiles import Profile
 from wizard.rotation.stages import KeyRole
@@ -26,7 +27,7 @@ class TenantAccess(NamedTuple):
 
 
 def connection_settings(
-    profile: Profile, demo_info: DemoInfo | None = None, *, timeout: float = 20.0
+    profile: Profile, demo_info: DemoInfo | None = None, *, timeout: float = DEFAULT_TIMEOUT
 ) -> ConnectionSettings:
     """How to reach the profile's tenant (the running demo tenant for demo profiles)."""
     from wizard.clouds import CLOUDS, demo_cloud

@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from wizard.connection import DEFAULT_TIMEOUT
 from wizard.profiles import Profile
 from wizard.rotation import work
 from wizard.rotation.access import (
@@ -28,8 +29,6 @@ from wizard.rotation.stages import ROTATION_DONE, KeyRole, Stage, asks_the_user,
 
 if TYPE_CHECKING:
     from wizard.connection import Credential, ProbeResult, Step
-
-DEFAULT_TIMEOUT = 20.0  # seconds for each network call
 
 
 @dataclass
