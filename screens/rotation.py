@@ -1,15 +1,17 @@
-"""Renew a saved set-up: the six rotation steps in one screen, resumable at any step.
+"""Renew a saved set-up: the rotation's stages in one screen, resumable at any stage.
 
-The screen shows where the rotation stands (from the profile), explains the step at hand,
-asks only what that step needs (a passphrase for the new key, the old key's passphrase for
-the proof), and runs it in a thread worker with `wizard.rotation`. Leaving is always safe:
-the profile records the next step, and the wizard or `entra-cert-wizard rotate` resumes it.
+The screen shows where the rotation stands (from the profile), explains the stage at hand,
+asks only what that stage needs (a passphrase for the new key, the old key's passphrase for
+the proof), and runs it in a thread worker with `wizard.rotation.runner`, the runner that
+`entra-cert-wizard rotate` drives too. Leaving is always safe: the profile records the next
+stage, and the wizard or `entra-cert-wizard rotate` resumes it. On screen a stage is called a
+"step", as the user reads it everywhere else.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
@@ -22,14 +24,22 @@ from textual.widgets import Button, Checkbox, Footer, Input, Label, Static
 
 from screens.base import Nav, StepScreen, WizardState
 from screens.widgets import Field, StepIndicator
-from wizard import rotation
-from wizard.profiles import ROTATION_DONE, ROTATION_STEPS, Profile, get_profile
+from wizard.profiles import Profile, get_profile
+from wizard.rotation.access import TenantAccess, key_is_encrypted, portal_for, started_tenant
+from wizard.rotation.progress import next_stage, stage_done, switch_diff
+from wizard.rotation.runner import RotationCallbacks, StageOutcome, run_stage
+from wizard.rotation.stages import ROTATION_DONE, STAGES, KeyRole, stage_number, stage_title
+from wizard.rotation.work import (
+    OLD_KEY_REFUSED_CODE,
+    RotationTestOutcome,
+    removal_instructions,
+    upload_instructions,
+)
 
 if TYPE_CHECKING:
-    from wizard.emulator import DemoInfo
-    from wizard.portal import PortalClient
     from wizard.signin.plan import Check as Step
     from wizard.signin.plan import ProbeResult
+    from wizard.signin.settings import Credential
 
 BUTTON_LABELS_DEMO = {
     "generate": "Generate",
@@ -45,20 +55,25 @@ BUTTON_LABELS_REAL = {
     "upload": "I have uploaded it",
     "retire": "I removed it: prove it",
 }
+VERDICT_LINES = {
+    "pass": "Both tests passed: the new certificate works and nothing else does.",
+    "fail": "The tests failed: see above. Fix it, then run them again.",
+    "inconclusive": "Inconclusive: a probe proved nothing. Run the tests again.",
+}
 
 
 @dataclass
 class RotationProgress(Message):
-    """A line of progress from the worker (a test step, a probe)."""
+    """A line of progress from the worker (a check of the test, a probe)."""
 
     text: str
 
 
 @dataclass
-class RotationStepFinished(Message):
-    """The worker finished a step: `ok` False keeps the step open with `report` beside it."""
+class RotationStageFinished(Message):
+    """The worker finished a stage: `ok` False keeps the stage open with `report` beside it."""
 
-    step: str
+    stage: str
     profile: Profile
     ok: bool
     report: str
@@ -76,13 +91,12 @@ class RotationScreen(StepScreen):
         super().__init__(state)
         self.profile = get_profile(profile_name)
         self.new_passphrase: bytes | None = None
-        self.progress_lines: list[str] = []
         self.finished = False
         self.work_cancel = threading.Event()
 
     # ----------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
-        yield StepIndicator(1, len(ROTATION_STEPS), self.TITLE, id="step-indicator")
+        yield StepIndicator(1, len(STAGES), self.TITLE, id="step-indicator")
         with VerticalScroll(id="body"):
             yield from self.compose_body()
         with Horizontal(id="step-buttons"):
@@ -114,50 +128,51 @@ class RotationScreen(StepScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.show_step()
+        self.show_stage()
 
     # ------------------------------------------------------------------ state
     @property
-    def step(self) -> str:
-        """The step at hand; "done" once this screen archived the old files."""
-        return ROTATION_DONE if self.finished else rotation.next_step(self.profile)
+    def stage(self) -> str:
+        """The stage at hand; "done" once this screen archived the old files."""
+        return ROTATION_DONE if self.finished else next_stage(self.profile)
 
     def needs_new_passphrase_input(self) -> bool:
         """The new key's passphrase is asked when generating, or when testing after a resume."""
-        if self.step == "generate":
+        if self.stage == "generate":
             return True
         state = self.profile.rotation
         return (
-            self.step == "test"
+            self.stage == "test"
             and self.new_passphrase is None
             and state is not None
-            and rotation.key_is_encrypted(state.new_key_path)
+            and key_is_encrypted(state.new_key_path)
         )
 
     def needs_old_passphrase_input(self) -> bool:
         state = self.profile.rotation
-        if self.step != "retire" or state is None:
+        if self.stage != "retire" or state is None:
             return False
-        return rotation.key_is_encrypted(state.old_key_path or self.profile.key_path)
+        return key_is_encrypted(state.old_key_path or self.profile.key_path)
 
-    def show_step(self) -> None:
-        """Redraw the checklist, the explanation, the fields and the Next label for the step."""
-        step = self.step
-        number = rotation.step_number(step)
-        title = rotation.STEP_TITLES.get(step, "Finished")
+    def show_stage(self) -> None:
+        """Redraw the checklist, the explanation, the fields and the Next label for the stage."""
+        step = self.stage
+        title = stage_title(step, finished="Finished")
         indicator = self.query_one("#step-indicator", StepIndicator)
         if step == ROTATION_DONE:
             indicator.update(f"Renew {self.profile.name} · done")
         else:
-            indicator.update(f"Renew {self.profile.name} · Step {number} of 6 · {title}")
+            indicator.update(
+                f"Renew {self.profile.name} · Step {stage_number(step)} of {len(STAGES)} · {title}"
+            )
         lines = []
-        for index, name in enumerate(ROTATION_STEPS, start=1):
+        for index, each in enumerate(STAGES, start=1):
             mark = (
                 "✓"
-                if rotation.step_done(self.profile, name) or step == ROTATION_DONE
-                else ("▶" if name == step else "·")
+                if stage_done(self.profile, each.name) or step == ROTATION_DONE
+                else ("▶" if each.name == step else "·")
             )
-            lines.append(f"{mark} {index}. {rotation.STEP_TITLES[name]}")
+            lines.append(f"{mark} {index}. {each.title}")
         self.query_one("#rotation-checklist", Static).update("\n".join(lines))
         self.query_one("#rotation-explain", Static).update(self.explanation(step))
         generate = step == "generate"
@@ -181,7 +196,7 @@ class RotationScreen(StepScreen):
             not self.needs_old_passphrase_input(), "hidden"
         )
         if step == "switch":
-            self.query_one("#rotation-detail", Static).update(rotation.switch_diff(self.profile))
+            self.query_one("#rotation-detail", Static).update(switch_diff(self.profile))
         labels = BUTTON_LABELS_DEMO if self.profile.demo else BUTTON_LABELS_REAL
         next_button = self.query_one("#next", Button)
         next_button.label = labels.get(step, "Next")
@@ -189,13 +204,14 @@ class RotationScreen(StepScreen):
         self.query_one("#back", Button).display = step != ROTATION_DONE
 
     def explanation(self, step: str) -> str:
+        """What the stage `step` does, in the user's words (a stage is a \"step\" on screen)."""
         profile = self.profile
         if step == "generate":
             return (
                 "A new key and certificate for the same app "
                 f"(CN={profile.certificate_name or profile.name}), in a new folder beside the old "
                 f"one. The old certificate ({profile.thumbprint_sha1}, "
-                f"{profile.days_left()} days left) keeps working until step 5."
+                f"{profile.days_left()} days left) keeps working until step {stage_number('retire')}."
             )
         if step == "upload":
             if profile.demo:
@@ -204,7 +220,7 @@ class RotationScreen(StepScreen):
                     "until the old one is removed."
                 )
             return "In the portal, upload the new .cer beside the old one:\n" + "\n".join(
-                rotation.upload_instructions(profile)
+                upload_instructions(profile)
             )
         if step == "test":
             return (
@@ -221,12 +237,12 @@ class RotationScreen(StepScreen):
                 "The old certificate is removed from the demo tenant's app"
                 if profile.demo
                 else "In the portal, remove the OLD certificate:\n"
-                + "\n".join(rotation.removal_instructions(profile))
+                + "\n".join(removal_instructions(profile))
                 + "\nThen it"
             )
             return (
                 f"{lead}{' and it' if profile.demo else ''} is proven dead: a token request "
-                f"signed with the old key must be refused with {rotation.OLD_KEY_REFUSED_CODE}."
+                f"signed with the old key must be refused with {OLD_KEY_REFUSED_CODE}."
             )
         if step == "archive":
             return "Move the old files to a dated archive folder (nothing is deleted) and finish."
@@ -243,12 +259,12 @@ class RotationScreen(StepScreen):
     # ------------------------------------------------------------- navigation
     @on(Checkbox.Changed, "#no-passphrase")
     def no_passphrase_changed(self) -> None:
-        self.show_step()
+        self.show_stage()
 
     def problems(self) -> dict[str, str | None]:
         from wizard.names import validate_passphrase
 
-        if self.step != "generate" or self.query_one("#no-passphrase", Checkbox).value:
+        if self.stage != "generate" or self.query_one("#no-passphrase", Checkbox).value:
             return {}
         first = self.query_one("#new-pass", Input).value
         confirm = self.query_one("#new-pass-confirm", Input).value
@@ -259,152 +275,102 @@ class RotationScreen(StepScreen):
         return {"new-pass-confirm-field" if differ else "new-pass-field": problem}
 
     async def action_next(self) -> None:
-        """Run the step at hand (Next); at the end, close with Nav.NEXT."""
+        """Run the stage at hand (Next); at the end, close with Nav.NEXT."""
         if not self.ready:
             return
-        step = self.step
-        if step == ROTATION_DONE:
+        stage = self.stage
+        if stage == ROTATION_DONE:
             self.leave(Nav.NEXT)
             return
         if not self.validate_fields():
             return
         new_pass = self.query_one("#new-pass", Input).value
         old_pass = self.query_one("#old-pass", Input).value
-        if step == "generate":
+        if stage == "generate":
             no_passphrase = self.query_one("#no-passphrase", Checkbox).value
             self.new_passphrase = None if no_passphrase else new_pass.encode("utf-8")
         elif self.needs_new_passphrase_input():
             self.new_passphrase = new_pass.encode("utf-8") if new_pass else None
         old_passphrase = old_pass.encode("utf-8") if old_pass else None
         self.ready = False
-        self.progress_lines = []
         self.query_one("#rotation-detail", Static).update("")
-        self.say(f"{rotation.STEP_TITLES[step]}…")
-        self.run_step(step, self.new_passphrase, old_passphrase)
+        self.say(f"{stage_title(stage)}…")
+        self.run_stage_in_worker(stage, self.new_passphrase, old_passphrase)
 
     def action_back(self) -> None:
         """Leave the rotation; the profile says where it stands, so it resumes later."""
         self.work_cancel.set()
-        self.leave(Nav.NEXT if self.step == ROTATION_DONE else Nav.BACK)
+        self.leave(Nav.NEXT if self.stage == ROTATION_DONE else Nav.BACK)
 
     # ------------------------------------------------------------------- work
     @contextmanager
-    def tenant(self) -> Iterator[tuple[DemoInfo | None, PortalClient | None]]:
+    def tenant(self, profile: Profile) -> Iterator[TenantAccess]:
         """The running demo tenant for a demo profile (the wizard's, else one started here)."""
-        if not self.profile.demo:
-            yield None, None
+        if not profile.demo:
+            yield TenantAccess(None, None)
             return
         info = self.state.demo_info
-        wanted = self.profile.demo_state_dir
+        wanted = profile.demo_state_dir
         if info is not None and (
             not wanted or not info.state_dir or _same_dir(info.state_dir, wanted)
         ):
-            yield info, self.state.portal or rotation.portal_for(info)
+            yield TenantAccess(info, self.state.portal or portal_for(info))
             return
-        with rotation.demo_tenant_for(self.profile) as started:
-            assert started is not None
-            yield started, rotation.portal_for(started)
+        with started_tenant(profile) as started:
+            yield started
+
+    def callbacks(
+        self, new_passphrase: bytes | None, old_passphrase: bytes | None
+    ) -> RotationCallbacks:
+        """The runner's callbacks: pressing Next was the user's yes; passphrases come from
+        the fields; progress goes to the status line."""
+
+        def open_key(
+            role: KeyRole, _key_path: str, opener: Callable[[bytes | None], Credential]
+        ) -> Credential:
+            return opener(new_passphrase if role == "new" else old_passphrase)
+
+        return RotationCallbacks(
+            user_did_it=lambda _stage, _profile: True,
+            new_key_passphrase=lambda: new_passphrase,
+            open_key=open_key,
+            tenant=self.tenant,
+            on_progress=self.progress_update,
+            on_check=self.check_update,
+            on_probe=self.probe_update,
+            cancel=self.work_cancel,
+        )
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rotation")
-    def run_step(
-        self, step: str, new_passphrase: bytes | None, old_passphrase: bytes | None
+    def run_stage_in_worker(
+        self, stage: str, new_passphrase: bytes | None, old_passphrase: bytes | None
     ) -> None:
         from wizard.errors import UserError
 
         profile = get_profile(self.profile.name)
         try:
-            ok, report, profile = self.do_step(step, profile, new_passphrase, old_passphrase)
+            outcome = run_stage(profile, stage, self.callbacks(new_passphrase, old_passphrase))
         except UserError as error:
             report = str(error) + (f"\n{error.hint}" if error.hint else "")
-            self.post_message(RotationStepFinished(step, get_profile(profile.name), False, report))
+            self.post_message(
+                RotationStageFinished(stage, get_profile(profile.name), False, report)
+            )
             return
         except Exception as error:  # a network or disk failure: say it, never a traceback
             explanation = _explain(error)
             self.post_message(
-                RotationStepFinished(step, get_profile(profile.name), False, explanation)
+                RotationStageFinished(stage, get_profile(profile.name), False, explanation)
             )
             return
-        self.post_message(RotationStepFinished(step, profile, ok, report))
+        self.post_message(
+            RotationStageFinished(stage, outcome.profile, outcome.done, _report(outcome))
+        )
 
-    def do_step(
-        self,
-        step: str,
-        profile: Profile,
-        new_passphrase: bytes | None,
-        old_passphrase: bytes | None,
-    ) -> tuple[bool, str, Profile]:
-        """One rotation step, in the worker thread: (ok, what to show, the profile now)."""
-        if step == "generate":
-            profile = rotation.generate_new_certificate(
-                profile,
-                passphrase=new_passphrase,
-                on_stage=self.stage_update,
-            )
-            state = profile.rotation
-            assert state is not None
-            return (
-                True,
-                f"New certificate {state.new_thumbprint_sha1}\nin {state.new_cert_path}",
-                profile,
-            )
-        if step == "upload":
-            with self.tenant() as (_, portal):
-                profile = rotation.upload_new_certificate(profile, portal)
-            where = "the demo tenant" if portal is not None else "the portal (as you said)"
-            return True, f"Uploaded to {where}, beside the old certificate.", profile
-        if step == "test":
-            credential = rotation.new_credential(profile, new_passphrase)
-            with self.tenant() as (info, _):
-                settings = rotation.connection_settings(profile, info)
-                outcome = rotation.test_new_certificate(
-                    profile,
-                    settings,
-                    credential,
-                    on_step=self.step_update,
-                    on_probe=self.probe_update,
-                    cancel=self.work_cancel,
-                )
-            lines = [f"{s.status.name.lower():>7}  {s.title}" for s in outcome.positive.steps]
-            if outcome.negative is not None:
-                lines += [f"{_probe_mark(p):>7}  {p.title}" for p in outcome.negative.probes]
-            error = outcome.positive.error
-            if error is not None:
-                lines += [
-                    f"{error.code}: {error.title}",
-                    f"Cause: {error.cause}",
-                    f"Fix: {error.fix}",
-                ]
-            verdict = {
-                "pass": "Both tests passed: the new certificate works and nothing else does.",
-                "fail": "The tests failed: see above. Fix it, then run them again.",
-                "inconclusive": "Inconclusive: a probe proved nothing. Run the tests again.",
-            }[outcome.verdict]
-            return outcome.verdict == "pass", "\n".join([*lines, verdict]), outcome.profile
-        if step == "switch":
-            return (
-                True,
-                "Noted: your script uses the new certificate.",
-                rotation.confirm_switch(profile),
-            )
-        if step == "retire":
-            credential = rotation.old_credential(profile, old_passphrase)
-            with self.tenant() as (info, portal):
-                settings = rotation.connection_settings(profile, info)
-                retired = rotation.retire_old_certificate(
-                    profile, settings, credential, portal, cancel=self.work_cancel
-                )
-            return retired.refused, f"{retired.observed}: {retired.detail}", retired.profile
-        if step == "archive":
-            profile = rotation.archive_old_files(profile)
-            folder = profile.retired[-1].get("archive_folder") if profile.retired else ""
-            return True, f"Old files moved to {folder or '(nothing to move)'}.", profile
-        raise AssertionError(f"unknown step {step}")
-
-    def stage_update(self, text: str) -> None:
+    def progress_update(self, text: str) -> None:
         self.post_message(RotationProgress(text))
 
-    def step_update(self, step: Step) -> None:
-        self.post_message(RotationProgress(f"{step.status.name.lower():>7}  {step.title}"))
+    def check_update(self, check: Step) -> None:
+        self.post_message(RotationProgress(f"{check.status.name.lower():>7}  {check.title}"))
 
     def probe_update(self, probe: ProbeResult) -> None:
         self.post_message(RotationProgress(f"{_probe_mark(probe):>7}  {probe.title}"))
@@ -413,27 +379,61 @@ class RotationScreen(StepScreen):
     def progress(self, event: RotationProgress) -> None:
         self.say(event.text)
 
-    @on(RotationStepFinished)
-    def step_finished(self, event: RotationStepFinished) -> None:
+    @on(RotationStageFinished)
+    def stage_finished(self, event: RotationStageFinished) -> None:
         self.profile = event.profile
-        self.finished = event.ok and event.step == "archive"
+        self.finished = event.ok and event.stage == "archive"
         self.ready = True
         self.query_one("#rotation-detail", Static).update(event.report)
         for input_id in ("#new-pass-confirm", "#old-pass"):
             self.query_one(input_id, Input).value = ""
         if event.ok:
-            done = rotation.STEP_TITLES.get(event.step, event.step)
+            done = stage_title(event.stage)
             self.say(
-                f"✓ {done}: done." + ("" if self.step == ROTATION_DONE else " Next step below.")
+                f"✓ {done}: done." + ("" if self.stage == ROTATION_DONE else " Next step below.")
             )
         else:
-            self.say(f"✗ {rotation.STEP_TITLES.get(event.step, event.step)}: not done.", error=True)
+            self.say(f"✗ {stage_title(event.stage)}: not done.", error=True)
         detail = event.report
-        if event.ok and self.step == "switch":
-            detail += "\n\n" + rotation.switch_diff(self.profile)
-        self.show_step()
+        if event.ok and self.stage == "switch":
+            detail += "\n\n" + switch_diff(self.profile)
+        self.show_stage()
         self.query_one("#rotation-detail", Static).update(detail)
         self.query_one("#next", Button).focus()
+
+
+def _report(outcome: StageOutcome) -> str:
+    """What a stage did, for the detail box."""
+    profile, state = outcome.profile, outcome.profile.rotation
+    name = outcome.stage.name
+    if name == "generate":
+        assert state is not None
+        return f"New certificate {state.new_thumbprint_sha1}\nin {state.new_cert_path}"
+    if name == "upload":
+        where = "the demo tenant" if profile.demo else "the portal (as you said)"
+        return f"Uploaded to {where}, beside the old certificate."
+    if outcome.test is not None:
+        return _test_report(outcome.test)
+    if name == "switch":
+        return "Noted: your script uses the new certificate."
+    if outcome.retire is not None:
+        return f"{outcome.retire.observed}: {outcome.retire.detail}"
+    folder = profile.retired[-1].get("archive_folder") if profile.retired else ""
+    return f"Old files moved to {folder or '(nothing to move)'}."
+
+
+def _test_report(outcome: RotationTestOutcome) -> str:
+    lines = [f"{s.status.name.lower():>7}  {s.title}" for s in outcome.positive.steps]
+    if outcome.negative is not None:
+        lines += [f"{_probe_mark(p):>7}  {p.title}" for p in outcome.negative.probes]
+    error = outcome.positive.error
+    if error is not None:
+        lines += [
+            f"{error.code}: {error.title}",
+            f"Cause: {error.cause}",
+            f"Fix: {error.fix}",
+        ]
+    return "\n".join([*lines, VERDICT_LINES[outcome.verdict]])
 
 
 def _same_dir(first: str, second: str) -> bool:

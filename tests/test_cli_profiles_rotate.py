@@ -127,7 +127,7 @@ def test_real_tenant_rotation_waits_for_the_user_at_the_portal(tmp_path: Path) -
     result = cli("rotate", profile.name, "--no-passphrase")
     assert result.returncode == 0, result.stderr
     state = get_profile(profile.name).rotation
-    assert state is not None and state.step == "upload"
+    assert state is not None and state.stage == "upload"
     assert "Certificates & secrets › Certificates › Upload certificate" in result.stdout
     assert f"Choose the file: {state.new_cer_path}" in result.stdout
     assert f"entra-cert-wizard rotate {profile.name} --confirm" in result.stdout
@@ -187,7 +187,7 @@ def test_demo_rotation_end_to_end_from_the_command_line(tmp_path: Path, demo_sta
     no_traceback(result)
     assert result.returncode == 0, result.stderr + result.stdout
     state = get_profile("cli-rot").rotation
-    assert state is not None and state.step == "switch" and state.test_verdict == "pass"
+    assert state is not None and state.stage == "switch" and state.test_verdict == "pass"
     assert "Uploaded" in result.stdout and "Both tests passed" in result.stdout
     assert f"-CertificateThumbprint '{old_thumbprint}'" in result.stdout
     assert f"-CertificateThumbprint '{state.new_thumbprint_sha1}'" in result.stdout

@@ -17,7 +17,6 @@ from wizard.profiles import (
     Profile,
     RotationState,
     connection_inputs_for_profile,
-    delete_profile,
     get_profile,
     load_profiles,
     organization_domain_from,
@@ -45,6 +44,16 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> CertificateFiles:
     ).files
 
 
+def delete_profile(name: str) -> None:
+    """Forget a saved profile by editing the file by hand, as a user would (the product never
+    deletes one)."""
+    target = get_profile(name)
+    path = profiles_file()
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document["profiles"] = [p for p in document["profiles"] if p["name"] != target.name]
+    path.write_text(json.dumps(document, indent=2), encoding="utf-8")
+
+
 def make_profile(
     files: CertificateFiles, name: str = "ScriptServer01", **changes: object
 ) -> Profile:
@@ -59,7 +68,7 @@ def test_round_trip_keeps_every_field(files: CertificateFiles) -> None:
         files, last_test="pass", last_test_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     )
     profile.rotation = RotationState(
-        step="test",
+        stage="test",
         started_at=datetime(2026, 1, 3, tzinfo=timezone.utc),
         new_cert_path="/x/new.pem",
         new_key_path="/x/new.key",
@@ -292,7 +301,7 @@ def test_saving_again_from_the_wizard_keeps_history_and_rotation(files: Certific
     first.created_at = datetime(2025, 1, 1, tzinfo=timezone.utc)
     first.retired = [{"thumbprint_sha1": "AA" * 20, "archive_folder": "/a"}]
     first.rotation = RotationState(
-        step="upload", started_at=datetime(2026, 1, 1, tzinfo=timezone.utc)
+        stage="upload", started_at=datetime(2026, 1, 1, tzinfo=timezone.utc)
     )
     save_profile(first)
     state = WizardState(

@@ -13,8 +13,9 @@ from textual.widgets import Button, Checkbox, Input, Static
 
 from screens.base import Nav, WizardState
 from screens.rotation import RotationScreen
-from wizard import certs, rotation
+from wizard import certs
 from wizard.profiles import Profile, get_profile, profile_from_files, save_profile
+from wizard.rotation import progress
 from wizard.storage import write_certificate_set
 
 SIZE = (80, 24)  # everything essential must work at 80x24
@@ -86,7 +87,7 @@ async def test_full_rotation_in_the_screen(demo_info, demo_portal, demo_profile:
         screen.query_one("#new-pass", Input).value = "screen passphrase 1"
         screen.query_one("#new-pass-confirm", Input).value = "screen passphrase 1"
         await press_next(app, pilot)
-        assert rotation.next_step(get_profile(old.name)) == "upload"
+        assert progress.next_stage(get_profile(old.name)) == "upload"
         assert "Step 2 of 6" in text_of(app, "#step-indicator")
         assert str(screen.query_one("#next", Button).label) == "Upload to the demo tenant"
         assert screen.query_one("#new-pass-field").has_class("hidden")
@@ -140,7 +141,7 @@ async def test_leave_and_resume_where_it_stood(
         screen.query_one("#new-pass-confirm", Input).value = "resume passphrase"
         await press_next(app, pilot)
         await press_next(app, pilot)
-        assert rotation.next_step(get_profile(demo_profile.name)) == "test"
+        assert progress.next_stage(get_profile(demo_profile.name)) == "test"
         await pilot.press("escape")
         await pilot.pause()
     assert app.result is Nav.BACK
@@ -159,7 +160,7 @@ async def test_leave_and_resume_where_it_stood(
         assert screen.query_one("#new-pass-confirm-field").has_class("hidden")
         screen.query_one("#new-pass", Input).value = "resume passphrase"
         await press_next(again, pilot)
-        assert rotation.next_step(get_profile(demo_profile.name)) == "switch"
+        assert progress.next_stage(get_profile(demo_profile.name)) == "switch"
 
 
 async def test_passphrase_mismatch_stays_with_the_message_beside_the_field(
@@ -175,7 +176,7 @@ async def test_passphrase_mismatch_stays_with_the_message_beside_the_field(
         await press_next(app, pilot)
         error = str(screen.query_one("#new-pass-confirm-field .field-error", Static).render())
         assert "The two passphrases differ" in error
-        assert rotation.next_step(get_profile(demo_profile.name)) == "generate"
+        assert progress.next_stage(get_profile(demo_profile.name)) == "generate"
         assert app.focused is screen.query_one("#new-pass-confirm", Input)
 
 
@@ -203,5 +204,5 @@ async def test_real_tenant_upload_shows_the_clicks_and_waits_for_the_user(tmp_pa
         assert str(state.new_cer_path) in explain.replace("\n", "")
         assert str(screen.query_one("#next", Button).label) == "I have uploaded it"
         await press_next(app, pilot)
-        assert rotation.next_step(get_profile(profile.name)) == "test"
+        assert progress.next_stage(get_profile(profile.name)) == "test"
         assert "Uploaded to the portal (as you said)" in text_of(app, "#rotation-detail")

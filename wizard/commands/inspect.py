@@ -19,7 +19,6 @@ from wizard import certs
 from wizard.commands.generate import iso_utc
 from wizard.passphrase import open_with_passphrase
 
-EXPIRY_SOON_DAYS = 30
 WEAK_HASHES = {"md5", "sha1"}
 
 Status = Literal["ok", "warn", "fail"]
@@ -78,7 +77,7 @@ def run_checks(
         checks.append(Check("validity", "fail", f"not valid until {before:%Y-%m-%d %H:%M} UTC"))
     elif now >= after:
         checks.append(Check("validity", "fail", f"expired on {after:%Y-%m-%d %H:%M} UTC"))
-    elif days_left < EXPIRY_SOON_DAYS:
+    elif days_left < certs.EXPIRY_WARNING_DAYS:
         checks.append(Check("validity", "warn", f"expires in {days_left} days: renew it soon"))
     else:
         checks.append(Check("validity", "ok", f"valid now, {days_left} days left"))

@@ -1,8 +1,8 @@
 """`entra-cert-wizard profiles`: every saved set-up, its expiry, and whether its files are there.
 
 Exit 0 when every certificate is valid and its files are present (warnings for those expiring
-within 30 days are printed, not signalled), 1 when any has expired or lost its files, so a
-monitoring job can alert on the exit code alone.
+within certs.EXPIRY_WARNING_DAYS are printed, not signalled), 1 when any has expired or lost its
+files, so a monitoring job can alert on the exit code alone.
 """
 
 from __future__ import annotations
@@ -13,14 +13,9 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from wizard.profiles import (
-    EXPIRY_WARNING_DAYS,
-    Profile,
-    load_profiles,
-    profile_to_json,
-    profiles_file,
-    utc_now,
-)
+from wizard.certs import EXPIRY_WARNING_DAYS
+from wizard.clock import utc_now
+from wizard.profiles import Profile, load_profiles, profile_to_json, profiles_file
 
 EXIT_ATTENTION = 1
 
@@ -34,7 +29,7 @@ def profile_report(profile: Profile, now: datetime) -> dict[str, Any]:
         status=profile.expiry_status(now),
         files_present=not missing,
         missing_files=missing,
-        rotation_step=profile.rotation.step if profile.rotation is not None else None,
+        rotation_step=profile.rotation.stage if profile.rotation is not None else None,
     )
     return report
 
@@ -82,7 +77,7 @@ def _notes(profile: Profile, now: datetime) -> list[str]:
     if profile.rotation is not None:
         notes.append(
             f'note: "{profile.name}" has a rotation under way '
-            f"(next step: {profile.rotation.step}); "
+            f"(next step: {profile.rotation.stage}); "
             f"resume it: entra-cert-wizard rotate {profile.shell_name}"
         )
     return notes

@@ -1,19 +1,6 @@
-"""Certificate rotation without an outage, in six resumable steps.
-
-1. generate — a new key and certificate for the same app (same CN), in a new folder
-   `<stem>-<YYYYmmdd>` beside the old one; the old files stay where they are.
-2. upload — the new .cer goes beside the old one on the app registration, so both work
-   (demo: uploaded for real through the portal API; real tenant: the user does it and says so).
-3. test — positive test with the new certificate, then the negative test.
-4. switch — the user moves the script to the new files/thumbprint (we show the exact lines).
-5. retire — the old certificate is removed from the app registration (demo: for real), then
-   proven dead: a token request signed with the old key must be refused with AADSTS700027.
-   The profile now points at the new certificate.
-6. archive — the old files move to `archive/<old folder>-retired-<YYYYmmdd>/`, nothing deleted.
-
-The profile's `rotation` (a RotationState) records the next step after each one, so a
-rotation can be left at any point and resumed later, from the CLI or the wizard. Each step
-function saves the profile and returns it; none prompts, prints or imports Textual.
+"""The work of each rotation stage: generate, upload, test, switch, retire, archive (and
+abandon). Each function checks that its stage may run, saves the profile and returns it (or an
+outcome holding it); none prompts, prints or imports Textual. The runner drives them.
 """
 
 from __future__ import annotations
@@ -22,40 +9,30 @@ import contextlib
 import re
 import shutil
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from wizard.clock import utc_now
 from wizard.errors import UserError
-from wizard.profiles import (
-    ROTATION_DONE,
-    ROTATION_STEPS,
-    Profile,
-    RotationState,
-    get_profile,
-    save_profile,
-    utc_now,
+from wizard.profiles import Profile, RotationState, save_profile
+from wizard.rotation.access import registered_thumbprints
+from wizard.rotation.progress import (
+    check_stage_allowed,
+    new_profile_view,
+    old_profile_view,
+    rotation_at,
 )
-from wizard.snippets import snippet_diff
+from wizard.rotation.stages import stage_number
 
 if TYPE_CHECKING:
-    from wizard.emulator import DemoInfo
     from wizard.portal import PortalClient
     from wizard.signin.plan import Check as Step
     from wizard.signin.plan import NegativeResult, PositiveResult, ProbeResult
     from wizard.signin.settings import ConnectionSettings, Credential
 
-STEP_TITLES: dict[str, str] = {
-    "generate": "Generate the new certificate",
-    "upload": "Upload it beside the old one",
-    "test": "Test the new certificate",
-    "switch": "Switch your script to it",
-    "retire": "Remove the old one, prove it refused",
-    "archive": "Archive the old files",
-}
 OLD_KEY_REFUSED_CODE = "AADSTS700027"
 # Within this long after the upload, "key not found" (700027) is retried patiently: Entra
 # takes seconds to a minute to accept a new certificate everywhere.
@@ -73,131 +50,6 @@ PORTAL_CLICKS_DELETE = (
 )
 
 
-# --- where a rotation stands -------------------------------------------------------------
-
-
-def next_step(profile: Profile) -> str:
-    """The step to do next: "generate" when no rotation is under way, "done" when finished."""
-    return profile.rotation.step if profile.rotation is not None else "generate"
-
-
-def step_number(step: str) -> int:
-    """1..6 for a step name (7 for "done")."""
-    return ROTATION_STEPS.index(step) + 1 if step in ROTATION_STEPS else len(ROTATION_STEPS) + 1
-
-
-def step_done(profile: Profile, step: str) -> bool:
-    """True when `step` of the current rotation is behind us."""
-    return step_number(next_step(profile)) > step_number(step) and profile.rotation is not None
-
-
-def status_lines(profile: Profile) -> list[str]:
-    """A short human account of the rotation, one line per step."""
-    state = profile.rotation
-    if state is None:
-        return [
-            f'No rotation under way for "{profile.name}". Start one with: '
-            f"entra-cert-wizard rotate {profile.shell_name}"
-        ]
-    current = next_step(profile)
-    lines = [f'Rotation of "{profile.name}" started {state.started_at:%Y-%m-%d %H:%M} UTC:']
-    for number, step in enumerate(ROTATION_STEPS, start=1):
-        mark = "done" if step_done(profile, step) else ("NEXT" if step == current else "    ")
-        lines.append(f"  [{mark:>4}] {number}. {STEP_TITLES[step]}")
-    if state.new_thumbprint_sha1:
-        lines.append(
-            f"  New certificate: {state.new_thumbprint_sha1}, "
-            f"files in {Path(state.new_cert_path).parent}"
-        )
-    return lines
-
-
-def check_step_allowed(profile: Profile, step: str) -> None:
-    """UserError unless `step` can run now: the next one, or test/switch again before retire."""
-    current = next_step(profile)
-    if step == current:
-        return
-    if current == ROTATION_DONE:
-        raise UserError(
-            f'The rotation of "{profile.name}" is finished; nothing left to do.', exit_code=2
-        )
-    repeatable = step in ("test", "switch") and step_done(profile, step)
-    if repeatable and step_number(current) <= step_number("retire") and current != "archive":
-        return
-    if step_done(profile, step):
-        raise UserError(
-            f'Step "{step}" of the rotation of "{profile.name}" is already done; '
-            f'the next one is "{current}".',
-            hint=f"Run: entra-cert-wizard rotate {profile.shell_name} --step {current}",
-            exit_code=2,
-        )
-    raise UserError(
-        f'Step "{step}" cannot run yet: the rotation of "{profile.name}" is at "{current}" '
-        f"({STEP_TITLES.get(current, current)}).",
-        hint=f"Run: entra-cert-wizard rotate {profile.shell_name} --step {current}",
-        exit_code=2,
-    )
-
-
-def _require(profile: Profile, step: str) -> RotationState:
-    check_step_allowed(profile, step)
-    if profile.rotation is None:
-        raise UserError(f'No rotation is under way for "{profile.name}".', exit_code=2)
-    return profile.rotation
-
-
-# --- helpers ------------------------------------------------------------------------------
-
-
-def key_is_encrypted(path: str | Path) -> bool:
-    """True when the PEM key file is encrypted (needs a passphrase to open)."""
-    try:
-        head = Path(path).read_bytes()[:4096]
-    except OSError:
-        return False
-    return b"ENCRYPTED" in head
-
-
-def new_profile_view(profile: Profile) -> Profile:
-    """The profile as it will be once the new certificate replaces the old one."""
-    state = profile.rotation
-    if state is None or not state.new_thumbprint_sha1:
-        return profile
-    return replace(
-        profile,
-        thumbprint_sha1=state.new_thumbprint_sha1,
-        thumbprint_sha256=state.new_thumbprint_sha256,
-        cert_path=state.new_cert_path,
-        key_path=state.new_key_path,
-        pfx_path=state.new_pfx_path,
-        cer_path=state.new_cer_path,
-        not_after=state.new_not_after or profile.not_after,
-        rotation=None,
-    )
-
-
-def old_profile_view(profile: Profile) -> Profile:
-    """The profile as it was before the rotation (its old certificate)."""
-    state = profile.rotation
-    if state is None or not state.old_cert_path:
-        return profile
-    return replace(
-        profile,
-        thumbprint_sha1=state.old_thumbprint_sha1 or profile.thumbprint_sha1,
-        thumbprint_sha256=state.old_thumbprint_sha256 or profile.thumbprint_sha256,
-        cert_path=state.old_cert_path,
-        key_path=state.old_key_path or profile.key_path,
-        pfx_path=state.old_pfx_path,
-        cer_path=state.old_cer_path,
-        rotation=None,
-    )
-
-
-def switch_diff(profile: Profile) -> str:
-    """The snippet lines that change when the script moves from the old to the new certificate."""
-    return snippet_diff(old_profile_view(profile), new_profile_view(profile))
-
-
 def _new_folder_stem(old_stem: str, root: Path, now: datetime) -> str:
     base = f"{_DATED_SUFFIX.sub('', old_stem)}-{now:%Y%m%d}"
     stem, counter = base, 2
@@ -207,63 +59,7 @@ def _new_folder_stem(old_stem: str, root: Path, now: datetime) -> str:
     return stem
 
 
-# --- tenant access ------------------------------------------------------------------------
-
-
-def connection_settings(
-    profile: Profile, demo_info: DemoInfo | None = None, *, timeout: float = 20.0
-) -> ConnectionSettings:
-    """How to reach the profile's tenant (the running demo tenant for demo profiles)."""
-    from wizard.signin.clouds import CLOUDS, demo_cloud
-    from wizard.signin.settings import ConnectionSettings
-
-    if profile.demo:
-        if demo_info is None:
-            raise UserError(
-                f'Profile "{profile.name}" is a demo profile: the demo tenant must be running.'
-            )
-        cloud = demo_cloud(demo_info)
-    else:
-        cloud = CLOUDS[profile.cloud]
-    return ConnectionSettings(
-        cloud=cloud, tenant=profile.tenant, client_id=profile.client_id, timeout=timeout
-    )
-
-
-def portal_for(demo_info: DemoInfo) -> PortalClient:
-    """A client of the running demo tenant's portal API."""
-    from wizard.portal import PortalClient
-
-    return PortalClient.for_demo(demo_info)
-
-
-@contextmanager
-def demo_tenant_for(profile: Profile) -> Iterator[DemoInfo | None]:
-    """Start the profile's demo tenant for the duration (None for a real-tenant profile)."""
-    if not profile.demo:
-        yield None
-        return
-    from wizard.emulator import DemoTenant
-    from wizard.profiles import default_demo_state_dir
-
-    state_dir = Path(profile.demo_state_dir) if profile.demo_state_dir else default_demo_state_dir()
-    tenant = DemoTenant(state_dir)
-    info = tenant.start()
-    try:
-        yield info
-    finally:
-        tenant.stop()
-
-
-def _registered_thumbprints(portal: PortalClient, client_id: str) -> set[str]:
-    for app in portal.list_applications():
-        if str(app.get("client_id", "")).lower() == client_id.lower():
-            keys = app.get("key_credentials") or []
-            return {str(k.get("thumbprint", "")).upper() for k in keys if isinstance(k, dict)}
-    raise UserError(f"The demo tenant has no app registration with client ID {client_id}.")
-
-
-# --- step 1: generate ---------------------------------------------------------------------
+# --- stage 1: generate ---------------------------------------------------------------------
 
 
 def generate_new_certificate(
@@ -275,12 +71,12 @@ def generate_new_certificate(
     now: datetime | None = None,
     on_stage: Callable[[str], None] | None = None,
 ) -> Profile:
-    """Step 1: a new key and certificate (same CN) in `<stem>-<YYYYmmdd>/` beside the old folder.
+    """Stage 1: a new key and certificate (same CN) in `<stem>-<YYYYmmdd>/` beside the old folder.
 
     Validity and key size default to the old certificate's. The old files are not touched.
     """
-    if profile.rotation is None or profile.rotation.step != "generate":
-        check_step_allowed(profile, "generate")
+    if profile.rotation is None or profile.rotation.stage != "generate":
+        check_stage_allowed(profile, "generate")
     from wizard import certs
     from wizard.storage import write_certificate_set
 
@@ -309,7 +105,7 @@ def generate_new_certificate(
     )
     files = result.files
     profile.rotation = RotationState(
-        step="upload",
+        stage="upload",
         started_at=now,
         new_cert_path=str(files.pem.resolve()),
         new_key_path=str(files.key.resolve()),
@@ -330,7 +126,7 @@ def generate_new_certificate(
     return profile
 
 
-# --- step 2: upload -----------------------------------------------------------------------
+# --- stage 2: upload -----------------------------------------------------------------------
 
 
 def upload_instructions(profile: Profile) -> list[str]:
@@ -348,10 +144,10 @@ def upload_instructions(profile: Profile) -> list[str]:
 
 
 def upload_new_certificate(profile: Profile, portal: PortalClient | None) -> Profile:
-    """Step 2. Demo (`portal` given): upload the new .cer for real and check the thumbprint.
+    """Stage 2. Demo (`portal` given): upload the new .cer for real and check the thumbprint.
     Real tenant (`portal` None): record the user's word that it was uploaded."""
-    state = _require(profile, "upload")
-    registered = _registered_thumbprints(portal, profile.client_id) if portal is not None else set()
+    state = rotation_at(profile, "upload")
+    registered = registered_thumbprints(portal, profile.client_id) if portal is not None else set()
     if portal is not None and state.new_thumbprint_sha1.upper() not in registered:
         cer = Path(state.new_cer_path or "")
         if not state.new_cer_path or not cer.is_file():
@@ -363,44 +159,22 @@ def upload_new_certificate(profile: Profile, portal: PortalClient | None) -> Pro
                 f"{state.new_thumbprint_sha1}: a different certificate was uploaded."
             )
     state.uploaded_at = utc_now()
-    state.step = "test"
+    state.stage = "test"
     save_profile(profile)
     return profile
 
 
-# --- step 3: test -------------------------------------------------------------------------
+# --- stage 3: test -------------------------------------------------------------------------
 
 
 @dataclass
 class RotationTestOutcome:
+    """What testing the new certificate found, and the profile after it."""
+
     profile: Profile
     positive: PositiveResult
     negative: NegativeResult | None
     verdict: str  # "pass" | "fail" | "inconclusive"
-
-
-def new_credential(profile: Profile, passphrase: bytes | None) -> Credential:
-    """The new certificate and key of the rotation under way."""
-    from wizard.signin.settings import Credential
-
-    state = profile.rotation
-    if state is None or not state.new_cert_path:
-        raise UserError(f'No new certificate was generated for "{profile.name}" yet.', exit_code=2)
-    return Credential.from_files(Path(state.new_cert_path), Path(state.new_key_path), passphrase)
-
-
-def old_credential(profile: Profile, passphrase: bytes | None) -> Credential:
-    """The certificate and key the rotation replaces."""
-    from wizard.signin.settings import Credential
-
-    state = profile.rotation
-    cert = state.old_cert_path if state is not None and state.old_cert_path else profile.cert_path
-    key = state.old_key_path if state is not None and state.old_key_path else profile.key_path
-    if not Path(key).is_file():
-        raise UserError(
-            f"The old private key {key} is not there any more, so its refusal cannot be proven."
-        )
-    return Credential.from_files(Path(cert), Path(key), passphrase)
 
 
 def test_new_certificate(
@@ -408,21 +182,21 @@ def test_new_certificate(
     settings: ConnectionSettings,
     credential: Credential,
     *,
-    on_step: Callable[[Step], None] | None = None,
+    on_check: Callable[[Step], None] | None = None,
     on_probe: Callable[[ProbeResult], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> RotationTestOutcome:
-    """Step 3: positive test with the new certificate (patient within 10 minutes of its upload)
+    """Stage 3: positive test with the new certificate (patient within 10 minutes of its upload)
     then the negative test. Moves on to "switch" only when both pass."""
     from wizard.signin.negative import run_negative
     from wizard.signin.plan import overall_verdict
     from wizard.signin.positive import run_positive
 
-    state = _require(profile, "test")
+    state = rotation_at(profile, "test")
     uploaded = state.uploaded_at
     recent = uploaded is not None and utc_now() - uploaded < RECENT_UPLOAD
     positive = run_positive(
-        settings, credential, on_update=on_step, cancel=cancel, recently_uploaded=recent
+        settings, credential, on_update=on_check, cancel=cancel, recently_uploaded=recent
     )
     negative = (
         run_negative(settings, credential, on_update=on_probe, cancel=cancel)
@@ -432,30 +206,30 @@ def test_new_certificate(
     verdict = overall_verdict(positive, negative)
     state.tested_at = utc_now()
     state.test_verdict = verdict
-    if verdict == "pass" and state.step == "test":
-        state.step = "switch"
+    if verdict == "pass" and state.stage == "test":
+        state.stage = "switch"
     elif verdict != "pass":
-        state.step = "test"  # a failed re-test: no switching to a certificate that fails
+        state.stage = "test"  # a failed re-test: no switching to a certificate that fails
     save_profile(profile)
     return RotationTestOutcome(
         profile=profile, positive=positive, negative=negative, verdict=verdict
     )
 
 
-# --- step 4: switch -----------------------------------------------------------------------
+# --- stage 4: switch -----------------------------------------------------------------------
 
 
 def confirm_switch(profile: Profile) -> Profile:
-    """Step 4: the user says the script now uses the new files/thumbprint."""
-    state = _require(profile, "switch")
+    """Stage 4: the user says the script now uses the new files/thumbprint."""
+    state = rotation_at(profile, "switch")
     state.switched_at = utc_now()
-    if state.step == "switch":
-        state.step = "retire"
+    if state.stage == "switch":
+        state.stage = "retire"
     save_profile(profile)
     return profile
 
 
-# --- step 5: retire -----------------------------------------------------------------------
+# --- stage 5: retire -----------------------------------------------------------------------
 
 
 def removal_instructions(profile: Profile) -> list[str]:
@@ -477,6 +251,8 @@ def removal_instructions(profile: Profile) -> list[str]:
 
 @dataclass
 class RetireOutcome:
+    """Whether the old certificate was proven refused, and the profile after it."""
+
     profile: Profile
     refused: bool  # the old certificate was refused with AADSTS700027: proven dead
     observed: str  # the code seen, or "token issued", or the error title
@@ -491,14 +267,14 @@ def retire_old_certificate(
     *,
     cancel: threading.Event | None = None,
 ) -> RetireOutcome:
-    """Step 5. Demo (`portal` given): delete the old certificate for real; real tenant: the user
+    """Stage 5. Demo (`portal` given): delete the old certificate for real; real tenant: the user
     removed it. Then prove it: a token request signed with the old key must be refused with
     AADSTS700027. Only then does the profile switch to the new certificate."""
     from wizard.signin.positive import run_positive
 
-    state = _require(profile, "retire")
+    state = rotation_at(profile, "retire")
     old_thumbprint = state.old_thumbprint_sha1 or profile.thumbprint_sha1
-    if portal is not None and old_thumbprint.upper() in _registered_thumbprints(
+    if portal is not None and old_thumbprint.upper() in registered_thumbprints(
         portal, profile.client_id
     ):
         portal.delete_certificate(profile.client_id, old_thumbprint)
@@ -525,7 +301,7 @@ def retire_old_certificate(
         )
     state.retired_at = utc_now()
     state.retire_proof = code
-    state.step = "archive"
+    state.stage = "archive"
     # From here the profile is the new certificate: the old one is dead.
     new_view = new_profile_view(profile)
     profile.thumbprint_sha1 = new_view.thumbprint_sha1
@@ -548,16 +324,16 @@ def retire_old_certificate(
     )
 
 
-# --- step 6: archive ----------------------------------------------------------------------
+# --- stage 6: archive ----------------------------------------------------------------------
 
 
 def archive_old_files(profile: Profile, *, now: datetime | None = None) -> Profile:
-    """Step 6: move the old files to `<root>/archive/<old folder>-retired-<YYYYmmdd>/` (nothing
+    """Stage 6: move the old files to `<root>/archive/<old folder>-retired-<YYYYmmdd>/` (nothing
     is deleted), write the new summary, record the retired thumbprint, end the rotation."""
     from wizard.storage import ensure_private_dir
     from wizard.summary import summary_path_for, write_summary
 
-    state = _require(profile, "archive")
+    state = rotation_at(profile, "archive")
     now = now or utc_now()
     old_paths = [state.old_cert_path, state.old_key_path, state.old_pfx_path, state.old_cer_path]
     old_files = [Path(p) for p in old_paths if p]
@@ -603,21 +379,16 @@ def abandon_rotation(profile: Profile, portal: PortalClient | None = None) -> Pr
     state = profile.rotation
     if state is None:
         raise UserError(f'No rotation is under way for "{profile.name}".', exit_code=2)
-    if step_number(state.step) > step_number("retire"):
+    if stage_number(state.stage) > stage_number("retire"):
         raise UserError(
             "The old certificate is already retired, so the rotation cannot be undone; finish it "
             f"with: entra-cert-wizard rotate {profile.shell_name}",
             exit_code=2,
         )
-    if portal is not None and state.new_thumbprint_sha1.upper() in _registered_thumbprints(
+    if portal is not None and state.new_thumbprint_sha1.upper() in registered_thumbprints(
         portal, profile.client_id
     ):
         portal.delete_certificate(profile.client_id, state.new_thumbprint_sha1)
     profile.rotation = None
     save_profile(profile)
     return profile
-
-
-def reload(profile: Profile) -> Profile:
-    """The profile as saved now (after another process or screen moved the rotation on)."""
-    return get_profile(profile.name)
