@@ -30,27 +30,28 @@ def connection_settings(
     profile: Profile, demo_info: DemoInfo | None = None, *, timeout: float = DEFAULT_TIMEOUT
 ) -> ConnectionSettings:
     """How to reach the profile's tenant (the running demo tenant for demo profiles)."""
-    from wizard.signin.clouds import CLOUDS, demo_cloud
-    from wizard.signin.settings import ConnectionSettings
+    from wizard.signin.clouds import DEMO_CLOUD_KEY
+    from wizard.signin.settings import DemoNotRunning, connection_settings
 
-    if profile.demo:
-        if demo_info is None:
-            raise UserError(
-                f'Profile "{profile.name}" is a demo profile: the demo tenant must be running.'
-            )
-        cloud = demo_cloud(demo_info)
-    else:
-        cloud = CLOUDS[profile.cloud]
-    return ConnectionSettings(
-        cloud=cloud, tenant=profile.tenant, client_id=profile.client_id, timeout=timeout
-    )
+    try:
+        return connection_settings(
+            profile.tenant,
+            profile.client_id,
+            cloud_key=DEMO_CLOUD_KEY if profile.demo else profile.cloud,
+            demo=demo_info,
+            timeout=timeout,
+        )
+    except DemoNotRunning:
+        raise UserError(
+            f'Profile "{profile.name}" is a demo profile: the demo tenant must be running.'
+        ) from None
 
 
 def portal_for(demo_info: DemoInfo) -> PortalClient:
     """A client of the running demo tenant's portal API."""
     from wizard.portal import PortalClient
 
-    return PortalClient(demo_info.portal, demo_info.ca_bundle, demo_info.admin_token)
+    return PortalClient.for_demo(demo_info)
 
 
 @contextmanager

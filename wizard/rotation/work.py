@@ -11,7 +11,7 @@ import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,9 +34,6 @@ if TYPE_CHECKING:
     from wizard.signin.settings import ConnectionSettings, Credential
 
 OLD_KEY_REFUSED_CODE = "AADSTS700027"
-# Within this long after the upload, "key not found" (700027) is retried patiently: Entra
-# takes seconds to a minute to accept a new certificate everywhere.
-RECENT_UPLOAD = timedelta(minutes=10)
 _DATED_SUFFIX = re.compile(r"-\d{8}(-\d+)?$")
 
 PORTAL_CLICKS_UPLOAD = (
@@ -186,24 +183,20 @@ def test_new_certificate(
     on_probe: Callable[[ProbeResult], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> RotationTestOutcome:
-    """Stage 3: positive test with the new certificate (patient within 10 minutes of its upload)
+    """Stage 3: positive test with the new certificate (patient just after its upload)
     then the negative test. Moves on to "switch" only when both pass."""
-    from wizard.signin.negative import run_negative
-    from wizard.signin.plan import overall_verdict
-    from wizard.signin.positive import run_positive
+    from wizard.signin.run import just_uploaded, run_tests
 
     state = rotation_at(profile, "test")
-    uploaded = state.uploaded_at
-    recent = uploaded is not None and utc_now() - uploaded < RECENT_UPLOAD
-    positive = run_positive(
-        settings, credential, on_update=on_check, cancel=cancel, recently_uploaded=recent
+    result = run_tests(
+        settings,
+        credential,
+        recently_uploaded=just_uploaded(state.uploaded_at, utc_now()),
+        on_check=on_check,
+        on_probe=on_probe,
+        cancel=cancel,
     )
-    negative = (
-        run_negative(settings, credential, on_update=on_probe, cancel=cancel)
-        if positive.ok
-        else None
-    )
-    verdict = overall_verdict(positive, negative)
+    positive, negative, verdict = result.positive, result.negative, result.verdict
     state.tested_at = utc_now()
     state.test_verdict = verdict
     if verdict == "pass" and state.stage == "test":
