@@ -245,7 +245,7 @@ class RotationScreen(StepScreen):
         self.show_step()
 
     def problems(self) -> dict[str, str | None]:
-        from wizard.names import validate_passphrase
+        from wizard.names import passphrase_problem as validate_passphrase
 
         if self.step != "generate" or self.query_one("#no-passphrase", Checkbox).value:
             return {}

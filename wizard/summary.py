@@ -12,7 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wizard.profiles import Profile, utc_now
+from wizard.clock import utc_now
+from wizard.profiles import Profile
 from wizard.snippets import SNIPPET_TITLES, snippets
 
 if TYPE_CHECKING:
