@@ -10,10 +10,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Checkbox, Input, Select, Static
 
-from screens.base import StepScreen, WizardState
+from screens.base import StepScreen
 from screens.widgets import EngineCheck, Field, StepInput
 from wizard import names
 from wizard.paths import default_cert_root
+from wizard.session import WizardState
 
 PASSPHRASE_WHY = (
     "A passphrase encrypts the private key, so a copied .key is useless alone; the .pfx "

@@ -17,11 +17,9 @@ from screens.checks import (
     CheckRow,
     Explained,
     LiveTestScreen,
-    connection_settings,
-    load_credential,
-    recently_uploaded,
     user_error_explanation,
 )
+from wizard.session import connection_settings, load_credential, recently_uploaded
 
 if TYPE_CHECKING:
     from wizard.catalogue import Explanation

@@ -20,10 +20,11 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Static
 
-from screens.base import Nav, StepScreen, WizardState
+from screens.base import Nav, StepScreen
 from screens.widgets import Field, StepIndicator
 from wizard import rotation
 from wizard.profiles import ROTATION_DONE, ROTATION_STEPS, Profile, get_profile
+from wizard.session import WizardState
 
 if TYPE_CHECKING:
     from wizard.connection import ProbeResult, Step

@@ -248,9 +248,9 @@ def test_config_folder_is_created_private(files: CertificateFiles) -> None:
 def test_profile_from_wizard_state_after_a_real_positive_test(
     demo_info, demo_portal, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    from screens.base import WizardState
     from wizard.clouds import demo_cloud
     from wizard.connection import ConnectionSettings, Credential, run_positive
+    from wizard.session import WizardState
 
     generated = certs.generate_certificate("StateProfile")
     written = write_certificate_set(
@@ -285,7 +285,7 @@ def test_profile_from_wizard_state_after_a_real_positive_test(
 
 
 def test_saving_again_from_the_wizard_keeps_history_and_rotation(files: CertificateFiles) -> None:
-    from screens.base import WizardState
+    from wizard.session import WizardState
 
     first = make_profile(files, "kept", organization_domain="contoso.onmicrosoft.com")
     first.created_at = datetime(2025, 1, 1, tzinfo=timezone.utc)
