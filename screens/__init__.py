@@ -1,5 +1,5 @@
 """The wizard's screens: one per step, on a shared frame (`screens.base`)."""
 
-from screens.base import Nav, StepScreen, WizardState
+from screens.base import Nav, StepScreen
 
-__all__ = ["Nav", "StepScreen", "WizardState"]
+__all__ = ["Nav", "StepScreen"]

@@ -1,45 +1,40 @@
-"""What every step of the wizard shares: the answers so far, the navigation result, and the
-screen frame (step indicator, scrollable body, Back/Next, footer, F1 help).
+"""What every step of the wizard shares: the navigation result and the screen frame (step
+indicator, scrollable body, Back/Next, footer, F1 help).
 
-A step is a `StepScreen`: it takes the `WizardState` in its constructor, shows and edits it,
-and ends with `dismiss(Nav.NEXT | Nav.BACK | Nav.QUIT)`. The app's one flow loop decides
-what comes next; screens never push each other.
+A step is a `StepScreen`: it takes the `WizardState` (wizard.session) in its constructor,
+shows and edits it, and ends with `dismiss(Nav.NEXT | Nav.BACK | Nav.QUIT)`. The app's one
+flow loop decides what comes next; screens never push each other. The dialogs shown over a
+step live in screens.dialogs.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
 from enum import Enum
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Button, Footer, Input, Static
+from textual.widgets import Button, Footer, Input
 
+from screens.dialogs import HelpScreen
 from screens.widgets import (
     CopyableValue,
     Field,
     NextButton,
     StepIndicator,
-    StepInput,
     copy_with_system_clipboard,
 )
-
-if TYPE_CHECKING:
-    from wizard.emulator import DemoInfo, DemoTenant
-    from wizard.portal import PortalClient
-    from wizard.signin.plan import NegativeResult, PositiveResult
-    from wizard.storage import CertificateFiles
+from wizard.session import WizardState
 
 STYLESHEET = Path(__file__).with_name("wizard.tcss")
 RESULTS_STYLESHEET = Path(__file__).with_name("results.tcss")
@@ -53,162 +48,6 @@ class Nav(Enum):
     NEXT = "next"
     BACK = "back"
     QUIT = "quit"
-
-
-@dataclass
-class WizardState:
-    """Every answer so far. Back keeps them; never written to disk as is (holds the passphrase)."""
-
-    demo: bool
-    demo_info: DemoInfo | None = None
-    portal: PortalClient | None = None
-    demo_tenant: DemoTenant | None = None  # only when the wizard started it (stopped on exit)
-    start: Literal["new", "test", "renew"] = "new"  # Welcome's choice; test/renew name profile_name
-    name: str = ""
-    days: int = 365
-    key_size: int = 2048
-    out_dir: Path | None = None
-    passphrase: bytes | None = None  # in memory only; None = the user chose no passphrase
-    no_passphrase: bool = False  # the explicit "no passphrase" choice on the Name step
-    files: CertificateFiles | None = None
-    generation_stages: tuple[str, ...] = ()  # what Generate did, shown again on Back
-    thumbprint_sha1: str = ""
-    not_after: datetime | None = None
-    uploaded_thumbprint: str | None = None
-    uploaded_at: float | None = None
-    client_id: str = ""
-    tenant: str = ""
-    cloud_key: str = "global"  # a key of wizard.clouds.CLOUDS, or "demo" (demo_cloud(demo_info))
-    positive: PositiveResult | None = None
-    negative: NegativeResult | None = None
-    profile_name: str | None = None
-    summary_path: Path | None = None
-
-    @property
-    def untested_certificate(self) -> bool:
-        """A certificate was written but the positive test has not passed yet (quit asks first)."""
-        return self.files is not None and not (self.positive is not None and self.positive.ok)
-
-
-class HelpScreen(ModalScreen[None]):
-    """The help for one step, from assets/help/<topic>.md, over the step it explains."""
-
-    CSS_PATH = STYLESHEET
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,f1,q", "close", "Close help"),
-    ]
-
-    def __init__(self, topic: str, title: str) -> None:
-        super().__init__()
-        self.topic = topic
-        self.help_title = title
-
-    def compose(self) -> ComposeResult:
-        from textual.widgets import Markdown  # markdown-it is slow to import: not before F1
-
-        with Vertical(id="help-dialog"):
-            yield Static(f"Help · {self.help_title}", id="help-title", markup=False)
-            with VerticalScroll(id="help-body"):
-                yield Markdown(read_help(self.topic))
-            yield Button("Close", id="help-close", compact=True)
-        yield Footer()
-
-    @on(Button.Pressed, "#help-close")
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-
-def read_help(topic: str) -> str:
-    """The markdown help for a step; a plain sentence when the file is missing."""
-    from wizard.paths import asset_path
-
-    try:
-        return asset_path("help", f"{topic}.md").read_text(encoding="utf-8")
-    except OSError:
-        return "There is no help for this step in this installation."
-
-
-class ConfirmScreen(ModalScreen[bool]):
-    """A yes/no question over the current step (y = yes; Escape or n = no; Enter the focused)."""
-
-    CSS_PATH = STYLESHEET
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Yes"),
-        Binding("escape,n", "answer(False)", "No"),
-    ]
-
-    def __init__(self, question: str, *, yes: str = "Yes", no: str = "No") -> None:
-        super().__init__()
-        self.question = question
-        self.yes_label = yes
-        self.no_label = no
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="confirm-dialog"):
-            yield Static(self.question, id="confirm-question", markup=False)
-            with Horizontal(id="confirm-buttons"):
-                yield Button(self.yes_label, id="confirm-yes", variant="warning", compact=True)
-                yield Button(self.no_label, id="confirm-no", variant="primary", compact=True)
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.query_one("#confirm-no", Button).focus()
-
-    @on(Button.Pressed, "#confirm-yes")
-    def yes(self) -> None:
-        self.dismiss(True)
-
-    @on(Button.Pressed, "#confirm-no")
-    def no(self) -> None:
-        self.dismiss(False)
-
-    def action_answer(self, answer: bool) -> None:
-        self.dismiss(answer)
-
-
-class PassphrasePrompt(ModalScreen[bytes | None]):
-    """Ask for the passphrase of an existing key; `check` says what is wrong (None = it opens).
-
-    Dismissed with the passphrase, or None when the user backs out (Escape).
-    """
-
-    CSS_PATH = STYLESHEET
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Back")]
-
-    def __init__(self, question: str, check: Callable[[bytes], str | None]) -> None:
-        super().__init__()
-        self.question = question
-        self.check = check
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="passphrase-dialog"):
-            yield Static(self.question, id="passphrase-question", markup=False)
-            yield Field("Passphrase", StepInput(id="existing-passphrase", password=True,
-                                               compact=True), id="existing-passphrase-field")
-            with Horizontal(id="confirm-buttons"):
-                yield Button("Back", id="passphrase-cancel", compact=True)
-                yield NextButton("Unlock", id="passphrase-ok", variant="primary", compact=True)
-        yield Footer()
-
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#passphrase-ok")
-    def unlock(self, event: Message) -> None:
-        event.stop()
-        passphrase = self.query_one("#existing-passphrase", Input).value.encode()
-        problem = self.check(passphrase)
-        if problem is None:
-            self.dismiss(passphrase)
-            return
-        field = self.query_one("#existing-passphrase-field", Field)
-        field.show_error(problem)
-        field.control_widget.focus()
-
-    @on(Button.Pressed, "#passphrase-cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 @dataclass

@@ -1,9 +1,8 @@
-"""What the test steps (7 positive, 8 negative) share: a live row per check or probe, an
-explained failure, and the connection settings and credential built from the wizard's answers."""
+"""What the test steps (7 positive, 8 negative) share: a live row per check and an explained
+failure (the connection settings and credential come from wizard.session)."""
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
@@ -17,12 +16,7 @@ from screens.base import StepScreen
 from wizard.signin.plan import format_seconds
 
 if TYPE_CHECKING:
-    from screens.base import WizardState
     from wizard.signin.catalogue import Explanation
-    from wizard.signin.settings import ConnectionSettings, Credential
-
-# Entra ID may take up to a minute to accept a fresh upload; the engine then retries 700027.
-RECENT_UPLOAD_SECONDS = 120.0
 
 ICONS = {
     "pending": "·",
@@ -123,49 +117,6 @@ def user_error_explanation(error: Exception) -> Explanation:
             fix=error.hint or "Go back a step and check the answers.",
         )
     return explain_exception(error)
-
-
-def connection_settings(state: WizardState) -> ConnectionSettings:
-    """Where and as whom to sign in, from the IDs step (the demo cloud in demo mode)."""
-    from wizard.errors import UserError
-    from wizard.signin.clouds import CLOUDS, demo_cloud
-    from wizard.signin.settings import ConnectionSettings
-
-    if state.cloud_key == "demo":
-        if state.demo_info is None:
-            raise UserError(
-                "The demo tenant is not running, so there is nothing to test against.",
-                hint="Quit and start the wizard again with --demo.",
-            )
-        cloud = demo_cloud(state.demo_info)
-    else:
-        try:
-            cloud = CLOUDS[state.cloud_key]
-        except KeyError:
-            raise UserError(
-                f"Unknown cloud '{state.cloud_key}'.", hint="Pick the cloud again on step 6."
-            ) from None
-    return ConnectionSettings(cloud=cloud, tenant=state.tenant, client_id=state.client_id)
-
-
-def load_credential(state: WizardState) -> Credential:
-    """The certificate and its private key, read from the files written on step 3."""
-    from wizard.errors import UserError
-    from wizard.signin.settings import Credential
-
-    files = state.files
-    if files is None:
-        raise UserError(
-            "There is no certificate to test yet.", hint="Go back to step 3 and generate one."
-        )
-    return Credential.from_files(files.pem, files.key, state.passphrase)
-
-
-def recently_uploaded(state: WizardState, now: float | None = None) -> bool:
-    """True when the demo upload happened moments ago (Entra ID may still be catching up)."""
-    if state.uploaded_at is None:
-        return False
-    return ((now if now is not None else time.time()) - state.uploaded_at) <= RECENT_UPLOAD_SECONDS
 
 
 class LiveTestScreen(StepScreen):

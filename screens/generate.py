@@ -16,7 +16,8 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Button, Static
 
-from screens.base import StepScreen, WizardState
+from screens.base import StepScreen
+from wizard.session import WizardState
 
 if TYPE_CHECKING:
     from wizard.storage import CertificateFiles
@@ -41,7 +42,7 @@ class CertificateWritten(Message):
 @dataclass
 class GenerationFailed(Message):
     message: str
-    hint: str | None
+    hint: str  # in the wizard's words (wizard.session.wizard_hint)
 
 
 def target_folder(state: WizardState) -> Path:
@@ -145,6 +146,7 @@ class GenerateScreen(StepScreen):
     def generate(self, force: bool) -> None:
         from wizard import certs, storage
         from wizard.errors import UserError
+        from wizard.session import wizard_hint
 
         state = self.state
         try:
@@ -165,7 +167,9 @@ class GenerateScreen(StepScreen):
                 on_stage=self.report_stage,
             )
         except UserError as error:
-            self.post_message(GenerationFailed(error.message, error.hint))
+            self.post_message(
+                GenerationFailed(error.message, wizard_hint(error, "Go back to change it."))
+            )
             return
         self.post_message(
             CertificateWritten(
@@ -194,16 +198,9 @@ class GenerateScreen(StepScreen):
 
     @on(CertificateWritten)
     def written(self, event: CertificateWritten) -> None:
-        state = self.state
-        state.files = event.files
-        state.thumbprint_sha1 = event.thumbprint_sha1
-        state.not_after = event.not_after
-        state.generation_stages = tuple(self.stages)
-        # A new certificate: what was uploaded or tested before belongs to the old one.
-        state.uploaded_thumbprint = None
-        state.uploaded_at = None
-        state.positive = None
-        state.negative = None
+        self.state.certificate_made(
+            event.files, event.thumbprint_sha1, event.not_after, tuple(self.stages)
+        )
         self.show_stages(running=False)
         self.show_files(event.files, event.backup_folder, event.warnings)
 
@@ -222,9 +219,7 @@ class GenerateScreen(StepScreen):
 
     @on(GenerationFailed)
     def failed(self, event: GenerationFailed) -> None:
-        # The engine's hints name command-line flags; here the way out is Back.
-        hint = event.hint if event.hint and "--" not in event.hint else "Go back to change it."
-        text = f"✗ {event.message}\n{hint}"
+        text = f"✗ {event.message}\n{event.hint}"
         self.query_one("#stages", Static).update(text)
         self.query_one("#stages").add_class("error")
         self.query_one("#back").focus()

@@ -13,13 +13,10 @@ from textual.widgets import Button, Input, Select, Static
 from screens.base import StepScreen
 from screens.widgets import EngineCheck, Field, StepInput
 from wizard import inputs
+from wizard.entra_portal import OVERVIEW
 from wizard.signin.clouds import CLOUDS, DEFAULT_CLOUD
 
-DEMO_CLOUD_KEY = "demo"
-WHERE = (
-    "Both are on the app's Overview page: Entra admin center › App registrations › your app "
-    "› Overview."
-)
+WHERE = f"Both are on the app's Overview page: {OVERVIEW}."
 
 
 class ClientId(EngineCheck):
@@ -73,7 +70,8 @@ class IdsScreen(StepScreen):
         if state.demo:
             yield Field(
                 "Cloud",
-                Select([("Demo tenant (this computer)", DEMO_CLOUD_KEY)], value=DEMO_CLOUD_KEY,
+                # Shown for what it is, not chosen: in demo mode the session's `demo` decides.
+                Select([("Demo tenant (this computer)", "demo")], value="demo",
                        allow_blank=False, id="cloud", compact=True, disabled=True),
                 id="cloud-field",
             )
@@ -127,5 +125,5 @@ class IdsScreen(StepScreen):
         state.client_id = normalized(inputs.normalize_client_id,
                                      self.query_one("#client-id", Input).value)
         state.tenant = normalized(inputs.normalize_tenant, self.query_one("#tenant", Input).value)
-        cloud = self.query_one("#cloud", Select).value
-        state.cloud_key = DEMO_CLOUD_KEY if state.demo else str(cloud)
+        if not state.demo:
+            state.cloud_key = str(self.query_one("#cloud", Select).value)

@@ -10,13 +10,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Checkbox, Input, Select, Static
 
-from screens.base import StepScreen, WizardState
+from screens.base import StepScreen
 from screens.widgets import EngineCheck, Field, StepInput
 from wizard import names
 from wizard.paths import default_cert_root
-
-# wizard.certs.LONG_VALIDITY_WARNING_DAYS, repeated so this step need not import cryptography
-LONG_VALIDITY_WARNING_DAYS = 730
+from wizard.session import WizardState
 
 PASSPHRASE_WHY = (
     "A passphrase encrypts the private key, so a copied .key is useless alone; the .pfx "
@@ -30,12 +28,12 @@ NO_PASSPHRASE_WARNING = (
 
 class CertificateName(EngineCheck):
     def __init__(self) -> None:
-        super().__init__(names.validate_certificate_name)
+        super().__init__(names.certificate_name_problem)
 
 
 class ValidityDays(EngineCheck):
     def __init__(self) -> None:
-        super().__init__(names.validate_days)
+        super().__init__(names.days_problem)
 
 
 class OutputFolder(EngineCheck):
@@ -45,7 +43,7 @@ class OutputFolder(EngineCheck):
 
 class NewPassphrase(EngineCheck):
     def __init__(self) -> None:
-        super().__init__(lambda text: names.validate_passphrase(text, text))
+        super().__init__(lambda text: names.passphrase_problem(text, text))
 
 
 def output_folder_problem(text: str) -> str | None:
@@ -69,7 +67,7 @@ def default_certificate_name() -> str:
     """ "ScriptServer-<host>": says which machine holds the key, as a valid CN."""
     host = socket.gethostname().split(".")[0].strip() or "01"
     name = f"ScriptServer-{host}"[: names.MAX_NAME_LENGTH]
-    return name if names.validate_certificate_name(name) is None else "ScriptServer01"
+    return name if names.certificate_name_problem(name) is None else "ScriptServer01"
 
 
 class NameScreen(StepScreen):
@@ -137,7 +135,7 @@ class NameScreen(StepScreen):
         super().on_mount()
         self.show_days_warning(self.query_one("#days", Input).value)
         self.apply_passphrase_choice(self.state.no_passphrase)
-        name_ok = names.validate_certificate_name(self.state.name) is None
+        name_ok = names.certificate_name_problem(self.state.name) is None
         if name_ok and self.state.passphrase is None and not self.state.no_passphrase:
             self.query_one("#passphrase", Input).focus()  # the one answer with no default
 
@@ -160,7 +158,7 @@ class NameScreen(StepScreen):
     def show_days_warning(self, text: str) -> None:
         warning = self.query_one("#days-warning", Static)
         days = int(text) if text.isdigit() else 0
-        long = days > LONG_VALIDITY_WARNING_DAYS and names.validate_days(days) is None
+        long = days > names.LONG_VALIDITY_WARNING_DAYS and names.days_problem(days) is None
         warning.update(
             f"⚠ {days} days is long: if the key leaks, it works until then. Microsoft "
             "recommends under two years; renewing is a short wizard run." if long else ""
@@ -184,15 +182,15 @@ class NameScreen(StepScreen):
             return {}
         passphrase = self.query_one("#passphrase", Input).value
         confirm = self.query_one("#confirm", Input).value
-        if names.validate_passphrase(passphrase, passphrase) is not None:
+        if names.passphrase_problem(passphrase, passphrase) is not None:
             return {}  # the passphrase field's own validator says it
-        return {"confirm-field": names.validate_passphrase(passphrase, confirm)}
+        return {"confirm-field": names.passphrase_problem(passphrase, confirm)}
 
     def save_answers(self) -> None:
         state = self.state
         state.name = self.query_one("#name", Input).value
         days = self.query_one("#days", Input).value
-        if names.validate_days(days) is None:
+        if names.days_problem(days) is None:
             state.days = int(days)
         key_size = self.query_one("#key-size", Select).value
         if isinstance(key_size, int):

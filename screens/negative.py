@@ -17,10 +17,9 @@ from screens.checks import (
     CheckRow,
     Explained,
     LiveTestScreen,
-    connection_settings,
-    load_credential,
     user_error_explanation,
 )
+from wizard.session import connection_settings, load_credential
 from wizard.signin.plan import NEGATIVE_PROBES
 
 if TYPE_CHECKING:

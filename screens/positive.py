@@ -3,7 +3,6 @@ from Microsoft Graph, and explain whatever fails, with Retry and Back to IDs."""
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,10 +16,13 @@ from screens.checks import (
     CheckRow,
     Explained,
     LiveTestScreen,
+    user_error_explanation,
+)
+from wizard.session import (
     connection_settings,
     load_credential,
     recently_uploaded,
-    user_error_explanation,
+    save_tested_profile,
 )
 from wizard.signin.plan import POSITIVE_CHECKS
 
@@ -129,30 +131,14 @@ class PositiveScreen(LiveTestScreen):
             cancel=cancel,
             recently_uploaded=recently_uploaded(self.state),
         )
-        profile_name: str | None = None
-        profile_problem: str | None = None
-        if self.state.start == "test":
-            # A saved set-up tested again: its profile stays as it is (rotation state and
-            # all); the summary step records the verdict.
-            profile_name = self.state.profile_name
-        elif result.ok and not cancel.is_set():
-            profile_name, profile_problem = self.save_profile(result)
+        profile_name, profile_problem = save_tested_profile(
+            self.state, result, cancelled=cancel.is_set()
+        )
         self.post_message(PositiveFinished(result, profile_name, profile_problem))
 
     def report_check(self, check: Check) -> None:
         """Called by the engine in the worker thread: hand the check to the UI thread."""
         self.post_message(CheckChanged(check))
-
-    def save_profile(self, result: PositiveResult) -> tuple[str | None, str | None]:
-        """Save the set-up as a profile (runs in the worker: it writes a file)."""
-        from wizard.errors import UserError
-        from wizard.profiles import save_profile_from_state
-
-        tested = dataclasses.replace(self.state, positive=result, negative=None)
-        try:
-            return save_profile_from_state(tested).name, None
-        except UserError as error:
-            return None, error.message
 
     # ---------------------------------------------------------------- results
     @on(CheckChanged)

@@ -22,7 +22,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Static
 
-from screens.base import Nav, StepScreen, WizardState
+from screens.base import Nav, StepScreen
 from screens.widgets import Field, StepIndicator
 from wizard.profiles import Profile, get_profile
 from wizard.rotation.access import TenantAccess, key_is_encrypted, portal_for, started_tenant
@@ -35,6 +35,7 @@ from wizard.rotation.work import (
     removal_instructions,
     upload_instructions,
 )
+from wizard.session import WizardState
 
 if TYPE_CHECKING:
     from wizard.signin.plan import Check as Step
@@ -262,7 +263,7 @@ class RotationScreen(StepScreen):
         self.show_stage()
 
     def problems(self) -> dict[str, str | None]:
-        from wizard.names import validate_passphrase
+        from wizard.names import passphrase_problem as validate_passphrase
 
         if self.stage != "generate" or self.query_one("#no-passphrase", Checkbox).value:
             return {}

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import ClassVar
 
@@ -21,8 +20,9 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.widgets import Button, Static, TabbedContent, TabPane
 
-from screens.base import StepScreen, WizardState
+from screens.base import StepScreen
 from screens.widgets import CopyableValue
+from wizard.session import Summary, WizardState, expiry_text, summarize, verdict_line
 
 # Tab label and what the copy says it copied, in the order the tabs show.
 SNIPPET_TABS: tuple[tuple[str, str, str], ...] = (
@@ -36,12 +36,9 @@ SNIPPET_TABS: tuple[tuple[str, str, str], ...] = (
 
 @dataclass
 class SummaryWritten(Message):
-    """The worker saved the profile (when the test passed) and wrote the markdown summary."""
+    """The worker recorded the verdict in the profile and wrote the markdown summary."""
 
-    profile_name: str | None
-    summary_path: Path | None
-    snippets: dict[str, str]
-    problem: str | None
+    summary: Summary
 
 
 def fact(label: str, value: str, value_id: str) -> ComposeResult:
@@ -99,40 +96,6 @@ class PathText(Static):
 
     def render(self) -> Content:
         return Content("\n".join(fold_path(self.path_text, self.content_size.width)))
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def verdict_line(state: WizardState) -> tuple[str, str]:
-    """(the one-line verdict of both tests, its style class)."""
-    positive, negative = state.positive, state.negative
-    if positive is None:
-        return "The tests were not run: go back to step 7 to prove it works.", "warning"
-    from wizard.signin.plan import overall_verdict
-
-    verdict = overall_verdict(positive, negative)
-    if verdict == "pass" and negative is not None:
-        return "✓ Done: the certificate signs in, and nothing else does.", "success"
-    if verdict == "pass":
-        return "✓ The certificate signs in (the negative test was not run).", "success"
-    if negative is not None and negative.alarm:
-        return "✗ ALARM: a request without the certificate got a token (see step 8).", "error"
-    if not positive.ok:
-        return "✗ The positive test did not pass: the set-up is not finished.", "error"
-    return "! Inconclusive: the negative test did not prove everything (see step 8).", "warning"
-
-
-def expiry_text(not_after: datetime | None, now: datetime | None = None) -> str:
-    """"2027-11-27 (365 days left)", or "expired" once past."""
-    if not_after is None:
-        return "unknown"
-    days = (not_after - (now or utc_now())).days
-    when = f"{not_after:%Y-%m-%d %H:%M} UTC"
-    if days < 0:
-        return f"{when} (expired {-days} days ago)"
-    return f"{when} ({days} days left)"
 
 
 class SummaryScreen(StepScreen):
@@ -211,32 +174,33 @@ class SummaryScreen(StepScreen):
     # ---------------------------------------------------------------- writing
     @work(thread=True, exclusive=True, exit_on_error=False, group="summary")
     def write_summary(self) -> None:
-        self.post_message(save_and_summarize(self.state))
+        self.post_message(SummaryWritten(summarize(self.state)))
 
     @on(SummaryWritten)
     def summary_written(self, event: SummaryWritten) -> None:
-        if event.profile_name is not None:
-            self.state.profile_name = event.profile_name
-        self.state.summary_path = event.summary_path
+        summary = event.summary
+        if summary.profile_name is not None:
+            self.state.profile_name = summary.profile_name
+        self.state.summary_path = summary.summary_path
         profile = (
-            f'"{event.profile_name}" (entra-cert-wizard test --profile "{event.profile_name}")'
-            if event.profile_name
+            f'"{summary.profile_name}" (entra-cert-wizard test --profile "{summary.profile_name}")'
+            if summary.profile_name
             else "not saved (the positive test has not passed)"
         )
         self.query_one("#profile-name", Static).update(profile)
-        self.query_one("#summary-path", PathText).update(self.summary_text(event))
-        self.snippet_texts = dict(event.snippets)
+        self.query_one("#summary-path", PathText).update(self.summary_text(summary))
+        self.snippet_texts = dict(summary.snippets)
         for key, _label, _what in SNIPPET_TABS:
-            text = event.snippets.get(key, "")
+            text = summary.snippets.get(key, "")
             code = self.query_one(f"#code-{key}", Static)
             code.update(text.rstrip("\n") or "(no snippet: no certificate was made)")
             self.query_one(f"#copy-{key}", Button).disabled = not text
 
-    def summary_text(self, event: SummaryWritten) -> str:
+    def summary_text(self, summary: Summary) -> str:
         """The summary's file name when it sits in the folder shown above, else its path."""
-        path = event.summary_path
+        path = summary.summary_path
         if path is None:
-            return f"not written: {event.problem or 'no certificate'}"
+            return f"not written: {summary.problem or 'no certificate'}"
         files = self.state.files
         if files is not None and path.parent == files.folder:
             return f"{path.name} (in the folder above)"
@@ -274,48 +238,3 @@ class SummaryScreen(StepScreen):
 def folder_text(folder: Path) -> str:
     """A folder written as one, with its trailing separator."""
     return f"{folder}{os.sep}"
-
-
-def save_and_summarize(state: WizardState) -> SummaryWritten:
-    """Save the profile with the final verdict (when the positive test passed), write the
-    markdown summary beside the certificate, and build the snippets. Plain I/O, no widgets."""
-    from wizard.errors import UserError
-    from wizard.profiles import Profile, profile_from_state, record_test_result, save_profile
-    from wizard.signin.plan import overall_verdict
-    from wizard.snippets import snippets
-    from wizard.summary import write_summary
-
-    if state.files is None:
-        return SummaryWritten(None, None, {}, "no certificate was made in this session")
-    problems: list[str] = []
-    saved_name: str | None = None
-    profile: Profile
-    try:
-        if state.start == "test" and state.profile_name:
-            # A saved set-up tested again: keep the profile as it is, record the verdict.
-            verdict = overall_verdict(state.positive, state.negative) if state.positive else None
-            if verdict is None:
-                from wizard.profiles import get_profile
-
-                profile = get_profile(state.profile_name)
-            else:
-                profile = record_test_result(state.profile_name, verdict)
-            saved_name = profile.name
-        else:
-            profile = profile_from_state(state)
-            if state.positive is not None and state.positive.ok:
-                try:
-                    save_profile(profile)
-                    saved_name = profile.name
-                except UserError as error:
-                    problems.append(f"the profile was not saved: {error.message}")
-    except (UserError, OSError, ValueError) as error:
-        return SummaryWritten(None, None, {}, str(error))
-    path: Path | None = None
-    try:
-        host = state.demo_info.authority_host if state.demo_info is not None else None
-        path = write_summary(profile, positive=state.positive, negative=state.negative,
-                             demo_authority_host=host if profile.demo else None)
-    except (UserError, OSError) as error:
-        problems.append(f"the summary was not written: {error}")
-    return SummaryWritten(saved_name, path, snippets(profile), "; ".join(problems) or None)

@@ -12,6 +12,7 @@ from textual.widgets import Button, Input, Static
 
 from screens.base import StepScreen
 from screens.widgets import Field, StepInput
+from wizard.entra_portal import THUMBPRINT_COLUMN
 
 
 def compare_thumbprints(ours: str, pasted: str) -> tuple[bool | None, str]:
@@ -45,8 +46,8 @@ class ThumbprintScreen(StepScreen):
     def compose_body(self) -> ComposeResult:
         thumbprint = self.state.thumbprint_sha1 or "(no certificate yet: go back to step 3)"
         yield Static(
-            "The certificate's SHA-1 thumbprint, exactly as the portal lists it under "
-            "Certificates & secrets › Certificates › Thumbprint:",
+            f"The certificate's SHA-1 thumbprint, exactly as the portal lists it under "
+            f"{THUMBPRINT_COLUMN}:",
             markup=False,
         )
         yield Static(thumbprint, id="thumbprint-big", markup=False)

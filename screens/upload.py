@@ -3,7 +3,6 @@ demo tenant's portal API."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
@@ -15,15 +14,11 @@ from textual.widgets import Button, Static
 
 from screens.base import StepScreen
 from screens.widgets import CopyableValue
-
-PORTAL_PATH = (
-    "Entra admin center › App registrations › your app › Certificates & secrets › "
-    "Certificates › Upload certificate"
-)
+from wizard.entra_portal import ADMIN_CENTER_URL, UPLOAD_CERTIFICATE
 
 REAL_STEPS = f"""\
-1. Open https://entra.microsoft.com and sign in as an admin of the app.
-2. {PORTAL_PATH}.
+1. Open {ADMIN_CENTER_URL} and sign in as an admin of the app.
+2. {UPLOAD_CERTIFICATE}.
 3. Pick the .cer file above, add a description (e.g. the certificate name), then Add.
 No browser on this server? Fetch the .cer to your own computer first, e.g. \
 scp user@this-server:<path above> . (it is public: copying it is safe).
@@ -31,7 +26,7 @@ The portal then lists it with a thumbprint: the next step checks it is this cert
 Only the .cer is uploaded; the .key and .pfx never leave this server."""
 
 DEMO_STEPS = (
-    f"In a real tenant you would click {PORTAL_PATH} and pick the .cer above. Here the demo "
+    f"In a real tenant you would click {UPLOAD_CERTIFICATE} and pick the .cer above. Here the demo "
     "tenant's portal takes it directly, exactly as the real portal receives it. Only the "
     "public .cer is sent."
 )
@@ -42,7 +37,6 @@ class Uploaded(Message):
     """The demo portal accepted the certificate and computed this thumbprint."""
 
     thumbprint: str
-    uploaded_at: float
 
 
 @dataclass
@@ -117,15 +111,14 @@ class UploadScreen(StepScreen):
         except OSError as error:
             self.post_message(UploadFailed(f"Could not read {state.files.cer}: {error.strerror}"))
             return
-        self.post_message(Uploaded(thumbprint.upper(), time.time()))
+        self.post_message(Uploaded(thumbprint))
 
     @on(Uploaded)
     def uploaded(self, event: Uploaded) -> None:
-        self.state.uploaded_thumbprint = event.thumbprint
-        self.state.uploaded_at = event.uploaded_at
+        self.state.upload_recorded(event.thumbprint)
         status = self.query_one("#upload-status", Static)
         status.update(self.upload_status())
-        status.set_class(event.thumbprint == self.state.thumbprint_sha1, "success")
+        status.set_class(self.state.uploaded_thumbprint == self.state.thumbprint_sha1, "success")
         self.query_one("#upload", Button).disabled = False
         self.query_one("#next").focus()
 

@@ -19,7 +19,8 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Button, Static
 
-from screens.base import Nav, StepScreen, WizardState
+from screens.base import Nav, StepScreen
+from wizard.session import WizardState
 
 if TYPE_CHECKING:
     from wizard.emulator import DemoInfo, DemoTenant
@@ -73,7 +74,8 @@ def tenant_label(*, real: bool, chosen: bool) -> str:
     return f"{mark} My Microsoft Entra tenant" if real else f"{mark} The demo tenant (practice, offline)"
 
 
-def expiry_text(days_left: int) -> str:
+def days_left_text(days_left: int) -> str:
+    """A saved set-up's expiry in its picker line: "expires in 12 days", or "EXPIRED"."""
     return f"expires in {days_left} days" if days_left >= 0 else "EXPIRED"
 
 
@@ -130,7 +132,7 @@ class WelcomeScreen(StepScreen):
             from textual.widgets import Select
 
             options = [
-                (f"{profile.name} · {expiry_text(profile.days_left())}", profile.name)
+                (f"{profile.name} · {days_left_text(profile.days_left())}", profile.name)
                 for profile in self.profiles
             ]
             widgets += [

@@ -20,6 +20,17 @@ from textual.widgets import Button, Input, Label, Static
 class StepIndicator(Static):
     """The line at the top of every step: "Step 3 of 9 · Generate"."""
 
+    DEFAULT_CSS = """
+    StepIndicator {
+        height: 1;
+        width: 1fr;
+        padding: 0 1;
+        background: $primary;
+        color: $text;
+        text-style: bold;
+    }
+    """
+
     def __init__(self, step: int, total: int, title: str, *, id: str | None = None) -> None:
         super().__init__(f"Step {step} of {total} · {title}", id=id, markup=False)
         self.step = step
@@ -59,6 +70,38 @@ class Field(Vertical):
     The error line stays hidden until there is something to say, so a valid form costs no
     rows at 80x24. Input validators run on blur and on submit; once an error is shown it is
     re-checked while typing, so it disappears the moment the value is fixed.
+    """
+
+    # Label and control on one row, hint and error beneath, aligned under the control.
+    DEFAULT_CSS = """
+    Field {
+        height: auto;
+    }
+    Field .field-row {
+        height: auto;
+    }
+    Field .field-label {
+        width: 20;
+        padding-right: 1;
+        text-style: bold;
+    }
+    Field .field-row > Input,
+    Field .field-row > Select,
+    Field .field-row > Checkbox {
+        width: 1fr;
+    }
+    Field .field-hint {
+        padding-left: 20;
+        color: $text-muted;
+    }
+    Field .field-error {
+        display: none;
+        padding-left: 20;
+        color: $text-error;
+    }
+    Field .field-error.-shown {
+        display: block;
+    }
     """
 
     def __init__(
@@ -125,6 +168,20 @@ class CopyableValue(Horizontal):
     then the terminal's OSC 52) and says which worked.
     """
 
+    DEFAULT_CSS = """
+    CopyableValue {
+        height: auto;
+        margin-bottom: 1;
+    }
+    CopyableValue .copyable-text {
+        width: 1fr;
+        text-style: bold;
+    }
+    CopyableValue .copy-button {
+        margin-left: 1;
+    }
+    """
+
     @dataclass
     class CopyRequested(Message):
         text: str
@@ -140,10 +197,6 @@ class CopyableValue(Horizontal):
     def compose(self) -> ComposeResult:
         yield Static(self.value, classes="copyable-text", markup=False)
         yield Button(self.button_label, classes="copy-button", compact=True)
-
-    def set_value(self, value: str) -> None:
-        self.value = value
-        self.query_one(".copyable-text", Static).update(value)
 
     @on(Button.Pressed, ".copy-button")
     def request_copy(self, event: Button.Pressed) -> None:

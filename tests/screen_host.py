@@ -11,7 +11,8 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.worker import WorkerCancelled, WorkerFailed
 
-from screens.base import Nav, StepScreen, WizardState
+from screens.base import Nav, StepScreen
+from wizard.session import WizardState
 
 
 class StepHost(App[None]):

@@ -337,8 +337,8 @@ async def test_wizard_stays_responsive_back_and_quit_while_the_token_request_han
 ) -> None:
     from textual.pilot import Pilot
 
-    from screens.base import ConfirmScreen, HelpScreen
     from screens.checks import CheckRow
+    from screens.dialogs import ConfirmScreen, HelpScreen
     from screens.ids import IdsScreen
     from screens.positive import PositiveScreen
     from wizard.app import CertWizardApp

@@ -522,10 +522,11 @@ async def type_and_submit(screen_type: str, values: list[str], tmp_path: Path) -
     from textual.app import App
     from textual.widgets import Input
 
-    from screens.base import Nav, StepScreen, WizardState
+    from screens.base import Nav, StepScreen
     from screens.ids import IdsScreen
     from screens.name import NameScreen
     from screens.widgets import Field
+    from wizard.session import WizardState
 
     step: type[StepScreen] = {"name": NameScreen, "ids": IdsScreen}[screen_type]
     results: list[Nav | None] = []

@@ -8,10 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from wizard.entra_portal import CLIENT_ID_LABEL, TENANT_ID_LABEL
 from wizard.errors import UserError
 from wizard.inputs import (
-    CLIENT_ID_FIELD,
-    TENANT_FIELD,
     client_id_problem,
     normalize_client_id,
     normalize_tenant,
@@ -134,14 +133,14 @@ def test_word_processor_dashes_and_full_width_digits_are_folded() -> None:
 
 @pytest.mark.parametrize("text", ["", "   ", "\u200e\ufeff", '""', "{}"])
 def test_empty_input_says_where_to_find_the_value(text: str) -> None:
-    assert CLIENT_ID_FIELD in (client_id_problem(text) or "")
-    assert TENANT_FIELD in (tenant_problem(text) or "")
+    assert CLIENT_ID_LABEL in (client_id_problem(text) or "")
+    assert TENANT_ID_LABEL in (tenant_problem(text) or "")
     assert "Overview" in (client_id_problem(text) or "")
 
 
 def test_messages_name_the_portal_field() -> None:
-    assert CLIENT_ID_FIELD in (client_id_problem("hello world") or "")
-    assert TENANT_FIELD in (tenant_problem("hello world") or "")
+    assert CLIENT_ID_LABEL in (client_id_problem("hello world") or "")
+    assert TENANT_ID_LABEL in (tenant_problem("hello world") or "")
 
 
 def test_secret_value_is_recognised_not_echoed_as_an_id() -> None:
@@ -210,7 +209,7 @@ def test_thumbprint_in_the_client_id_field() -> None:
 
 def test_domain_in_the_client_id_field_points_to_the_tenant_field() -> None:
     message = client_id_problem("contoso.onmicrosoft.com")
-    assert message is not None and TENANT_FIELD in message
+    assert message is not None and TENANT_ID_LABEL in message
 
 
 def test_cut_off_guid_says_which_group_is_short() -> None:

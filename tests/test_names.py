@@ -37,7 +37,7 @@ def test_file_stem_is_always_safe(name: str) -> None:
 @given(nasty_text)
 @settings(max_examples=400, deadline=None)
 def test_name_validation_never_crashes_and_accepted_names_are_sane(name: str) -> None:
-    problem = names.validate_certificate_name(name)
+    problem = names.certificate_name_problem(name)
     if problem is None:
         assert 1 <= len(name) <= 64
         assert name.isprintable() and name == name.strip()
@@ -46,7 +46,7 @@ def test_name_validation_never_crashes_and_accepted_names_are_sane(name: str) ->
 
 
 @given(
-    st.text(min_size=1, max_size=64).filter(lambda n: names.validate_certificate_name(n) is None)
+    st.text(min_size=1, max_size=64).filter(lambda n: names.certificate_name_problem(n) is None)
 )
 @settings(max_examples=15, deadline=None)
 def test_every_accepted_name_makes_a_certificate(name: str) -> None:
@@ -106,7 +106,7 @@ def test_names_without_any_safe_character_get_distinct_stems() -> None:
     ],
 )
 def test_name_messages_say_what_is_wrong(name: str, words: str) -> None:
-    problem = names.validate_certificate_name(name)
+    problem = names.certificate_name_problem(name)
     assert problem is not None and words in problem
 
 
@@ -118,42 +118,42 @@ def test_name_accepts_ordinary_names() -> None:
         "x" * 64,
         "CN=odd,but ok",
     ):
-        assert names.validate_certificate_name(name) is None
+        assert names.certificate_name_problem(name) is None
 
 
 @pytest.mark.parametrize("value", [1, 365, 3650, "365", " 730 "])
 def test_days_accepted(value: object) -> None:
-    assert names.validate_days(value) is None
+    assert names.days_problem(value) is None
 
 
 @pytest.mark.parametrize("value", [0, 3651, -1, "", "abc", "1e3", "٣٦٥", True, 365.0, None])
 def test_days_refused(value: object) -> None:
-    assert "1 to 3650" in (names.validate_days(value) or "")
+    assert "1 to 3650" in (names.days_problem(value) or "")
 
 
 @pytest.mark.parametrize("value", [2048, 3072, 4096, "4096"])
 def test_key_sizes_accepted(value: object) -> None:
-    assert names.validate_key_size(value) is None
+    assert names.key_size_problem(value) is None
 
 
 @pytest.mark.parametrize("value", [1024, 2049, 8192, "big", None, False])
 def test_key_sizes_refused(value: object) -> None:
-    assert "2048" in (names.validate_key_size(value) or "")
+    assert "2048" in (names.key_size_problem(value) or "")
 
 
 def test_passphrase_rules() -> None:
-    assert names.validate_passphrase("s3cret", "s3cret") is None
-    assert names.validate_passphrase(b"s3cret", b"s3cret") is None
-    assert "Enter a passphrase" in (names.validate_passphrase("", "") or "")
-    assert "differ" in (names.validate_passphrase("one", "two") or "")
-    assert "shorter" in (names.validate_passphrase("x" * 2000, "x" * 2000) or "")
+    assert names.passphrase_problem("s3cret", "s3cret") is None
+    assert names.passphrase_problem(b"s3cret", b"s3cret") is None
+    assert "Enter a passphrase" in (names.passphrase_problem("", "") or "")
+    assert "differ" in (names.passphrase_problem("one", "two") or "")
+    assert "shorter" in (names.passphrase_problem("x" * 2000, "x" * 2000) or "")
 
 
 @given(st.one_of(st.text(), st.integers(), st.none(), st.binary(), st.floats()))
 def test_validators_never_crash(value: object) -> None:
-    names.validate_days(value)
-    names.validate_key_size(value)
-    names.validate_certificate_name(value)
+    names.days_problem(value)
+    names.key_size_problem(value)
+    names.certificate_name_problem(value)
 
 
 def test_stem_in_a_real_folder_tree(tmp_path: Path) -> None:

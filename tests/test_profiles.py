@@ -19,14 +19,12 @@ from wizard.profiles import (
     connection_inputs_for_profile,
     get_profile,
     load_profiles,
-    organization_domain_from,
     profile_from_files,
-    profile_from_state,
     profiles_file,
     record_test_result,
     save_profile,
-    save_profile_from_state,
 )
+from wizard.session import organization_domain, profile_for, save_set_up, save_tested_profile
 from wizard.storage import CertificateFiles, write_certificate_set
 
 PASSPHRASE = b"a long passphrase for tests"
@@ -257,7 +255,7 @@ def test_config_folder_is_created_private(files: CertificateFiles) -> None:
 def test_profile_from_wizard_state_after_a_real_positive_test(
     demo_info, demo_portal, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    from screens.base import WizardState
+    from wizard.session import WizardState
     from wizard.signin.clouds import demo_cloud
     from wizard.signin.positive import run_positive
     from wizard.signin.settings import ConnectionSettings, Credential
@@ -280,14 +278,16 @@ def test_profile_from_wizard_state_after_a_real_positive_test(
             "demo",
         )
         state.positive = positive
-        built = profile_from_state(state)
+        built = profile_for(state, last_test="pass")
         assert built.name == "StateProfile" and built.demo and built.cloud == "global"
         assert built.last_test == "pass" and built.last_test_at is not None
-        assert built.organization_domain == organization_domain_from(positive)
+        assert built.organization_domain == organization_domain(positive)
         assert built.organization_domain and built.organization_domain.endswith(".onmicrosoft.com")
         assert built.demo_state_dir == demo_info.state_dir
-        saved = save_profile_from_state(state, name="renamed")
-        assert get_profile("renamed") == saved
+        state.profile_name = "renamed"
+        saved_name, problem = save_tested_profile(state, positive)
+        assert (saved_name, problem) == ("renamed", None)
+        assert get_profile("renamed").thumbprint_sha1 == built.thumbprint_sha1
     finally:
         demo_portal.delete_certificate(
             demo_info.client_id, certs.thumbprint_sha1(generated.certificate)
@@ -295,7 +295,7 @@ def test_profile_from_wizard_state_after_a_real_positive_test(
 
 
 def test_saving_again_from_the_wizard_keeps_history_and_rotation(files: CertificateFiles) -> None:
-    from screens.base import WizardState
+    from wizard.session import WizardState
 
     first = make_profile(files, "kept", organization_domain="contoso.onmicrosoft.com")
     first.created_at = datetime(2025, 1, 1, tzinfo=timezone.utc)
@@ -307,7 +307,7 @@ def test_saving_again_from_the_wizard_keeps_history_and_rotation(files: Certific
     state = WizardState(
         demo=False, files=files, client_id=CLIENT, tenant=TENANT, profile_name="KEPT"
     )
-    again = save_profile_from_state(state)
+    again = save_set_up(profile_for(state))
     assert again.name == "kept" and len(load_profiles()) == 1
     assert again.created_at == first.created_at and again.retired == first.retired
     assert again.rotation == first.rotation  # same certificate: the rotation goes on

@@ -16,7 +16,8 @@ from textual import events
 from textual.app import App
 from textual.widgets import Button, Checkbox, Input, Select, Static
 
-from screens.base import HelpScreen, Nav, WizardState
+from screens.base import Nav
+from screens.dialogs import HelpScreen
 from screens.generate import GenerateScreen
 from screens.ids import IdsScreen
 from screens.name import NameScreen
@@ -27,6 +28,8 @@ from screens.widgets import Field
 from wizard import certs, storage
 from wizard.emulator import DemoInfo, DemoTenant
 from wizard.portal import PortalClient
+from wizard.session import WizardState, connection_settings
+from wizard.signin.clouds import demo_cloud
 
 PASSPHRASE = "correct horse battery staple"
 
@@ -457,7 +460,8 @@ async def test_ids_fill_from_the_demo_tenant(demo_info: DemoInfo) -> None:
         await pilot.pause()
     assert app.results == [Nav.NEXT]
     assert app.state.client_id == demo_info.client_id
-    assert app.state.tenant == demo_info.tenant_id and app.state.cloud_key == "demo"
+    assert app.state.tenant == demo_info.tenant_id and app.state.demo
+    assert connection_settings(app.state).cloud == demo_cloud(demo_info)  # the demo tenant's
 
 
 async def test_ids_demo_fill_has_a_footer_key(demo_info: DemoInfo) -> None:
@@ -544,7 +548,7 @@ async def test_app_back_from_name_returns_to_welcome_keeping_answers(demo_info: 
 async def test_app_quit_asks_while_a_certificate_is_untested(
     demo_info: DemoInfo, written_set: tuple[storage.CertificateFiles, str]
 ) -> None:
-    from screens.base import ConfirmScreen
+    from screens.dialogs import ConfirmScreen
     from wizard.app import CertWizardApp
 
     app = CertWizardApp(demo_info=demo_info)
@@ -569,7 +573,7 @@ async def test_app_quit_asks_while_a_certificate_is_untested(
 async def test_app_tests_a_saved_profile_again_after_asking_its_passphrase(
     demo_info: DemoInfo, written_set: tuple[storage.CertificateFiles, str]
 ) -> None:
-    from screens.base import PassphrasePrompt
+    from screens.dialogs import PassphrasePrompt
     from wizard.app import CertWizardApp
     from wizard.profiles import Profile, save_profile
 
@@ -597,7 +601,8 @@ async def test_app_tests_a_saved_profile_again_after_asking_its_passphrase(
         assert type(app.screen).__name__ == "PositiveScreen"
         assert app.state.files is not None and app.state.files.key == files.key
         assert app.state.passphrase == PASSPHRASE.encode()
-        assert (app.state.client_id, app.state.cloud_key) == (demo_info.client_id, "demo")
+        assert (app.state.client_id, app.state.demo) == (demo_info.client_id, True)
+        assert connection_settings(app.state).cloud == demo_cloud(demo_info)
         # Not app.workers.wait_for_complete(): the flow loop is a worker that runs until exit.
         for _ in range(300):
             if app.state.positive is not None:

@@ -11,11 +11,12 @@ from demo_profiles import rotation_thumbprints, save_uploaded_demo_profile
 from textual.app import App
 from textual.widgets import Button, Checkbox, Input, Static
 
-from screens.base import Nav, WizardState
+from screens.base import Nav
 from screens.rotation import RotationScreen
 from wizard import certs
 from wizard.profiles import Profile, get_profile, profile_from_files, save_profile
 from wizard.rotation import progress
+from wizard.session import WizardState
 from wizard.storage import write_certificate_set
 
 SIZE = (80, 24)  # everything essential must work at 80x24

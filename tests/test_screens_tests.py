@@ -17,7 +17,7 @@ from textual.pilot import Pilot
 from textual.widgets import Button, Static
 
 from screens.alarm import AlarmScreen
-from screens.base import Nav, WizardState
+from screens.base import Nav
 from screens.checks import CheckRow, Explained
 from screens.negative import NegativeScreen
 from screens.positive import NO_PERMISSIONS, PositiveScreen
@@ -26,6 +26,7 @@ from wizard import certs, storage
 from wizard.emulator import DemoInfo, DemoTenant, Fault
 from wizard.portal import PortalClient
 from wizard.profiles import load_profiles
+from wizard.session import WizardState
 
 PASSPHRASE = b"screens tests passphrase"
 
@@ -290,7 +291,7 @@ async def test_negative_inconclusive_is_explained(
 async def test_summary_writes_the_markdown_and_copies_a_snippet(
     demo_info: DemoInfo, uploaded_set: CertificateSet
 ) -> None:
-    from screens.checks import connection_settings, load_credential
+    from wizard.session import connection_settings, load_credential
     from wizard.signin.negative import run_negative
     from wizard.signin.positive import run_positive
 
@@ -382,8 +383,8 @@ async def test_summary_of_a_saved_set_up_tested_again_records_the_verdict_only(
 ) -> None:
     from datetime import datetime, timezone
 
-    from screens.checks import connection_settings, load_credential
     from wizard.profiles import get_profile, profile_from_files, save_profile
+    from wizard.session import connection_settings, load_credential
     from wizard.signin.negative import run_negative
     from wizard.signin.positive import run_positive
 

@@ -22,7 +22,7 @@ from textual.content import Content
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
-from screens.base import StepScreen, WizardState
+from screens.base import StepScreen
 from screens.generate import GenerateScreen
 from screens.ids import IdsScreen
 from screens.name import NameScreen
@@ -35,6 +35,7 @@ from screens.welcome import WelcomeScreen
 from wizard import certs, storage
 from wizard.emulator import DemoInfo
 from wizard.portal import PortalClient
+from wizard.session import WizardState
 
 DATA = Path(__file__).parent / "data"
 NAME = "SnapshotServer"
@@ -108,7 +109,7 @@ def fixed(
         )
 
     # The summary shows what steps 7 and 8 found: run them once, for real.
-    from screens.checks import connection_settings, load_credential
+    from wizard.session import connection_settings, load_credential
     from wizard.signin.negative import run_negative
     from wizard.signin.positive import run_positive
 

@@ -1,4 +1,5 @@
-"""The wizard app: one worker walks the steps in the order DESIGN.md tells them.
+"""The wizard app: one worker walks the steps in order (ARCHITECTURE.md, at the repository root,
+draws the flow of one run).
 
 Start-up is kept close to a bare Textual app: only the Welcome step is imported before the
 first screen; the other steps (and MSAL, cryptography, the network) come when they are needed.
@@ -17,16 +18,15 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 
-from screens.base import (
-    RESULTS_STYLESHEET,
-    STYLESHEET,
-    ConfirmScreen,
-    Nav,
-    PassphrasePrompt,
-    StepScreen,
-    WizardState,
-)
+from screens.base import RESULTS_STYLESHEET, STYLESHEET, Nav, StepScreen
+from screens.dialogs import ConfirmScreen, PassphrasePrompt
 from screens.welcome import WelcomeScreen
+from wizard.session import (
+    WizardState,
+    key_needs_passphrase,
+    key_passphrase_problem,
+    load_saved_profile,
+)
 
 if TYPE_CHECKING:
     from wizard.emulator import DemoInfo
@@ -164,7 +164,7 @@ class CertWizardApp(App[None]):
         from wizard.errors import UserError
 
         try:
-            self.load_saved_profile()
+            load_saved_profile(self.state)
         except UserError as error:
             self.notify(error.message, title="Saved set-up", severity="error")
             return Nav.BACK
@@ -179,65 +179,25 @@ class CertWizardApp(App[None]):
         assert self.state.profile_name is not None
         return await self.push_screen_wait(RotationScreen(self.state, self.state.profile_name))
 
-    def load_saved_profile(self) -> None:
-        """Fill the answers from the saved set-up Welcome picked."""
-        from pathlib import Path
-
-        from wizard.profiles import get_profile
-        from wizard.storage import CertificateFiles
-
-        assert self.state.profile_name is not None
-        profile = get_profile(self.state.profile_name)
-        state = self.state
-        state.client_id = profile.client_id
-        state.tenant = profile.tenant
-        state.cloud_key = "demo" if profile.demo else profile.cloud
-        state.name = profile.certificate_name or profile.name
-        state.thumbprint_sha1 = profile.thumbprint_sha1
-        state.not_after = profile.not_after
-        key = Path(profile.key_path)
-        cert = Path(profile.cert_path)
-        state.files = CertificateFiles(
-            folder=key.parent,
-            stem=key.stem,
-            cer=Path(profile.cer_path) if profile.cer_path else cert.with_suffix(".cer"),
-            pem=cert,
-            key=key,
-            pfx=Path(profile.pfx_path) if profile.pfx_path else None,
-        )
-        state.positive = state.negative = None
-        state.uploaded_at = state.uploaded_thumbprint = None
-
     async def unlock_key(self) -> bool:
         """Ask for the key's passphrase when it has one (kept in memory only); False = Back."""
-        from wizard.certs import PassphraseNeeded, load_private_key_file
         from wizard.errors import UserError
 
-        assert self.state.files is not None
-        key_path = self.state.files.key
-
-        def problem_with(passphrase: bytes | None) -> str | None:
-            try:
-                load_private_key_file(key_path, passphrase)
-            except PassphraseNeeded:
-                return "Enter the passphrase chosen when the certificate was made."
-            except UserError as error:
-                return error.message
-            return None
-
+        state = self.state
+        assert state.files is not None
         try:
-            load_private_key_file(key_path, None)
-        except PassphraseNeeded:
-            pass  # encrypted: ask below
+            encrypted = key_needs_passphrase(state)
         except UserError as error:  # missing or unreadable: nothing to ask
             self.notify(error.message, title="Saved set-up", severity="error")
             return False
-        else:
-            self.state.passphrase = None
+        if not encrypted:
+            state.passphrase = None
             return True
-        question = f"The private key {key_path.name} is encrypted. Its passphrase, to test it:"
-        passphrase = await self.push_screen_wait(PassphrasePrompt(question, problem_with))
-        self.state.passphrase = passphrase
+        question = f"The private key {state.files.key.name} is encrypted. Its passphrase, to test it:"
+        passphrase = await self.push_screen_wait(
+            PassphrasePrompt(question, lambda typed: key_passphrase_problem(state, typed))
+        )
+        state.passphrase = passphrase
         return passphrase is not None
 
     # ----------------------------------------------------------------- quit

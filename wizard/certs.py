@@ -88,9 +88,9 @@ def generate_certificate(
     still accepts the certificate straight away.
     """
     for problem in (
-        names.validate_certificate_name(name),
-        names.validate_days(days),
-        names.validate_key_size(key_size),
+        names.certificate_name_problem(name),
+        names.days_problem(days),
+        names.key_size_problem(key_size),
     ):
         if problem:
             raise UserError(problem, exit_code=2)

@@ -19,18 +19,21 @@ import re
 import unicodedata
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from wizard.entra_portal import (
+    CERTIFICATES_TAB,
+    CLIENT_ID_LABEL,
+    OVERVIEW,
+    TENANT_ID_LABEL,
+    THUMBPRINT_LABEL,
+)
 from wizard.errors import UserError
 
-CLIENT_ID_FIELD = "Application (client) ID"
-TENANT_FIELD = "Directory (tenant) ID"
-THUMBPRINT_FIELD = "Thumbprint"
-
 _WHERE_CLIENT_ID = (
-    "It is on the app registration's Overview page (Entra admin center > App registrations > "
-    "your app), labelled 'Application (client) ID'."
+    f"It is on the app registration's Overview page ({OVERVIEW}), labelled "
+    f"'{CLIENT_ID_LABEL}'."
 )
 _WHERE_TENANT = (
-    "It is on the same Overview page, labelled 'Directory (tenant) ID'; a verified domain such "
+    f"It is on the same Overview page, labelled '{TENANT_ID_LABEL}'; a verified domain such "
     "as contoso.onmicrosoft.com works too."
 )
 
@@ -173,7 +176,7 @@ def _client_id(text: str) -> tuple[str | None, str | None]:
     """(normalised value, None) or (None, problem)."""
     value = clean_pasted(text)
     if not value:
-        return None, f"Enter the {CLIENT_ID_FIELD}. {_WHERE_CLIENT_ID}"
+        return None, f"Enter the {CLIENT_ID_LABEL}. {_WHERE_CLIENT_ID}"
     guid = _as_guid(value) or _as_guid(_strip_label(value))
     if guid:
         return guid, None
@@ -182,38 +185,38 @@ def _client_id(text: str) -> tuple[str | None, str | None]:
         if found:
             return found, None
         return None, (
-            f"This is a web address, not the {CLIENT_ID_FIELD}. {_WHERE_CLIENT_ID}"
+            f"This is a web address, not the {CLIENT_ID_LABEL}. {_WHERE_CLIENT_ID}"
         )
     if _EMAIL.fullmatch(value):
         return None, (
-            f"This is an e-mail address, not the {CLIENT_ID_FIELD} (a GUID such as "
+            f"This is an e-mail address, not the {CLIENT_ID_LABEL} (a GUID such as "
             f"1b2c3d4e-5f60-4a1b-9c2d-3e4f5a6b7c8d). {_WHERE_CLIENT_ID}"
         )
     hex_value = _hex_only(value)
     if re.fullmatch(r"[0-9A-Fa-f]{40}", hex_value):
         return None, (
             f"This looks like a certificate thumbprint (40 hex characters), not the "
-            f"{CLIENT_ID_FIELD}. {_WHERE_CLIENT_ID}"
+            f"{CLIENT_ID_LABEL}. {_WHERE_CLIENT_ID}"
         )
     if re.fullmatch(r"[0-9A-Fa-f]{64}", hex_value):
         return None, (
-            f"This looks like a SHA-256 thumbprint, not the {CLIENT_ID_FIELD}. {_WHERE_CLIENT_ID}"
+            f"This looks like a SHA-256 thumbprint, not the {CLIENT_ID_LABEL}. {_WHERE_CLIENT_ID}"
         )
-    shape = _guid_shape_problem(value, CLIENT_ID_FIELD)
+    shape = _guid_shape_problem(value, CLIENT_ID_LABEL)
     if shape:
         return None, shape
     if _looks_like_secret(value):
         return None, (
-            f"This looks like a client secret value, not the {CLIENT_ID_FIELD}. Secrets are "
+            f"This looks like a client secret value, not the {CLIENT_ID_LABEL}. Secrets are "
             f"not needed here (that is the point of the certificate). {_WHERE_CLIENT_ID}"
         )
     if _domain(value) is not None:
         return None, (
             f"This looks like a domain name, which identifies the tenant, not the app. "
-            f"Put it in the {TENANT_FIELD} field. {_WHERE_CLIENT_ID}"
+            f"Put it in the {TENANT_ID_LABEL} field. {_WHERE_CLIENT_ID}"
         )
     return None, (
-        f"This is not an {CLIENT_ID_FIELD}: that is a GUID such as "
+        f"This is not an {CLIENT_ID_LABEL}: that is a GUID such as "
         f"1b2c3d4e-5f60-4a1b-9c2d-3e4f5a6b7c8d. {_WHERE_CLIENT_ID}"
     )
 
@@ -253,7 +256,7 @@ def _tenant_from_url(value: str) -> str | None:
 def _tenant(text: str) -> tuple[str | None, str | None]:
     value = clean_pasted(text)
     if not value:
-        return None, f"Enter the {TENANT_FIELD}. {_WHERE_TENANT}"
+        return None, f"Enter the {TENANT_ID_LABEL}. {_WHERE_TENANT}"
     guid = _as_guid(value) or _as_guid(_strip_label(value))
     if guid:
         return guid, None
@@ -267,10 +270,10 @@ def _tenant(text: str) -> tuple[str | None, str | None]:
         if host.endswith(".sharepoint.com"):
             org = host.split(".")[0].removesuffix("-admin").removesuffix("-my")
             return None, (
-                f"This is a SharePoint address, not the {TENANT_FIELD}. Your tenant's "
+                f"This is a SharePoint address, not the {TENANT_ID_LABEL}. Your tenant's "
                 f"initial domain is probably {org}.onmicrosoft.com. {_WHERE_TENANT}"
             )
-        return None, f"This is a web address, not the {TENANT_FIELD}. {_WHERE_TENANT}"
+        return None, f"This is a web address, not the {TENANT_ID_LABEL}. {_WHERE_TENANT}"
     if lowered in _RESERVED_TENANTS:
         return None, (
             f"'{lowered}' is not a tenant: an app signing in with its own certificate must "
@@ -285,18 +288,18 @@ def _tenant(text: str) -> tuple[str | None, str | None]:
             else ""
         )
         return None, (
-            f"This is an e-mail address, not the {TENANT_FIELD}.{suggestion} {_WHERE_TENANT}"
+            f"This is an e-mail address, not the {TENANT_ID_LABEL}.{suggestion} {_WHERE_TENANT}"
         )
     if re.fullmatch(r"[0-9A-Fa-f]{40}", _hex_only(value)):
         return None, (
-            f"This looks like a certificate thumbprint, not the {TENANT_FIELD}. {_WHERE_TENANT}"
+            f"This looks like a certificate thumbprint, not the {TENANT_ID_LABEL}. {_WHERE_TENANT}"
         )
-    shape = _guid_shape_problem(value, TENANT_FIELD)
+    shape = _guid_shape_problem(value, TENANT_ID_LABEL)
     if shape:
         return None, shape
     if _looks_like_secret(value):
         return None, (
-            f"This looks like a client secret value, not the {TENANT_FIELD}. {_WHERE_TENANT}"
+            f"This looks like a client secret value, not the {TENANT_ID_LABEL}. {_WHERE_TENANT}"
         )
     domain = _domain(value)
     if domain:
@@ -307,7 +310,7 @@ def _tenant(text: str) -> tuple[str | None, str | None]:
             f"{_WHERE_TENANT}"
         )
     return None, (
-        f"This is not a {TENANT_FIELD}: enter a GUID such as "
+        f"This is not a {TENANT_ID_LABEL}: enter a GUID such as "
         f"1b2c3d4e-5f60-4a1b-9c2d-3e4f5a6b7c8d or a domain such as contoso.onmicrosoft.com. "
         f"{_WHERE_TENANT}"
     )
@@ -320,7 +323,7 @@ def _thumbprint(text: str) -> tuple[str | None, str | None]:
     compact = _hex_only(value).upper()
     if not compact:
         return None, (
-            f"Enter the {THUMBPRINT_FIELD} the portal shows under Certificates & secrets "
+            f"Enter the {THUMBPRINT_LABEL} the portal shows under {CERTIFICATES_TAB} "
             "(40 hexadecimal characters)."
         )
     if re.fullmatch(r"[0-9A-F]{40}", compact):
@@ -328,22 +331,22 @@ def _thumbprint(text: str) -> tuple[str | None, str | None]:
     if re.fullmatch(r"[0-9A-F]{64}", compact):
         return None, (
             "This is a SHA-256 thumbprint (64 characters); the portal shows the SHA-1 "
-            f"{THUMBPRINT_FIELD} (40 characters). Copy the one in the Certificates list."
+            f"{THUMBPRINT_LABEL} (40 characters). Copy the one under {CERTIFICATES_TAB}."
         )
     bad = sorted({c for c in compact if c not in "0123456789ABCDEF"})
     if len(bad) > 3:
         return None, (
-            f"This is not a {THUMBPRINT_FIELD}: that is 40 hexadecimal characters (0-9, A-F), "
-            "shown in the Certificates list under Certificates & secrets."
+            f"This is not a {THUMBPRINT_LABEL}: that is 40 hexadecimal characters (0-9, A-F), "
+            f"shown under {CERTIFICATES_TAB}."
         )
     if bad:
         shown = ", ".join(repr(c) for c in bad)
         return None, (
-            f"A {THUMBPRINT_FIELD} only has 0-9 and A-F; this contains {shown}. Copy it from "
-            "the Certificates list under Certificates & secrets."
+            f"A {THUMBPRINT_LABEL} only has 0-9 and A-F; this contains {shown}. Copy it from "
+            f"{CERTIFICATES_TAB}."
         )
     return None, (
-        f"A {THUMBPRINT_FIELD} has 40 hexadecimal characters; this has {len(compact)}. Part "
+        f"A {THUMBPRINT_LABEL} has 40 hexadecimal characters; this has {len(compact)}. Part "
         "of it was probably cut off: copy it again."
     )
 

@@ -1,7 +1,8 @@
 """Pure checks for what a user types: certificate names, file stems, days, key sizes, passphrases.
 
-Each `validate_*` returns None when the value is fine, else one message that says what is
-wrong and how to fix it, so the CLI and the wizard's field validators show the same words.
+Each `*_problem` returns None when the value is fine, else one message that says what is
+wrong and how to fix it, so the CLI and the wizard's field validators show the same words
+(the same pattern as `wizard.inputs`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def _describe_char(char: str) -> str:
     return f"U+{ord(char):04X}" + (f" {name}" if name else "")
 
 
-def validate_certificate_name(name: object) -> str | None:
+def certificate_name_problem(name: object) -> str | None:
     """Check a certificate name (it becomes the subject CN, `CN=<name>`)."""
     if not isinstance(name, str) or not name:
         return "Enter a certificate name, for example ScriptServer01."
@@ -92,7 +93,7 @@ def _typed_number(value: object) -> object:
     return value
 
 
-def validate_days(value: object) -> str | None:
+def days_problem(value: object) -> str | None:
     """Check a validity in days (1..3650)."""
     message = (
         f"Enter the validity as a whole number of days from {MIN_DAYS} to {MAX_DAYS} "
@@ -114,7 +115,7 @@ def long_validity_warning(days: int) -> str | None:
     )
 
 
-def validate_key_size(value: object) -> str | None:
+def key_size_problem(value: object) -> str | None:
     """Check an RSA key size: 2048, 3072 or 4096 (Entra ID needs at least 2048)."""
     message = "Choose an RSA key size of 2048 (recommended), 3072 or 4096 bits."
     value = _typed_number(value)
@@ -127,7 +128,7 @@ def validate_key_size(value: object) -> str | None:
     return None
 
 
-def validate_passphrase(passphrase: str | bytes, confirm: str | bytes) -> str | None:
+def passphrase_problem(passphrase: str | bytes, confirm: str | bytes) -> str | None:
     """Check a new passphrase and its confirmation."""
     if not passphrase:
         return "Enter a passphrase (or choose to write the key without one)."

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from wizard.certs import PassphraseNeeded, WrongPassphrase
 from wizard.errors import UserError
-from wizard.names import validate_passphrase
+from wizard.names import passphrase_problem
 
 T = TypeVar("T")
 PROMPT_ATTEMPTS = 3
@@ -40,12 +40,14 @@ def passphrase_from_env(var: str) -> bytes:
             f"The environment variable {var} is not set, so there is no passphrase to use.",
             hint=f"Set it first (read -rs {var} && export {var}), or check its name.",
             exit_code=2,
+            option="passphrase",
         )
     if not value:
         raise UserError(
             f"The environment variable {var} is empty.",
             hint=f"Put the passphrase in {var}, or leave out --passphrase-env.",
             exit_code=2,
+            option="passphrase",
         )
     return value.encode("utf-8")
 
@@ -54,7 +56,9 @@ def _ask(prompt: str) -> str:
     try:
         return getpass.getpass(prompt)
     except EOFError:
-        raise UserError("No passphrase was typed (end of input).", hint=NO_TTY_HINT) from None
+        raise UserError(
+            "No passphrase was typed (end of input).", hint=NO_TTY_HINT, option="passphrase"
+        ) from None
 
 
 def ask_new_passphrase(*, attempts: int = PROMPT_ATTEMPTS) -> bytes:
@@ -62,13 +66,14 @@ def ask_new_passphrase(*, attempts: int = PROMPT_ATTEMPTS) -> bytes:
     for _ in range(attempts):
         first = _ask("Passphrase for the new private key: ")
         second = _ask("Type it again to confirm: ")
-        problem = validate_passphrase(first, second)
+        problem = passphrase_problem(first, second)
         if problem is None:
             return first.encode("utf-8")
         print(problem, file=sys.stderr)
     raise UserError(
         "No passphrase was agreed on.",
         hint="Try again, or use --passphrase-env VAR or --no-passphrase.",
+        option="passphrase",
     )
 
 
@@ -81,9 +86,9 @@ def passphrase_for_new_key(passphrase_env: str | None, no_passphrase: bool) -> b
     """The passphrase for a key about to be written: env var, explicit none, or a prompt."""
     if passphrase_env:
         passphrase = passphrase_from_env(passphrase_env)
-        problem = validate_passphrase(passphrase, passphrase)
+        problem = passphrase_problem(passphrase, passphrase)
         if problem:
-            raise UserError(f"{passphrase_env}: {problem}", exit_code=2)
+            raise UserError(f"{passphrase_env}: {problem}", exit_code=2, option="passphrase")
         return passphrase
     if no_passphrase:
         return None
@@ -94,6 +99,7 @@ def passphrase_for_new_key(passphrase_env: str | None, no_passphrase: bool) -> b
         hint="Use --passphrase-env VAR (the passphrase in an environment variable), "
         "or --no-passphrase to rely on file permissions alone.",
         exit_code=2,
+        option="passphrase",
     )
 
 
@@ -112,12 +118,12 @@ def open_with_passphrase(
         return opener(None)
     except PassphraseNeeded as needed:
         if not stdin_is_interactive():
-            raise UserError(str(needed), hint=NO_TTY_HINT) from None
+            raise UserError(str(needed), hint=NO_TTY_HINT, option="passphrase") from None
     for attempt in range(1, PROMPT_ATTEMPTS + 1):
         try:
             return opener(ask_passphrase(f"Passphrase for {what}: "))
         except (PassphraseNeeded, WrongPassphrase) as error:
             if attempt == PROMPT_ATTEMPTS:
-                raise UserError(str(error), hint=error.hint) from None
+                raise UserError(str(error), hint=error.hint, option="passphrase") from None
             print("That passphrase does not open it; try again.", file=sys.stderr)
     raise AssertionError("unreachable")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wizard import certs
-from wizard.errors import UserError
+from wizard.errors import Input, UserError
 from wizard.names import file_stem_for
 from wizard.paths import default_cert_root
 
@@ -79,16 +79,20 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _os_error(error: OSError, path: Path) -> UserError:
+def _os_error(error: OSError, path: Path, option: Input | None = None) -> UserError:
+    """The user's words for a failed write in `path`; `option`: the input that chose it."""
     if isinstance(error, PermissionError):
         return UserError(
             f"You do not have permission to write in {path}.",
             hint="Choose a folder you own with --out, or fix the folder's permissions.",
+            option=option,
         )
     if error.errno == errno.ENOSPC:
         return UserError(f"The disk holding {path} is full.", hint="Free some space and try again.")
     if error.errno == errno.EROFS:
-        return UserError(f"{path} is on a read-only file system.", hint="Choose another --out.")
+        return UserError(
+            f"{path} is on a read-only file system.", hint="Choose another --out.", option=option
+        )
     return UserError(f"Cannot write in {path}: {error.strerror or error}.")
 
 
@@ -136,15 +140,19 @@ def atomic_write_text(path: Path, text: str, mode: int = PRIVATE_FILE_MODE) -> N
     atomic_write(path, text.encode("utf-8"), mode=mode)
 
 
-def ensure_private_dir(path: Path) -> Path:
-    """Create `path` (and missing parents) with mode 0700; an existing folder is left as it is."""
+def ensure_private_dir(path: Path, option: Input | None = None) -> Path:
+    """Create `path` (and missing parents) with mode 0700; an existing folder is left as it is.
+
+    `option`: the input that chose `path`, blamed by the errors (None for the tool's own folders).
+    """
     path = Path(path).expanduser()
     if path.is_dir():
         return path
     # Checked again after is_dir(): another process may have just created the folder.
     if path.exists() and not path.is_dir():
         raise UserError(
-            f"{path} exists but is a file, not a folder.", hint="Choose another folder."
+            f"{path} exists but is a file, not a folder.", hint="Choose another folder.",
+            option=option,
         )
     missing: list[Path] = []
     for candidate in (path, *path.parents):
@@ -156,9 +164,11 @@ def ensure_private_dir(path: Path) -> Path:
             folder.mkdir(mode=PRIVATE_DIR_MODE)
         except FileExistsError:
             if not folder.is_dir():
-                raise UserError(f"{folder} exists but is a file, not a folder.") from None
+                raise UserError(
+                    f"{folder} exists but is a file, not a folder.", option=option
+                ) from None
         except OSError as error:
-            raise _os_error(error, folder.parent) from None
+            raise _os_error(error, folder.parent, option) from None
     return path
 
 
@@ -264,17 +274,22 @@ def check_name_is_free(name: str, *, out_root: Path | None = None, force: bool =
     root = Path(out_root).expanduser() if out_root is not None else default_cert_root()
     folder = root / file_stem_for(name)
     if root.exists() and not root.is_dir():
-        raise UserError(f"{root} exists but is a file, not a folder.", hint="Choose another --out.")
+        raise UserError(
+            f"{root} exists but is a file, not a folder.", hint="Choose another --out.",
+            option="out",
+        )
     if folder.exists() and not folder.is_dir():
         raise UserError(
             f"{folder} exists and is a file, so the certificate folder cannot be created there.",
             hint="Choose another --name or --out.",
+            option="name",
         )
     if not force and _has_entries(folder):
         raise UserError(
             f"A certificate folder already exists at {folder}: it is not overwritten.",
             hint="Choose another --name, or add --force to replace it "
             "(the old files are moved to a backup folder first).",
+            option="name",
         )
     return folder
 
@@ -302,7 +317,9 @@ def write_certificate_set(
     passphrase = passphrase or None  # an empty passphrase protects nothing: treat it as none
     stem = file_stem_for(name)
     check_name_is_free(name, out_root=out_root, force=force)
-    root = ensure_private_dir(Path(out_root) if out_root is not None else default_cert_root())
+    root = ensure_private_dir(
+        Path(out_root) if out_root is not None else default_cert_root(), option="out"
+    )
     folder = root / stem
     existing = _has_entries(folder)
     warnings: list[str] = []
@@ -346,8 +363,9 @@ def write_certificate_set(
             raise UserError(
                 f"Another certificate appeared in {folder} while this one was being written.",
                 hint="Run the command again (add --force to replace it).",
+                option="name",
             ) from None
-        raise _os_error(error, root) from None
+        raise _os_error(error, root, "out") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wizard.clock import utc_now
+from wizard.entra_portal import THUMBPRINT_COLUMN
 from wizard.profiles import Profile
 from wizard.snippets import SNIPPET_TITLES, snippets
 
@@ -154,7 +155,7 @@ def summary_markdown(
         "",
         "## Thumbprints",
         "",
-        "- SHA-1 (what the portal shows under Certificates & secrets):"
+        f"- SHA-1 (what the portal shows under {THUMBPRINT_COLUMN}):"
         f" {_code(profile.thumbprint_sha1)}",
         f"- SHA-256: {_code(profile.thumbprint_sha256)}",
         "",

@@ -11,15 +11,11 @@ import textwrap
 from pathlib import Path
 
 from wizard import certs, names
+from wizard.entra_portal import UPLOAD_CERTIFICATE
 from wizard.errors import UserError
 from wizard.passphrase import passphrase_for_new_key
 from wizard.paths import user_path
 from wizard.storage import IS_WINDOWS, check_name_is_free, write_certificate_set
-
-PORTAL_PATH = (
-    "Entra admin center > App registrations > (your app) > Certificates & secrets > "
-    "Certificates > Upload certificate"
-)
 
 
 def iso_utc(moment: dt.datetime) -> str:
@@ -47,9 +43,9 @@ def _file_table(described: list[tuple[Path, str]], width: int = 80) -> list[str]
 
 def _check_arguments(args: argparse.Namespace) -> None:
     for problem, option in (
-        (names.validate_certificate_name(args.name), "--name"),
-        (names.validate_days(args.days), "--days"),
-        (names.validate_key_size(args.key_size), "--key-size"),
+        (names.certificate_name_problem(args.name), "--name"),
+        (names.days_problem(args.days), "--days"),
+        (names.key_size_problem(args.key_size), "--key-size"),
     ):
         if problem:
             raise UserError(f"{option}: {problem}", exit_code=2)
@@ -95,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     described: list[tuple[Path, str]] = [
-        (files.cer, f"UPLOAD THIS ONE to the app registration: {PORTAL_PATH}"),
+        (files.cer, f"UPLOAD THIS ONE to the app registration: {UPLOAD_CERTIFICATE}"),
         (files.pem, "the same public certificate as PEM (az ad app credential reset --cert @file)"),
         (
             files.key,

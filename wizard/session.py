@@ -1,0 +1,375 @@
+"""The wizard's session: every answer so far, and the engine work done with them.
+
+The steps (screens/) only show and edit a `WizardState`; what is done with the answers lives
+here, plain Python with no Textual, so it is the same in tests and in the App: the connection
+settings and credential a test uses, the one save of the profile once the certificate signs
+in, and the summary. Heavy modules (MSAL, cryptography) are imported inside the functions:
+the first screen imports this module and must not wait for them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from wizard.clock import utc_now
+
+if TYPE_CHECKING:
+    from wizard.emulator import DemoInfo, DemoTenant
+    from wizard.errors import Input, UserError
+    from wizard.portal import PortalClient
+    from wizard.profiles import Profile
+    from wizard.signin.plan import NegativeResult, PositiveResult
+    from wizard.signin.settings import ConnectionSettings, Credential
+    from wizard.storage import CertificateFiles
+
+Start = Literal["new", "test", "renew"]
+
+
+@dataclass
+class WizardState:
+    """Every answer so far. Back keeps them; never written to disk as is (holds the passphrase)."""
+
+    demo: bool  # the one "demo" flag: sign in to the demo tenant (demo_info), not a cloud
+    demo_info: DemoInfo | None = None
+    portal: PortalClient | None = None
+    demo_tenant: DemoTenant | None = None  # only when the wizard started it (stopped on exit)
+    start: Start = "new"  # Welcome's choice; test/renew name profile_name
+    name: str = ""
+    days: int = 365
+    key_size: int = 2048
+    out_dir: Path | None = None
+    passphrase: bytes | None = None  # in memory only; None = the user chose no passphrase
+    no_passphrase: bool = False  # the explicit "no passphrase" choice on the Name step
+    files: CertificateFiles | None = None
+    generation_stages: tuple[str, ...] = ()  # what Generate did, shown again on Back
+    thumbprint_sha1: str = ""
+    not_after: datetime | None = None
+    uploaded_thumbprint: str | None = None
+    uploaded_at: datetime | None = None
+    client_id: str = ""
+    tenant: str = ""
+    cloud_key: str = "global"  # a key of wizard.clouds.CLOUDS; not used in demo mode
+    positive: PositiveResult | None = None
+    negative: NegativeResult | None = None
+    profile_name: str | None = None  # picked on Welcome, or saved once the certificate signed in
+    summary_path: Path | None = None
+
+    @property
+    def untested_certificate(self) -> bool:
+        """A certificate was written but the positive test has not passed yet (quit asks first)."""
+        return self.files is not None and not (self.positive is not None and self.positive.ok)
+
+    def certificate_made(
+        self,
+        files: CertificateFiles,
+        thumbprint_sha1: str,
+        not_after: datetime,
+        stages: tuple[str, ...],
+    ) -> None:
+        """Take a newly written certificate; what was uploaded or tested belonged to the old one."""
+        self.files = files
+        self.thumbprint_sha1 = thumbprint_sha1
+        self.not_after = not_after
+        self.generation_stages = stages
+        self.uploaded_thumbprint = self.uploaded_at = None
+        self.positive = self.negative = None
+
+    def upload_recorded(self, thumbprint: str) -> None:
+        """The portal accepted the certificate now and computed `thumbprint`."""
+        self.uploaded_thumbprint = thumbprint.upper()
+        self.uploaded_at = utc_now()
+
+
+# --- a saved set-up, picked up again -------------------------------------------------------
+
+
+def load_saved_profile(state: WizardState) -> None:
+    """Fill the answers from the saved set-up Welcome picked (`state.profile_name`)."""
+    from wizard.profiles import get_profile
+    from wizard.storage import CertificateFiles
+
+    assert state.profile_name is not None
+    profile = get_profile(state.profile_name)
+    state.client_id = profile.client_id
+    state.tenant = profile.tenant
+    state.demo = profile.demo
+    state.cloud_key = profile.cloud
+    state.name = profile.certificate_name or profile.name
+    state.thumbprint_sha1 = profile.thumbprint_sha1
+    state.not_after = profile.not_after
+    key = Path(profile.key_path)
+    cert = Path(profile.cert_path)
+    state.files = CertificateFiles(
+        folder=key.parent,
+        stem=key.stem,
+        cer=Path(profile.cer_path) if profile.cer_path else cert.with_suffix(".cer"),
+        pem=cert,
+        key=key,
+        pfx=Path(profile.pfx_path) if profile.pfx_path else None,
+    )
+    state.positive = state.negative = None
+    state.uploaded_at = state.uploaded_thumbprint = None
+
+
+def key_needs_passphrase(state: WizardState) -> bool:
+    """Whether the key is encrypted (ask for its passphrase); UserError when it cannot be read."""
+    from wizard.certs import PassphraseNeeded, load_private_key_file
+
+    assert state.files is not None
+    try:
+        load_private_key_file(state.files.key, None)
+    except PassphraseNeeded:
+        return True
+    return False
+
+
+def key_passphrase_problem(state: WizardState, passphrase: bytes) -> str | None:
+    """None when `passphrase` opens the key, else what to tell the user."""
+    from wizard.certs import PassphraseNeeded, load_private_key_file
+    from wizard.errors import UserError
+
+    assert state.files is not None
+    try:
+        load_private_key_file(state.files.key, passphrase)
+    except PassphraseNeeded:
+        return "Enter the passphrase chosen when the certificate was made."
+    except UserError as error:
+        return error.message
+    return None
+
+
+# --- what a test needs ---------------------------------------------------------------------
+
+
+def connection_settings(state: WizardState) -> ConnectionSettings:
+    """Where and as whom to sign in, from the IDs step (the demo tenant in demo mode)."""
+    from wizard.errors import UserError
+    from wizard.signin.clouds import DEMO_CLOUD_KEY
+    from wizard.signin.settings import DemoNotRunning, UnknownCloud, connection_settings
+
+    try:
+        return connection_settings(
+            state.tenant,
+            state.client_id,
+            cloud_key=DEMO_CLOUD_KEY if state.demo else state.cloud_key,
+            demo=state.demo_info,
+        )
+    except DemoNotRunning as error:
+        raise UserError(error.message, hint="Quit and start the wizard again with --demo.") from None
+    except UnknownCloud:
+        raise UserError(
+            f"Unknown cloud '{state.cloud_key}'.", hint="Pick the cloud again on step 6."
+        ) from None
+
+
+def load_credential(state: WizardState) -> Credential:
+    """The certificate and its private key, read from the files written on step 3."""
+    from wizard.errors import UserError
+    from wizard.signin.settings import Credential
+
+    files = state.files
+    if files is None:
+        raise UserError(
+            "There is no certificate to test yet.", hint="Go back to step 3 and generate one."
+        )
+    return Credential.from_files(files.pem, files.key, state.passphrase)
+
+
+def recently_uploaded(state: WizardState, now: datetime | None = None) -> bool:
+    """True when the demo upload happened moments ago (Entra ID may still be catching up)."""
+    from wizard.signin.run import just_uploaded
+
+    return just_uploaded(state.uploaded_at, now or utc_now())
+
+
+# --- the profile: saved once ---------------------------------------------------------------
+
+
+def organization_domain(positive: PositiveResult | None) -> str | None:
+    """The tenant's initial *.onmicrosoft.com domain (or the first verified one), if Graph said."""
+    organization = positive.organization if positive is not None else None
+    if not isinstance(organization, dict):
+        return None
+    domains = [str(domain) for domain in organization.get("verified_domains") or []]
+    initial = [domain for domain in domains if domain.lower().endswith(".onmicrosoft.com")]
+    return next(iter(initial or domains), None)
+
+
+def profile_for(
+    state: WizardState, last_test: str | None = None, positive: PositiveResult | None = None
+) -> Profile:
+    """The profile for what the wizard set up (not saved); `last_test`: the verdict to record,
+    `positive`: the test that proved it (else `state.positive`), which names the tenant's domain."""
+    from wizard.errors import UserError
+    from wizard.profiles import profile_from_files
+
+    if state.files is None:
+        raise UserError("No certificate was made in this session, so there is nothing to save.")
+    info = state.demo_info if state.demo else None
+    return profile_from_files(
+        name=state.profile_name or state.name or state.files.stem,
+        files=state.files,
+        cloud="global" if state.demo else state.cloud_key,
+        tenant=state.tenant,
+        client_id=state.client_id,
+        demo=state.demo,
+        demo_state_dir=Path(info.state_dir) if info is not None and info.state_dir else None,
+        organization_domain=organization_domain(positive or state.positive)
+        or (info.tenant_domain if info is not None else None),
+        last_test=last_test,
+        last_test_at=utc_now().replace(microsecond=0) if last_test else None,
+    )
+
+
+def save_set_up(profile: Profile) -> Profile:
+    """Save `profile`; replacing a saved set-up of the same name continues its history."""
+    from wizard.errors import UserError
+    from wizard.profiles import load_profiles, save_profile
+
+    try:
+        saved = next(
+            (p for p in load_profiles() if p.name.casefold() == profile.name.casefold()), None
+        )
+    except UserError:
+        saved = None  # a damaged file: save_profile below says so, and refuses
+    if saved is not None:
+        profile.name = saved.name
+        profile.created_at = saved.created_at or profile.created_at
+        profile.retired = list(saved.retired)
+        profile.organization_domain = profile.organization_domain or saved.organization_domain
+        if saved.thumbprint_sha1 == profile.thumbprint_sha1:
+            profile.rotation = saved.rotation
+    save_profile(profile)
+    return profile
+
+
+def save_tested_profile(
+    state: WizardState, positive: PositiveResult, *, cancelled: bool = False
+) -> tuple[str | None, str | None]:
+    """After the positive test: (the profile's name, why it was not saved).
+
+    The one save: a certificate that signed in is saved as a profile here, with the positive
+    verdict; later the summary only records the final verdict (`record_test_result`). A saved
+    set-up tested again keeps its profile as it is.
+    """
+    from wizard.errors import UserError
+
+    if state.start == "test":
+        return state.profile_name, None
+    if not positive.ok or cancelled:
+        return None, None
+    try:
+        return save_set_up(profile_for(state, last_test="pass", positive=positive)).name, None
+    except UserError as error:
+        return None, error.message
+
+
+# --- the summary ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What step 9 shows: the saved profile, the markdown written, the snippets, what failed."""
+
+    profile_name: str | None
+    summary_path: Path | None
+    snippets: dict[str, str]
+    problem: str | None
+
+
+def summarize(state: WizardState) -> Summary:
+    """Record the verdict in the saved profile, write the markdown summary beside the
+    certificate and build the snippets. Plain I/O, for a worker thread.
+
+    The profile was saved once, after the positive test (or picked on Welcome); only when it
+    is not in the file (never saved, or removed since) and the certificate signs in, the
+    summary makes that one save.
+    """
+    from wizard.errors import UserError
+    from wizard.profiles import get_profile, record_test_result
+    from wizard.signin.plan import overall_verdict
+    from wizard.snippets import snippets
+    from wizard.summary import write_summary
+
+    if state.files is None:
+        return Summary(None, None, {}, "no certificate was made in this session")
+    positive = state.positive
+    verdict = overall_verdict(positive, state.negative) if positive is not None else None
+    problems: list[str] = []
+    saved: Profile | None = None
+    if state.profile_name is not None:
+        name = state.profile_name
+        try:
+            saved = record_test_result(name, verdict) if verdict else get_profile(name)
+        except UserError:
+            saved = None  # not in the file (or the file is damaged): the save below says which
+    try:
+        profile = saved or profile_for(state, last_test=verdict)
+    except (UserError, OSError, ValueError) as error:
+        return Summary(None, None, {}, str(error))
+    if saved is None and positive is not None and positive.ok:
+        try:
+            saved = save_set_up(profile)
+        except UserError as error:
+            problems.append(f"the profile was not saved: {error.message}")
+    path: Path | None = None
+    try:
+        host = state.demo_info.authority_host if state.demo_info is not None else None
+        path = write_summary(profile, positive=positive, negative=state.negative,
+                             demo_authority_host=host if profile.demo else None)
+    except (UserError, OSError) as error:
+        problems.append(f"the summary was not written: {error}")
+    saved_name = saved.name if saved is not None else None
+    return Summary(saved_name, path, snippets(profile), "; ".join(problems) or None)
+
+
+def verdict_line(state: WizardState) -> tuple[str, str]:
+    """(the one-line verdict of both tests, its style: success, warning or error)."""
+    positive, negative = state.positive, state.negative
+    if positive is None:
+        return "The tests were not run: go back to step 7 to prove it works.", "warning"
+    from wizard.signin.plan import overall_verdict
+
+    verdict = overall_verdict(positive, negative)
+    if verdict == "pass" and negative is not None:
+        return "✓ Done: the certificate signs in, and nothing else does.", "success"
+    if verdict == "pass":
+        return "✓ The certificate signs in (the negative test was not run).", "success"
+    if negative is not None and negative.alarm:
+        return "✗ ALARM: a request without the certificate got a token (see step 8).", "error"
+    if not positive.ok:
+        return "✗ The positive test did not pass: the set-up is not finished.", "error"
+    return "! Inconclusive: the negative test did not prove everything (see step 8).", "warning"
+
+
+def expiry_text(not_after: datetime | None, now: datetime | None = None) -> str:
+    """"2027-11-27 09:55 UTC (365 days left)", or how long ago it expired."""
+    if not_after is None:
+        return "unknown"
+    days = (not_after - (now or utc_now())).days
+    when = f"{not_after:%Y-%m-%d %H:%M} UTC"
+    if days < 0:
+        return f"{when} (expired {-days} days ago)"
+    return f"{when} ({days} days left)"
+
+
+# --- the wizard's words for an engine error ------------------------------------------------
+
+# The command line's hints name its options; in the wizard the same inputs are fields of the
+# Name step, and Back is the way to them.
+_WIZARD_HINTS: dict[Input, str] = {
+    "name": "Go back and choose another name (the Certificate name field on step 2).",
+    "out": "Go back and choose another folder (the Output folder field on step 2).",
+    "passphrase": "Go back and check the passphrase (step 2).",
+}
+
+
+def wizard_hint(error: UserError, fallback: str) -> str:
+    """What to do, in the wizard's words: the hint for the input at fault, else the engine's
+    own hint (it names no option), else `fallback`."""
+    if error.option is not None:
+        return _WIZARD_HINTS[error.option]
+    return error.hint or fallback
