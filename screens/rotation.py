@@ -38,8 +38,7 @@ from wizard.rotation.work import (
 from wizard.session import WizardState
 
 if TYPE_CHECKING:
-    from wizard.signin.plan import Check as Step
-    from wizard.signin.plan import ProbeResult
+    from wizard.signin.plan import Check, ProbeResult
     from wizard.signin.settings import Credential
 
 BUTTON_LABELS_DEMO = {
@@ -164,7 +163,7 @@ class RotationScreen(StepScreen):
             indicator.update(f"Renew {self.profile.name} · done")
         else:
             indicator.update(
-                f"Renew {self.profile.name} · Step {stage_number(step)} of {len(STAGES)} · {title}"
+                f"Renew {self.profile.name} · @@Check {stage_number(step)} of {len(STAGES)} · {title}"
             )
         lines = []
         for index, each in enumerate(STAGES, start=1):
@@ -370,7 +369,7 @@ class RotationScreen(StepScreen):
     def progress_update(self, text: str) -> None:
         self.post_message(RotationProgress(text))
 
-    def check_update(self, check: Step) -> None:
+    def check_update(self, check: Check) -> None:
         self.post_message(RotationProgress(f"{check.status.name.lower():>7}  {check.title}"))
 
     def probe_update(self, probe: ProbeResult) -> None:
@@ -424,7 +423,7 @@ def _report(outcome: StageOutcome) -> str:
 
 
 def _test_report(outcome: RotationTestOutcome) -> str:
-    lines = [f"{s.status.name.lower():>7}  {s.title}" for s in outcome.positive.steps]
+    lines = [f"{s.status.name.lower():>7}  {s.title}" for s in outcome.positive.checks]
     if outcome.negative is not None:
         lines += [f"{_probe_mark(p):>7}  {p.title}" for p in outcome.negative.probes]
     error = outcome.positive.error

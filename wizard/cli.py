@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument(
         "--just-uploaded",
         action="store_true",
-        help="the certificate was uploaded moments ago: retry 'key not found' (AADSTS700027) for up to a minute",
+        help="the certificate was just uploaded: retry 'key not found' (AADSTS700027) for up to a minute",
     )
     _add_json(test)
 

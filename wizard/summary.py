@@ -11,21 +11,17 @@ import re
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from wizard.clock import utc_now
 from wizard.entra_portal import THUMBPRINT_COLUMN
 from wizard.profiles import Profile
+from wizard.signin.clouds import CLOUDS
 from wizard.snippets import SNIPPET_TITLES, snippets
 
 if TYPE_CHECKING:
     from wizard.signin.plan import NegativeResult, PositiveResult
 
-CLOUD_LABELS = {
-    "global": "Global (login.microsoftonline.com)",
-    "usgov": "US Government GCC High (login.microsoftonline.us)",
-    "usgov-dod": "US Government DoD (login.microsoftonline.us)",
-    "china": "China, operated by 21Vianet (login.partner.microsoftonline.cn)",
-}
 _SNIPPET_LANGUAGES = {
     "powershell": "powershell",
     "exchange-online": "powershell",
@@ -39,7 +35,10 @@ def _cloud_line(profile: Profile, demo_authority_host: str | None) -> str:
     """Where the app signs in. A demo profile names the demo tenant, never a Microsoft cloud:
     its IDs exist only there (the profile's `cloud` is just what its snippets are written for)."""
     if not profile.demo:
-        return f"- Cloud: {CLOUD_LABELS.get(profile.cloud, profile.cloud)}"
+        cloud = CLOUDS.get(profile.cloud)
+        if cloud is None:
+            return f"- Cloud: {profile.cloud}"
+        return f"- Cloud: {cloud.label}, {urlsplit(cloud.authority_host).hostname}"
     # The demo tenant listens on a new port each time it starts: say which run this was.
     where = f"; {_code(demo_authority_host)} in this run" if demo_authority_host else ""
     return (

@@ -189,7 +189,7 @@ class _Run:
 
     def report_test(self, outcome: work.RotationTestOutcome, profile: Profile) -> None:
         positive, negative = outcome.positive, outcome.negative
-        for check in positive.steps:
+        for check in positive.checks:
             self.say(
                 f"   [{check.status.name:<7}] {check.title}"
                 + (f": {check.detail}" if check.detail else "")

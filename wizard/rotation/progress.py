@@ -60,13 +60,13 @@ def check_stage_allowed(profile: Profile, stage: str) -> None:
     # The user-facing words keep "step": the command line's option is --step.
     if stage_done(profile, stage):
         raise UserError(
-            f'Step "{stage}" of the rotation of "{profile.name}" is already done; '
+            f'Stage "{stage}" of the rotation of "{profile.name}" is already done; '
             f'the next one is "{current}".',
             hint=f"Run: entra-cert-wizard rotate {profile.shell_name} --step {current}",
             exit_code=2,
         )
     raise UserError(
-        f'Step "{stage}" cannot run yet: the rotation of "{profile.name}" is at "{current}" '
+        f'Stage "{stage}" cannot run yet: the rotation of "{profile.name}" is at "{current}" '
         f"({stage_title(current)}).",
         hint=f"Run: entra-cert-wizard rotate {profile.shell_name} --step {current}",
         exit_code=2,

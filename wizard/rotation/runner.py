@@ -28,8 +28,7 @@ from wizard.rotation.stages import ROTATION_DONE, KeyRole, Stage, asks_the_user,
 from wizard.signin.settings import DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
-    from wizard.signin.plan import Check as Step
-    from wizard.signin.plan import ProbeResult
+    from wizard.signin.plan import Check, ProbeResult
     from wizard.signin.settings import Credential
 
 
@@ -48,7 +47,7 @@ class RotationCallbacks:
     # Called once a stage has what it needs, just before its work starts.
     starting: Callable[[Stage, Profile], None] | None = None
     on_progress: Callable[[str], None] | None = None
-    on_check: Callable[[Step], None] | None = None
+    on_check: Callable[[Check], None] | None = None
     on_probe: Callable[[ProbeResult], None] | None = None
     cancel: threading.Event | None = None
     timeout: float = DEFAULT_TIMEOUT

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wizard.clock import utc_now
+from wizard.entra_portal import ADMIN_CENTER_URL, CERTIFICATES, UPLOAD_CERTIFICATE
 from wizard.errors import UserError
 from wizard.profiles import Profile, RotationState, save_profile
 from wizard.rotation.access import registered_thumbprints
@@ -29,22 +30,12 @@ from wizard.rotation.stages import stage_number
 
 if TYPE_CHECKING:
     from wizard.portal import PortalClient
-    from wizard.signin.plan import Check as Step
-    from wizard.signin.plan import NegativeResult, PositiveResult, ProbeResult
+    from wizard.signin.plan import Check, NegativeResult, PositiveResult, ProbeResult
     from wizard.signin.settings import ConnectionSettings, Credential
 
 OLD_KEY_REFUSED_CODE = "AADSTS700027"
 _DATED_SUFFIX = re.compile(r"-\d{8}(-\d+)?$")
 
-PORTAL_CLICKS_UPLOAD = (
-    "Entra admin center (https://entra.microsoft.com) › Identity › Applications › "
-    "App registrations › All applications › your app › Certificates & secrets › "
-    "Certificates › Upload certificate"
-)
-PORTAL_CLICKS_DELETE = (
-    "Entra admin center (https://entra.microsoft.com) › Identity › Applications › "
-    "App registrations › All applications › your app › Certificates & secrets › Certificates"
-)
 
 
 def _new_folder_stem(old_stem: str, root: Path, now: datetime) -> str:
@@ -131,7 +122,7 @@ def upload_instructions(profile: Profile) -> list[str]:
     state = profile.rotation
     cer = state.new_cer_path if state is not None else None
     return [
-        f"Open: {PORTAL_CLICKS_UPLOAD}",
+        f"Open: {UPLOAD_CERTIFICATE} ({ADMIN_CENTER_URL})",
         f"   (the app with Application (client) ID {profile.client_id})",
         f"Choose the file: {cer}",
         "Description: anything, e.g. the date; then Add.",
@@ -179,7 +170,7 @@ def test_new_certificate(
     settings: ConnectionSettings,
     credential: Credential,
     *,
-    on_check: Callable[[Step], None] | None = None,
+    on_check: Callable[[Check], None] | None = None,
     on_probe: Callable[[ProbeResult], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> RotationTestOutcome:
@@ -235,7 +226,7 @@ def removal_instructions(profile: Profile) -> list[str]:
     )
     new = state.new_thumbprint_sha1 if state is not None else ""
     return [
-        f"Open: {PORTAL_CLICKS_DELETE}",
+        f"Open: {CERTIFICATES} ({ADMIN_CENTER_URL})",
         f"   (the app with Application (client) ID {profile.client_id})",
         f"Find the OLD certificate, thumbprint {old}, and click its Delete (bin) icon; confirm.",
         f"Keep the NEW one, thumbprint {new}.",

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from wizard.entra_portal import UPLOAD_CERTIFICATE
 from wizard.errors import UserError
 
 ERROR_PAGE = "https://login.microsoftonline.com/error?code={code}"
@@ -34,12 +35,6 @@ REQUESTS_TLS_DOC = (
 )
 REQUESTS_PROXY_DOC = "https://requests.readthedocs.io/en/latest/user/advanced/#proxies"
 THROTTLING_DOC = "https://learn.microsoft.com/en-us/graph/throttling"
-
-_UPLOAD_PATH = (
-    "Entra admin center > App registrations > your app > Certificates & secrets > "
-    "Certificates > Upload certificate"
-)
-
 
 @dataclass(frozen=True)
 class Explanation:
@@ -106,7 +101,7 @@ _AADSTS: dict[int, Explanation] = {
             700027,
             "Certificate not accepted",
             "Entra ID did not accept the certificate that signed the request.",
-            f"Upload the .cer file to the app registration: {_UPLOAD_PATH}; then compare the "
+            f"Upload the .cer file to the app registration: {UPLOAD_CERTIFICATE}; then compare the "
             "thumbprint the portal shows with this certificate's.",
             CERT_CREDENTIALS_DOC,
         ),

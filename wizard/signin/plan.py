@@ -133,11 +133,6 @@ class PositiveResult:
     cancelled: bool = False
     tenant_id: str | None = None
 
-    @property
-    def steps(self) -> list[Check]:
-        """The checks under the name the rotation code still reads."""
-        return self.checks
-
     def check(self, key: str) -> Check | None:
         """The check with this key (a key of POSITIVE_CHECKS), if it is in the result."""
         return next((check for check in self.checks if check.key == key), None)
