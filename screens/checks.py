@@ -105,6 +105,7 @@ class Explained(Vertical):
 def user_error_explanation(error: Exception) -> Explanation:
     """A catalogue-style explanation for anything raised before the test could start."""
     from wizard.errors import UserError
+    from wizard.session import wizard_hint
     from wizard.signin.catalogue import Explanation, KeyLoadError, explain_exception
 
     if isinstance(error, KeyLoadError):
@@ -114,7 +115,7 @@ def user_error_explanation(error: Exception) -> Explanation:
             code="INPUT",
             title="The test could not start",
             cause=error.message,
-            fix=error.hint or "Go back a step and check the answers.",
+            fix=wizard_hint(error, "Go back a step and check the answers."),
         )
     return explain_exception(error)
 

@@ -262,13 +262,13 @@ class RotationScreen(StepScreen):
         self.show_stage()
 
     def problems(self) -> dict[str, str | None]:
-        from wizard.names import passphrase_problem as validate_passphrase
+        from wizard.names import passphrase_problem
 
         if self.stage != "generate" or self.query_one("#no-passphrase", Checkbox).value:
             return {}
         first = self.query_one("#new-pass", Input).value
         confirm = self.query_one("#new-pass-confirm", Input).value
-        problem = validate_passphrase(first, confirm)
+        problem = passphrase_problem(first, confirm)
         if problem is None:
             return {}
         differ = bool(first) and first != confirm

@@ -1,16 +1,17 @@
 """The engine stays light: importing the sign-in modules pulls in neither Textual nor
-MSAL nor requests (the wizard's first screen and `generate` must not pay for them), and the
-sign-in package imports in layers, without cycles."""
+MSAL nor requests (the wizard's first screen and `generate` must not pay for them); the plan
+names nothing heavy (the layers as a whole: test_engine_isolation)."""
 
 from __future__ import annotations
 
-import ast
 import email.utils
 import json
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from import_graph import import_graph, imported_names
 
 from wizard.signin.positive import _clock_skew
 
@@ -21,48 +22,15 @@ SIGNIN_MODULES = sorted(
 )
 
 
-def wizard_imports(path: Path) -> set[str]:
-    """Every wizard module `path` imports, at the top, inside functions or for type checking."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names if alias.name.startswith("wizard.")}
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "wizard":
-            # `from wizard.signin import plan` imports the module wizard.signin.plan.
-            found |= {f"{node.module}.{alias.name}" for alias in node.names}
-            found.add(str(node.module))
-    return found
-
-
-def engine_import_graph() -> dict[str, set[str]]:
-    modules: dict[str, Path] = {}
-    for path in WIZARD.rglob("*.py"):
-        parts = path.relative_to(WIZARD.parent).with_suffix("").parts
-        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
-    return {name: wizard_imports(path) & set(modules) for name, path in modules.items()}
-
-
-def test_the_signin_package_has_no_import_cycle() -> None:
-    """Checked with every import (lazy and type-only ones too): each module of the package
-    can be read knowing only the modules it names, never one that names it back."""
-    graph = engine_import_graph()
-    for start in SIGNIN_MODULES:
-        stack, seen = [start], set()
-        while stack:
-            for imported in graph[stack.pop()]:
-                assert imported != start, f"{start} is imported back by a module it imports"
-                if imported not in seen:
-                    seen.add(imported)
-                    stack.append(imported)
-
-
 def test_the_plan_names_no_heavy_module() -> None:
     """Screens and the CLI draw their rows from the plan before any test runs."""
-    assert engine_import_graph()["wizard.signin.plan"] <= {
+    assert import_graph()["wizard.signin.plan"] <= {
         "wizard.signin",
         "wizard.signin.catalogue",
         "wizard.signin.tokens",
     }
+    named = {name.split(".")[0] for name in imported_names(WIZARD / "signin" / "plan.py")}
+    assert not named & {"msal", "requests", "cryptography", "textual"}
 
 
 def test_signin_modules_import_nothing_heavy() -> None:
