@@ -255,9 +255,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+INTERRUPTED = "Interrupted: nothing was left half-written."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except KeyboardInterrupt:  # Ctrl+C while the arguments were read: nothing started yet
+        print(INTERRUPTED, file=sys.stderr)
+        return 130
     command = args.command or "wizard"
     try:
         module = importlib.import_module(f"wizard.commands.{command}")
@@ -270,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"hint: {error.hint}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
-        print("Interrupted: nothing was left half-written.", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         return 130
     except BrokenPipeError:
         # The reader went away (`... | head`): stop quietly, as other command-line tools do.
