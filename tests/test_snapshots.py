@@ -165,23 +165,26 @@ def settle_and_mask(replacements: dict[str, str]) -> Callable[[Pilot[None]], Awa
         for _ in range(3):
             await app.workers.wait_for_complete()
             await pilot.pause()
-        for widget in app.screen.query(Static):
-            content = widget.content
-            if isinstance(content, str):
-                new = masked(content, replacements)
-                if new != content:
-                    widget.update(new)
-            elif isinstance(content, Content):
-                new = masked(content.plain, replacements)
-                if new != content.plain:
-                    widget.update(new)
-        for field in app.screen.query(Input):
-            field.cursor_blink = False
-            new = masked(field.value, replacements)
-            if new != field.value:
-                field.value = new
-                field.cursor_position = len(new)
-        await pilot.pause()
+        # Twice: a row's last message from the worker can land after the first pass, and the
+        # masked text must then be laid out again before the picture.
+        for _ in range(2):
+            for widget in app.screen.query(Static):
+                content = widget.content
+                if isinstance(content, str):
+                    new = masked(content, replacements)
+                    if new != content:
+                        widget.update(new)
+                elif isinstance(content, Content):
+                    new = masked(content.plain, replacements)
+                    if new != content.plain:
+                        widget.update(new)
+            for field in app.screen.query(Input):
+                field.cursor_blink = False
+                new = masked(field.value, replacements)
+                if new != field.value:
+                    field.value = new
+                    field.cursor_position = len(new)
+            await pilot.pause()
 
     return run_before
 
