@@ -165,8 +165,8 @@ def settle_and_mask(replacements: dict[str, str]) -> Callable[[Pilot[None]], Awa
         for _ in range(3):
             await app.workers.wait_for_complete()
             await pilot.pause()
-        # Twice: a row's last message from the worker can land after the first pass, and the
-        # masked text must then be laid out again before the picture.
+        # Twice, each time laid out anew: a row's last message from the worker can land after
+        # the first pass, and an auto-height row must be measured with its final text.
         for _ in range(2):
             for widget in app.screen.query(Static):
                 content = widget.content
@@ -184,6 +184,7 @@ def settle_and_mask(replacements: dict[str, str]) -> Callable[[Pilot[None]], Awa
                 if new != field.value:
                     field.value = new
                     field.cursor_position = len(new)
+            app.screen.refresh(layout=True)
             await pilot.pause()
 
     return run_before
