@@ -30,7 +30,6 @@ DEFAULT_KEY_SIZE = 2048
 DEFAULT_DAYS = 365
 MAX_DAYS = names.MAX_DAYS
 LONG_VALIDITY_WARNING_DAYS = names.LONG_VALIDITY_WARNING_DAYS
-EXPIRY_WARNING_DAYS = 30  # days before expiry that every interface warns
 CLOCK_SKEW = dt.timedelta(minutes=5)
 MAX_INPUT_BYTES = 1024 * 1024  # no certificate, key or PFX a user brings is anywhere near this
 PFX_KDF_ROUNDS = 100_000

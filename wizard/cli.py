@@ -16,6 +16,8 @@ from collections.abc import Sequence
 
 from wizard import __version__
 from wizard.errors import UserError
+from wizard.names import EXPIRY_WARNING_DAYS
+from wizard.rotation.stages import STAGE_NAMES
 from wizard.signin.clouds import CLOUD_KEYS
 
 EXIT_USAGE = 2
@@ -202,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="list saved set-ups with their expiry",
         description="Every saved profile with days to expiry and whether its files are still there.",
         epilog="exit codes: 0 every certificate valid and its files present (a warning is printed "
-        "for any that expires within 30 days), 1 at least one certificate has expired or its files "
+        f"for any that expires within {EXPIRY_WARNING_DAYS} days), 1 at least one certificate has expired or its files "
         "are missing (so a monitoring job can alert), or the profiles file cannot be read, "
         "2 usage error",
     )
@@ -222,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("profile", help="the saved profile to rotate")
     rotate.add_argument(
         "--step",
-        choices=["generate", "upload", "test", "switch", "retire", "archive", "status"],
+        choices=[*STAGE_NAMES, "status"],
         default=None,
         help="run one step (default: the next one)",
     )

@@ -15,6 +15,7 @@ MAX_NAME_LENGTH = 64  # X.520 ub-common-name
 MIN_DAYS = 1
 MAX_DAYS = 3650
 LONG_VALIDITY_WARNING_DAYS = 730
+EXPIRY_WARNING_DAYS = 30  # days before expiry that every interface warns
 KEY_SIZES = (2048, 3072, 4096)
 MAX_PASSPHRASE_LENGTH = 1024
 MAX_PASSPHRASE_BYTES = 1023  # what OpenSSL (through cryptography) accepts to encrypt a key

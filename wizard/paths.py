@@ -42,6 +42,11 @@ def data_dir() -> Path:
     return user_data_path(APP_NAME, appauthor=False)
 
 
+def demo_tenant_dir() -> Path:
+    """Where the demo tenant keeps its state (CA, keys, apps) unless told otherwise."""
+    return data_dir() / "demo-tenant"
+
+
 def config_dir() -> Path:
     """The per-user config folder (saved profiles)."""
     override = _override()

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from wizard.clock import utc_now
 from wizard.entra_portal import THUMBPRINT_COLUMN
+from wizard.names import EXPIRY_WARNING_DAYS
 from wizard.profiles import Profile
 from wizard.signin.clouds import CLOUDS
 from wizard.snippets import SNIPPET_TITLES, snippets
@@ -81,7 +82,7 @@ def _expiry_line(profile: Profile, now: datetime) -> str:
         return f"{base}: **expired** {ago} day(s) ago. Rotate now: {rotate}."
     if status == "warning":
         return f"{base}: **{days} day(s) left**. Rotate soon: {rotate}."
-    return f"{base}: {days} days left. `entra-cert-wizard profiles` warns 30 days before."
+    return f"{base}: {days} days left. `entra-cert-wizard profiles` warns {EXPIRY_WARNING_DAYS} days before."
 
 
 def _test_lines(

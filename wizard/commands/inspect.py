@@ -15,7 +15,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from wizard import certs
+from wizard import certs, names
 from wizard.commands.generate import iso_utc
 from wizard.passphrase import open_with_passphrase
 
@@ -77,7 +77,7 @@ def run_checks(
         checks.append(Check("validity", "fail", f"not valid until {before:%Y-%m-%d %H:%M} UTC"))
     elif now >= after:
         checks.append(Check("validity", "fail", f"expired on {after:%Y-%m-%d %H:%M} UTC"))
-    elif days_left < certs.EXPIRY_WARNING_DAYS:
+    elif days_left < names.EXPIRY_WARNING_DAYS:
         checks.append(Check("validity", "warn", f"expires in {days_left} days: renew it soon"))
     else:
         checks.append(Check("validity", "ok", f"valid now, {days_left} days left"))

@@ -1,7 +1,7 @@
 """`entra-cert-wizard profiles`: every saved set-up, its expiry, and whether its files are there.
 
 Exit 0 when every certificate is valid and its files are present (warnings for those expiring
-within certs.EXPIRY_WARNING_DAYS are printed, not signalled), 1 when any has expired or lost its
+within names.EXPIRY_WARNING_DAYS are printed, not signalled), 1 when any has expired or lost its
 files, so a monitoring job can alert on the exit code alone.
 """
 
@@ -13,8 +13,8 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from wizard.certs import EXPIRY_WARNING_DAYS
 from wizard.clock import utc_now
+from wizard.names import EXPIRY_WARNING_DAYS
 from wizard.profiles import Profile, load_profiles, profile_to_json, profiles_file
 
 EXIT_ATTENTION = 1

@@ -107,9 +107,9 @@ class DemoTenant:
         graph_resource: str = GRAPH_RESOURCE,
     ) -> None:
         if state_dir is None:
-            from wizard.paths import data_dir
+            from wizard.paths import demo_tenant_dir
 
-            state_dir = data_dir() / "demo-tenant"
+            state_dir = demo_tenant_dir()
         if not allow_remote and not is_loopback(host):
             raise UserError(
                 f"The demo tenant only listens on this machine (loopback), not on '{host}'.",

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 
 from wizard.clock import utc_now
 from wizard.errors import UserError
+from wizard.paths import demo_tenant_dir
 from wizard.profiles.model import CLOUD_KEYS, Profile
-from wizard.profiles.store import default_demo_state_dir, get_profile
+from wizard.profiles.store import get_profile
 
 if TYPE_CHECKING:
     from wizard.storage import CertificateFiles
@@ -55,7 +56,7 @@ def profile_from_files(
         not_after=certs.not_valid_after(certificate),
         certificate_name=certs.subject_cn(certificate),
         demo=demo,
-        demo_state_dir=str(demo_state_dir or default_demo_state_dir()) if demo else None,
+        demo_state_dir=str(demo_state_dir or demo_tenant_dir()) if demo else None,
         organization_domain=organization_domain,
         created_at=utc_now(),
         last_test=last_test,
@@ -102,5 +103,5 @@ def connection_inputs_for_profile(name: str) -> ProfileConnectionInputs:
         demo=profile.demo,
         demo_state_dir=Path(profile.demo_state_dir)
         if profile.demo_state_dir
-        else (default_demo_state_dir() if profile.demo else None),
+        else (demo_tenant_dir() if profile.demo else None),
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from wizard.clock import utc_now
+from wizard.names import EXPIRY_WARNING_DAYS
 from wizard.rotation.stages import ROTATION_DONE, STAGE_NAMES
 from wizard.signin.clouds import CLOUDS
 
@@ -117,7 +118,6 @@ class Profile(_StoredRecord):
 
     def expiry_status(self, now: datetime | None = None) -> ExpiryStatus:
         """ "expired" once past not-after, "warning" within EXPIRY_WARNING_DAYS, else "ok"."""
-        from wizard.certs import EXPIRY_WARNING_DAYS  # lazily: certs loads cryptography
 
         moment = now or utc_now()
         if moment >= self.not_after:

@@ -17,7 +17,7 @@ from typing import Any, TypeVar, get_type_hints
 
 from wizard.clock import utc_now
 from wizard.errors import UserError
-from wizard.paths import config_dir, data_dir
+from wizard.paths import config_dir
 from wizard.profiles.model import TEST_VERDICTS, Profile, RotationState, profile_name_problem
 
 PROFILES_FILE_NAME = "profiles.json"
@@ -30,11 +30,6 @@ _Record = TypeVar("_Record", Profile, RotationState)
 def profiles_file() -> Path:
     """The one file that holds every profile: <config dir>/profiles.json."""
     return config_dir() / PROFILES_FILE_NAME
-
-
-def default_demo_state_dir() -> Path:
-    """Where the demo tenant keeps its state unless told otherwise (as DemoTenant does)."""
-    return data_dir() / "demo-tenant"
 
 
 def _stored_key(declared: Field[Any]) -> str:

@@ -61,9 +61,9 @@ def demo_tenant_for(profile: Profile) -> Iterator[DemoInfo | None]:
         yield None
         return
     from wizard.emulator import DemoTenant
-    from wizard.profiles.store import default_demo_state_dir
+    from wizard.paths import demo_tenant_dir
 
-    state_dir = Path(profile.demo_state_dir) if profile.demo_state_dir else default_demo_state_dir()
+    state_dir = Path(profile.demo_state_dir) if profile.demo_state_dir else demo_tenant_dir()
     tenant = DemoTenant(state_dir)
     info = tenant.start()
     try:

@@ -200,7 +200,7 @@ class _Notes:
 
 def _local_certificate_notes(credential: Credential) -> _Notes | tuple[str, Explanation]:
     """What the files alone tell: notes so far, or (why it can't work, its explanation)."""
-    from wizard import certs
+    from wizard import certs, names
 
     cert = credential.certificate
     if not certs.key_matches_certificate(credential.private_key, cert):
@@ -218,7 +218,7 @@ def _local_certificate_notes(credential: Credential) -> _Notes | tuple[str, Expl
         "key matches the certificate",
         f"valid until {not_after:%Y-%m-%d} ({days_left} days)",
     ]
-    if days_left < certs.EXPIRY_WARNING_DAYS:
+    if days_left < names.EXPIRY_WARNING_DAYS:
         return _Notes(notes, CheckStatus.WARN, catalogue.CERT_EXPIRES_SOON)
     return _Notes(notes, CheckStatus.OK, None)
 
