@@ -72,7 +72,7 @@ def demo_info(demo_tenant: DemoTenant) -> DemoInfo:
 @pytest.fixture(scope="session")
 def demo_portal(demo_info: DemoInfo) -> PortalClient:
     """A PortalClient for the session's demo tenant."""
-    return PortalClient(demo_info.portal, demo_info.ca_bundle, demo_info.admin_token)
+    return PortalClient.for_demo(demo_info)
 
 
 @dataclasses.dataclass(frozen=True)

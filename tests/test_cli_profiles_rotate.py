@@ -163,7 +163,7 @@ def test_demo_rotation_end_to_end_from_the_command_line(tmp_path: Path, demo_sta
         files = write_certificate_set(
             generated, "Cli Rotation", out_root=tmp_path / "certs", passphrase=OLD_PW.encode()
         ).files
-        portal = PortalClient(info.portal, info.ca_bundle, info.admin_token)
+        portal = PortalClient.for_demo(info)
         portal.upload_certificate(info.client_id, certs.cert_der(generated.certificate))
         profile = profile_from_files(
             name="cli-rot",

@@ -256,7 +256,7 @@ def fault(demo_tenant: DemoTenant) -> Iterator[Callable[[Fault], None]]:
 @pytest.fixture(scope="module")
 def credential(demo_info: DemoInfo) -> Credential:
     generated = certs.generate_certificate("FaultsEngine", days=90)
-    PortalClient(demo_info.portal, demo_info.ca_bundle, demo_info.admin_token).upload_certificate(
+    PortalClient.for_demo(demo_info).upload_certificate(
         demo_info.client_id, certs.cert_der(generated.certificate))
     return Credential(generated.certificate, generated.private_key)
 

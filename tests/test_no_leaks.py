@@ -113,7 +113,7 @@ def test_cli_runs_leak_nothing(
             "--passphrase-env", WRONG_ENV, *flags)
         run(f"inspect key, wrong passphrase {flags}", "inspect", str(cer), "--key", str(key),
             "--passphrase-env", WRONG_ENV, *flags)
-    PortalClient(demo_info.portal, demo_info.ca_bundle, demo_info.admin_token).upload_certificate(
+    PortalClient.for_demo(demo_info).upload_certificate(
         demo_info.client_id, cer.read_bytes())
     tenant = ["--authority-host", demo_info.authority_host, "--graph-endpoint",
               demo_info.graph_endpoint, "--ca-bundle", demo_info.ca_bundle,

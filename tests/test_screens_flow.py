@@ -82,7 +82,7 @@ def written_set(tmp_path_factory: pytest.TempPathFactory) -> tuple[storage.Certi
 
 def demo_state(info: DemoInfo, **answers: object) -> WizardState:
     state = WizardState(demo=True, demo_info=info,
-                        portal=PortalClient(info.portal, info.ca_bundle, info.admin_token))
+                        portal=PortalClient.for_demo(info))
     for name, value in answers.items():
         setattr(state, name, value)
     return state

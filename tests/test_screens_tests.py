@@ -78,7 +78,7 @@ def state_for(
     return WizardState(
         demo=True,
         demo_info=info,
-        portal=PortalClient(info.portal, info.ca_bundle, info.admin_token),
+        portal=PortalClient.for_demo(info),
         name=cert_set.name,
         passphrase=PASSPHRASE,
         files=cert_set.files,

@@ -95,7 +95,7 @@ def fixed(
         return WizardState(
             demo=True,
             demo_info=demo_info,
-            portal=PortalClient(demo_info.portal, demo_info.ca_bundle, demo_info.admin_token),
+            portal=PortalClient.for_demo(demo_info),
             name=NAME,
             out_dir=root,
             passphrase=PASSPHRASE,
