@@ -163,7 +163,7 @@ class RotationScreen(StepScreen):
             indicator.update(f"Renew {self.profile.name} · done")
         else:
             indicator.update(
-                f"Renew {self.profile.name} · @@Check {stage_number(step)} of {len(STAGES)} · {title}"
+                f"Renew {self.profile.name} · Step {stage_number(step)} of {len(STAGES)} · {title}"
             )
         lines = []
         for index, each in enumerate(STAGES, start=1):

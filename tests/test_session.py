@@ -59,7 +59,7 @@ def answers(files: CertificateFiles) -> WizardState:
 
 
 def passed() -> PositiveResult:
-    return PositiveResult(ok=True, steps=[], organization=ORGANIZATION, signed_in=True)
+    return PositiveResult(ok=True, checks=[], organization=ORGANIZATION, signed_in=True)
 
 
 # --- what a test needs -----------------------------------------------------------------------
@@ -138,7 +138,7 @@ def test_the_profile_is_saved_once_and_the_summary_records_the_verdict(
 
 def test_nothing_is_saved_before_the_certificate_signs_in(files: CertificateFiles) -> None:
     state = answers(files)
-    failed = PositiveResult(ok=False, steps=[])
+    failed = PositiveResult(ok=False, checks=[])
     assert save_tested_profile(state, failed) == (None, None)
     assert save_tested_profile(state, passed(), cancelled=True) == (None, None)
     state.start, state.profile_name = "test", "Picked on Welcome"
@@ -166,7 +166,7 @@ def test_a_new_certificate_under_a_saved_name_continues_its_history(
     earlier.thumbprint_sha1 = "AA" * 20  # another certificate
     earlier.created_at = datetime(2025, 1, 1, tzinfo=timezone.utc)
     earlier.retired = [{"thumbprint_sha1": "BB" * 20, "archive_folder": "/a"}]
-    earlier.rotation = RotationState(step="upload", started_at=earlier.created_at)
+    earlier.rotation = RotationState(stage="upload", started_at=earlier.created_at)
     save_profile(earlier)
     name, _problem = save_tested_profile(answers(files), passed())
     again = get_profile("SessionServer")
@@ -187,7 +187,7 @@ def test_a_saved_set_up_is_picked_up_again(files: CertificateFiles) -> None:
 
 def test_the_organization_domain_prefers_the_initial_one() -> None:
     assert organization_domain(passed()) == TENANT
-    assert organization_domain(PositiveResult(ok=True, steps=[])) is None
+    assert organization_domain(PositiveResult(ok=True, checks=[])) is None
     assert organization_domain(None) is None
 
 

@@ -16,9 +16,6 @@ from collections.abc import Sequence
 
 from wizard import __version__
 from wizard.errors import UserError
-from wizard.names import EXPIRY_WARNING_DAYS
-from wizard.rotation.stages import STAGE_NAMES
-from wizard.signin.clouds import CLOUD_KEYS
 
 EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what the shell reports for a closed pipe
@@ -69,6 +66,11 @@ def _add_json(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # Inside, not at the top: main() reads the command line within its Ctrl+C handling.
+    from wizard.names import EXPIRY_WARNING_DAYS
+    from wizard.rotation.stages import STAGE_NAMES
+    from wizard.signin.clouds import CLOUD_KEYS
+
     parser = _Parser(
         prog="entra-cert-wizard",
         description=DESCRIPTION,
