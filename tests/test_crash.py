@@ -31,7 +31,8 @@ NAME = "Crash"
 PASSPHRASE = "crash-Passphrase-4e1d"
 PASS_ENV = "ECW_CRASH_PASSPHRASE"
 SET_FILES = sorted(f"{NAME}{suffix}" for suffix in (".cer", ".key", ".pem", ".pfx"))
-CLI = "import sys, wizard.cli; sys.exit(wizard.cli.main(sys.argv[1:]))"
+# The command as installed: the console script runs wizard.entry.run.
+CLI = "import sys, wizard.entry; sys.exit(wizard.entry.run(sys.argv[1:]))"
 # The same command where renameat2(RENAME_EXCHANGE) is unavailable (other kernels, macOS).
 CLI_NO_EXCHANGE = (
     "import sys, wizard.storage as storage; storage._exchange = lambda first, second: False\n"

@@ -1,5 +1,5 @@
 """`python -m wizard` does what the `entra-cert-wizard` command does."""
 
-from wizard.cli import main
+from wizard.entry import run
 
-raise SystemExit(main())
+raise SystemExit(run())

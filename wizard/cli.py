@@ -11,11 +11,12 @@ import argparse
 import contextlib
 import importlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
 from wizard import __version__
-from wizard.errors import UserError
+from wizard.errors import EXIT_INTERRUPTED, INTERRUPTED, UserError
 
 EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what the shell reports for a closed pipe
@@ -259,15 +260,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-INTERRUPTED = "Interrupted: nothing was left half-written."
-
-
 def main(argv: Sequence[str] | None = None) -> int:
+    with contextlib.suppress(ValueError):  # ValueError: not the main thread (tests), nothing to do
+        # From here on Ctrl+C is a KeyboardInterrupt again, so a command can clean up after it.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         args = build_parser().parse_args(argv)
     except KeyboardInterrupt:  # Ctrl+C while the arguments were read: nothing started yet
         print(INTERRUPTED, file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     command = args.command or "wizard"
     try:
         module = importlib.import_module(f"wizard.commands.{command}")
@@ -281,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error.exit_code
     except KeyboardInterrupt:
         print(INTERRUPTED, file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`... | head`): stop quietly, as other command-line tools do.
         _silence_stdout()

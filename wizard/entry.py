@@ -1,0 +1,28 @@
+"""The process's entry point (the `entra-cert-wizard` command and `python -m wizard`).
+
+Ctrl+C is quiet from the first moment: until the command line takes over, an interrupt
+(while Python loads the program) ends the process with the same one line a running command
+prints, never a traceback. Nothing can be half-written yet: no command has started.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+
+from wizard.errors import EXIT_INTERRUPTED, INTERRUPTED
+
+
+def _interrupted_while_starting(signum: int, frame: FrameType | None) -> None:
+    print(INTERRUPTED, file=sys.stderr)
+    raise SystemExit(EXIT_INTERRUPTED)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Quiet Ctrl+C first, then load and run the command line."""
+    signal.signal(signal.SIGINT, _interrupted_while_starting)
+    from wizard.cli import main
+
+    return main(argv)
