@@ -209,3 +209,23 @@ def test_ctrl_c_at_random_moments_is_one_line_and_leaves_old_or_new(tmp_path: Pa
             assert before.final in after.backups.values()
     print(f"Ctrl+C outcomes (exit code: runs): {codes}")
     assert codes.get(130, 0) >= 3, codes
+
+
+def test_ctrl_c_while_the_program_loads_is_the_same_one_line() -> None:
+    """The interrupt lands while Python is still importing the command line (a slow disk, a
+    cold start): the installed command ends with the one line, never a traceback."""
+    script = (
+        "import importlib.abc, os, signal, sys\n"
+        "class InterruptOnLoad(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name == 'wizard.cli':\n"
+        "            os.kill(os.getpid(), signal.SIGINT)\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, InterruptOnLoad())\n"
+        "import wizard.entry\n"
+        "sys.exit(wizard.entry.run(['--version']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert (done.returncode, done.stdout) == (130, "")
+    assert done.stderr == "Interrupted: nothing was left half-written.\n"
