@@ -1,5 +1,6 @@
-"""A saved demo profile whose certificate is uploaded to the demo tenant, for the rotation
-tests (engine and screen), and the thumbprints to remove from the tenant afterwards."""
+"""Saved profiles for the rotation tests (engine and screen): a demo profile whose certificate
+is uploaded to the demo tenant, a real-tenant one, and the thumbprints to remove from the
+demo tenant afterwards."""
 
 from __future__ import annotations
 
@@ -37,6 +38,23 @@ def save_uploaded_demo_profile(
         demo=True,
         demo_state_dir=Path(demo_info.state_dir),
         last_test=last_test,
+    )
+    save_profile(profile)
+    return profile
+
+
+def save_real_tenant_profile(*, certificate_name: str, profile_name: str, out_root: Path) -> Profile:
+    """A certificate without a passphrase, saved as a profile of a (never reached) real tenant."""
+    generated = certs.generate_certificate(certificate_name)
+    files = write_certificate_set(
+        generated, certificate_name, out_root=out_root, passphrase=None
+    ).files
+    profile = profile_from_files(
+        name=profile_name,
+        files=files,
+        cloud="global",
+        tenant="contoso.onmicrosoft.com",
+        client_id="11111111-2222-4333-8444-555555555555",
     )
     save_profile(profile)
     return profile

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from demo_profiles import save_real_tenant_profile
 
-from wizard import certs
-from wizard.profiles import Profile, get_profile, profile_from_files, profile_to_json, save_profile
+from wizard.profiles import Profile, get_profile, profile_to_json
 from wizard.rotation.progress import next_stage, status_lines
 from wizard.rotation.runner import RotationCallbacks, run_stage, run_until_waiting
 from wizard.rotation.stages import (
@@ -20,21 +20,12 @@ from wizard.rotation.stages import (
     stage_number,
     stage_title,
 )
-from wizard.storage import write_certificate_set
 
 
 def real_profile(tmp_path: Path) -> Profile:
-    generated = certs.generate_certificate("Runner")
-    files = write_certificate_set(generated, "Runner", out_root=tmp_path, passphrase=None).files
-    profile = profile_from_files(
-        name="runner",
-        files=files,
-        cloud="global",
-        tenant="contoso.onmicrosoft.com",
-        client_id="11111111-2222-4333-8444-555555555555",
+    return save_real_tenant_profile(
+        certificate_name="Runner", profile_name="runner", out_root=tmp_path
     )
-    save_profile(profile)
-    return profile
 
 
 def callbacks(asked: list[str], *, yes: bool) -> RotationCallbacks:

@@ -7,17 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from demo_profiles import rotation_thumbprints, save_uploaded_demo_profile
+from demo_profiles import rotation_thumbprints, save_real_tenant_profile, save_uploaded_demo_profile
 from textual.app import App
 from textual.widgets import Button, Checkbox, Input, Static
 
 from screens.base import Nav
 from screens.rotation import RotationScreen
-from wizard import certs
-from wizard.profiles import Profile, get_profile, profile_from_files, save_profile
+from wizard.profiles import Profile, get_profile
 from wizard.rotation import progress
 from wizard.session import WizardState
-from wizard.storage import write_certificate_set
 
 SIZE = (80, 24)  # everything essential must work at 80x24
 
@@ -182,16 +180,9 @@ async def test_passphrase_mismatch_stays_with_the_message_beside_the_field(
 
 
 async def test_real_tenant_upload_shows_the_clicks_and_waits_for_the_user(tmp_path: Path) -> None:
-    generated = certs.generate_certificate("Real Renew")
-    files = write_certificate_set(generated, "Real Renew", out_root=tmp_path, passphrase=None).files
-    profile = profile_from_files(
-        name="real-renew",
-        files=files,
-        cloud="global",
-        tenant="contoso.onmicrosoft.com",
-        client_id="11111111-2222-4333-8444-555555555555",
+    profile = save_real_tenant_profile(
+        certificate_name="Real Renew", profile_name="real-renew", out_root=tmp_path
     )
-    save_profile(profile)
     app = Host(WizardState(demo=False), profile.name)
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
