@@ -546,3 +546,35 @@ def test_unreadable_file(tmp_path: Path) -> None:
     locked.chmod(0)
     with pytest.raises(UserError, match="permission"):
         certs.load_certificate_file(locked)
+
+
+def test_a_wrong_passphrase_is_named_even_when_it_decrypts_to_garbage() -> None:
+    """About one wrong passphrase in 256 decrypts an encrypted key to bytes with valid padding
+    that are no key; the user must still hear "the passphrase does not open it"."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = certs.key_pem(key, b"right passphrase")
+    garbage: list[bytes] = []
+    for attempt in range(5000):
+        wrong = f"wrong {attempt}".encode()
+        try:
+            serialization.load_pem_private_key(pem, password=wrong)
+        except ValueError as error:
+            if "decrypt" not in str(error).lower() and "password" not in str(error).lower():
+                garbage.append(wrong)
+                if len(garbage) == 3:
+                    break
+    assert len(garbage) == 3, "no wrong passphrase decrypted to garbage in 5000 tries"
+    for wrong in [*garbage, b"plainly wrong"]:
+        with pytest.raises(certs.WrongPassphrase, match="The passphrase does not open"):
+            certs.load_private_key_bytes(pem, wrong, "k.key")
+    der = key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"right passphrase"),
+    )
+    with pytest.raises(certs.WrongPassphrase):
+        certs.load_private_key_bytes(der, b"plainly wrong", "k.der")
+    damaged = pem.replace(b"\n", b"")[:200]
+    with pytest.raises(UserError) as caught:
+        certs.load_private_key_bytes(damaged, b"anything", "k.key")
+    assert not isinstance(caught.value, certs.WrongPassphrase)

@@ -11,6 +11,7 @@ import base64
 import datetime as dt
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -370,7 +371,11 @@ def load_private_key_bytes(
             hint="Put the passphrase in an environment variable and pass --passphrase-env VAR.",
         ) from None
     except ValueError as error:
-        if "password" in str(error).lower() or "decrypt" in str(error).lower():
+        said = str(error).lower()
+        # A wrong passphrase usually fails the decryption itself, but about one in 256 decrypts
+        # to bytes with valid padding that are no key: for an encrypted key that, too, means
+        # the passphrase does not open it.
+        if "password" in said or "decrypt" in said or (passphrase and _encrypted(loader, data)):
             raise WrongPassphrase(
                 f"The passphrase does not open {source}.",
                 hint="Check the passphrase (and which environment variable holds it).",
@@ -382,6 +387,17 @@ def load_private_key_bytes(
     except UnsupportedAlgorithm:
         raise UserError(f"{source} uses a key type or cipher this tool cannot read.") from None
     return _require_rsa(key, source)
+
+
+def _encrypted(loader: Callable[..., object], data: bytes) -> bool:
+    """True when `data` is a private key that only opens with a passphrase."""
+    try:
+        loader(data, password=None)
+    except TypeError:  # "Password was not given but private key is encrypted"
+        return True
+    except (ValueError, UnsupportedAlgorithm):
+        return False
+    return False
 
 
 def load_private_key_file(
