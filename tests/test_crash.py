@@ -229,3 +229,27 @@ def test_ctrl_c_while_the_program_loads_is_the_same_one_line() -> None:
                           timeout=60)
     assert (done.returncode, done.stdout) == (130, "")
     assert done.stderr == "Interrupted: nothing was left half-written.\n"
+
+
+def test_ctrl_c_inside_pythons_own_callbacks_prints_no_traceback() -> None:
+    """An interrupt that lands inside a clean-up callback (an import's module lock, a weakref)
+    cannot interrupt anything: it is dropped quietly; any other such error is still shown."""
+    script = (
+        "import sys, weakref, wizard.entry\n"
+        "try:\n"
+        "    wizard.entry.run(['--version'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "class Thing: pass\n"
+        "def interrupted(ref): raise KeyboardInterrupt\n"
+        "def broken(ref): raise RuntimeError('a real bug')\n"
+        "first, second = Thing(), Thing()\n"
+        "refs = [weakref.ref(first, interrupted), weakref.ref(second, broken)]\n"
+        "del first, second\n"
+        "print('went on')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0 and done.stdout.endswith("went on\n")
+    assert "KeyboardInterrupt" not in done.stderr
+    assert "RuntimeError: a real bug" in done.stderr

@@ -20,9 +20,21 @@ def _interrupted_while_starting(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(EXIT_INTERRUPTED)
 
 
+def _quiet_about_lost_interrupts(unraisable: sys.UnraisableHookArgs) -> None:
+    """Python cannot raise inside its own clean-up callbacks (an import's module lock, a
+    weakref): a Ctrl+C landing exactly there interrupts nothing, and is dropped without the
+    traceback Python would print. Every other such error is reported as usual."""
+    if unraisable.exc_type is not None and issubclass(
+        unraisable.exc_type, (KeyboardInterrupt, SystemExit)
+    ):
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """Quiet Ctrl+C first, then load and run the command line."""
     signal.signal(signal.SIGINT, _interrupted_while_starting)
+    sys.unraisablehook = _quiet_about_lost_interrupts
     from wizard.cli import main
 
     return main(argv)
