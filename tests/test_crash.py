@@ -198,7 +198,7 @@ def test_ctrl_c_at_random_moments_is_one_line_and_leaves_old_or_new(tmp_path: Pa
         codes[process.returncode] = codes.get(process.returncode, 0) + 1
         # -SIGINT: the signal came before Python set up its handler, or after it was done
         # (at interpreter exit): either way nothing is half-written.
-        assert process.returncode in (0, 130, -signal.SIGINT), (attempt, process.returncode)
+        assert process.returncode in (0, 130, -signal.SIGINT), (attempt, process.returncode, stderr)
         assert "Traceback" not in stderr, stderr
         if process.returncode == 130:
             assert "Interrupted" in stderr

@@ -15,8 +15,8 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from wizard import __version__
-from wizard.errors import EXIT_INTERRUPTED, INTERRUPTED, UserError
+from wizard import EXIT_INTERRUPTED, INTERRUPTED, __version__
+from wizard.errors import UserError
 
 EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what the shell reports for a closed pipe

@@ -2,25 +2,23 @@
 
 Ctrl+C is quiet from the first moment: until the command line takes over, an interrupt
 (while Python loads the program) ends the process with the same one line a running command
-prints, never a traceback. Nothing can be half-written yet: no command has started.
+prints, never a traceback. Nothing can be half-written yet: no command has started. So this
+module loads as little as it can before the handler is in place (no typing, no annotations
+import).
 """
-
-from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Sequence
-from types import FrameType
 
-from wizard.errors import EXIT_INTERRUPTED, INTERRUPTED
+from wizard import EXIT_INTERRUPTED, INTERRUPTED
 
 
-def _interrupted_while_starting(signum: int, frame: FrameType | None) -> None:
+def _interrupted_while_starting(signum: int, frame: object) -> None:
     print(INTERRUPTED, file=sys.stderr)
     raise SystemExit(EXIT_INTERRUPTED)
 
 
-def _quiet_about_lost_interrupts(unraisable: sys.UnraisableHookArgs) -> None:
+def _quiet_about_lost_interrupts(unraisable: "sys.UnraisableHookArgs") -> None:
     """Python cannot raise inside its own clean-up callbacks (an import's module lock, a
     weakref): a Ctrl+C landing exactly there interrupts nothing, and is dropped without the
     traceback Python would print. Every other such error is reported as usual."""
@@ -31,7 +29,7 @@ def _quiet_about_lost_interrupts(unraisable: sys.UnraisableHookArgs) -> None:
     sys.__unraisablehook__(unraisable)
 
 
-def run(argv: Sequence[str] | None = None) -> int:
+def run(argv: "list[str] | None" = None) -> int:
     """Quiet Ctrl+C first, then load and run the command line."""
     signal.signal(signal.SIGINT, _interrupted_while_starting)
     sys.unraisablehook = _quiet_about_lost_interrupts

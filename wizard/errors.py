@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-INTERRUPTED = "Interrupted: nothing was left half-written."
-"""What Ctrl+C prints, from the first moment of the process to the last."""
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, what the shell reports for Ctrl+C
-
 Input = Literal["name", "out", "passphrase"]
 """The inputs an error can blame, named as the command line names them (`--name`, `--out`,
 `--passphrase-env`); the wizard shows the same inputs as fields of its Name step."""
