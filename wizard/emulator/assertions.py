@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import math
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -97,7 +98,13 @@ def _number(claims: dict[str, object], name: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise errors.malformed_assertion(f"The '{name}' claim is not a number.")
-    return float(value)
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer beyond any float
+        seconds = math.inf
+    if not math.isfinite(seconds):  # NaN compares false with everything: never "expired"
+        raise errors.malformed_assertion(f"The '{name}' claim is not a finite number.")
+    return seconds
 
 
 def _utc(seconds: float) -> datetime:

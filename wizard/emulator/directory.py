@@ -25,6 +25,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from wizard import certs
+from wizard.emulator import strict_json
 from wizard.emulator._files import atomic_write, ensure_private_dir, state_lock
 from wizard.errors import UserError
 
@@ -274,7 +275,7 @@ class Directory:
 
     def _load(self) -> None:
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = strict_json.loads(self.path.read_bytes())
             tenant = data["tenant"]
             self.tenant = Tenant(
                 tenant_id=str(tenant["tenant_id"]),

@@ -16,6 +16,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from wizard.emulator import strict_json
+
 # Generous for x5c chains, small enough that a hostile header cannot cost much.
 MAX_JWT_LENGTH = 16 * 1024
 MAX_HEADER_LENGTH = 8 * 1024
@@ -63,9 +65,10 @@ def parse_compact(token: str) -> CompactJws:
     if len(header_b64) > MAX_HEADER_LENGTH:
         raise JoseError("The token header is too large.")
     try:
-        header = json.loads(b64url_decode(header_b64))
-        claims = json.loads(b64url_decode(payload_b64))
-    except (JoseError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        # Non-finite numbers and deep nesting are malformed too (strict_json says why).
+        header = strict_json.loads(b64url_decode(header_b64))
+        claims = strict_json.loads(b64url_decode(payload_b64))
+    except (JoseError, strict_json.StrictJsonError) as error:
         raise JoseError("The token header or payload is not base64url-encoded JSON.") from error
     if not isinstance(header, dict) or not isinstance(claims, dict):
         raise JoseError("The token header and payload must be JSON objects.")

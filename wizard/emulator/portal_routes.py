@@ -15,10 +15,10 @@ Errors are {"error": {"code", "message"}}.
 from __future__ import annotations
 
 import hmac
-import json
 import urllib.parse
 from typing import TYPE_CHECKING
 
+from wizard.emulator import strict_json
 from wizard.emulator.directory import PortalError
 from wizard.emulator.faults import Fault
 from wizard.emulator.transport import RequestHandler, plain_error
@@ -123,8 +123,8 @@ def _route(
 def _faults(handler: RequestHandler, tenant: DemoTenant, method: str, body: bytes) -> None:
     if method == "POST":
         try:
-            fault = Fault.from_json(json.loads(body or b"null"))
-        except (ValueError, UnicodeDecodeError) as error:
+            fault = Fault.from_json(strict_json.loads(body or b"null"))
+        except ValueError as error:  # StrictJsonError included
             raise PortalError(400, "InvalidFault", f"The fault is not valid: {error}.") from None
         tenant.set_fault(fault)
         handler.send_json(200, {"fault": fault.to_json()})
@@ -141,7 +141,7 @@ def _faults(handler: RequestHandler, tenant: DemoTenant, method: str, body: byte
 def _json_object(body: bytes, empty: str) -> dict[str, object] | None:
     """The body as a JSON object (`empty` stands in for no body), or None when it is not one."""
     try:
-        value = json.loads(body or empty.encode())
-    except (ValueError, UnicodeDecodeError):
+        value = strict_json.loads(body or empty.encode())
+    except strict_json.StrictJsonError:
         return None
     return value if isinstance(value, dict) else None
