@@ -2,8 +2,11 @@
 
 One ThreadingHTTPServer. TLS handshakes happen in the per-connection thread (not in the
 accept loop) and every socket has a timeout, so a slow or silent client only ever holds its
-own thread. Request bodies are capped and connections counted. What a request means is not
-decided here: each one goes to the `Responder` the server was given (the demo tenant's router).
+own thread. Request bodies are capped; the open connections are kept in a ConnectionTable,
+which gives every wait (handshake, idle, a request arriving) one total deadline and makes
+room for a new connection by closing the one that has waited longest, so slow clients cannot
+starve the rest. What a request means is not decided here: each one goes to the `Responder`
+the server was given (the demo tenant's router).
 """
 
 from __future__ import annotations
@@ -22,14 +25,25 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from wizard.emulator.connections import ConnectionTable
+
 log = logging.getLogger("wizard.emulator")
 
 MAX_BODY = 64 * 1024
 DRAIN_LIMIT = 1024 * 1024
-# Each connection holds a thread until it closes or idles out; beyond this many the newest
-# connection is closed at once, so a flood cannot exhaust the process.
+# Each connection holds a thread until it closes or idles out. With this many open, a new
+# one takes the place of the connection that has waited longest for its request (or is
+# closed at once when every connection is being answered), so a flood cannot exhaust the
+# process nor lock out the next client.
 MAX_CONNECTIONS = 512
+# One address may hold this many; on loopback every client shares 127.0.0.1, so it is the
+# whole table there (see connections.py for why).
+MAX_CONNECTIONS_PER_CLIENT = 512
 SOCKET_TIMEOUT = 10.0  # per read: a slow client, or an idle keep-alive connection
+# The whole of one wait: the TLS handshake and first request, or the idle time and the next
+# request on a kept-alive connection, headers and body together. Honest clients take
+# milliseconds; a slow one trickling bytes in is cut off when this runs out.
+REQUEST_DEADLINE = 15.0
 # The accept loop sleeps in select() until a connection or stop()'s wake-up byte arrives;
 # this is only the longest it sleeps before looking at the stop flag on its own.
 IDLE_CHECK_SECONDS = 1.0
@@ -68,7 +82,9 @@ class TlsServer(ThreadingHTTPServer):
         self.address_family = family
         self.respond = respond
         self.ssl_context = context
-        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.connections = ConnectionTable(
+            MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, REQUEST_DEADLINE
+        )
         self._stop_requested = threading.Event()
         self._loop_done = threading.Event()
         self._loop_done.set()  # no loop running yet
@@ -135,24 +151,12 @@ class TlsServer(ThreadingHTTPServer):
             if end is not None:
                 end.close()
 
+    def service_actions(self) -> None:
+        """Run by the accept loop at least every IDLE_CHECK_SECONDS: end overdue waits."""
+        self.connections.reap()
+
     def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):
-            log.warning("too many open connections (%d): closing a new one", MAX_CONNECTIONS)
-            self.shutdown_request(request)
-            return
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._slots.release()
-            raise
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._slots.release()
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
+        """Wrap the connection in TLS (no I/O yet), take it into the table, start its thread."""
         sock: socket.socket = request
         sock.settimeout(SOCKET_TIMEOUT)
         # Answers go out as two writes (headers, then body): with Nagle on, the body waits for
@@ -160,15 +164,40 @@ class TlsServer(ThreadingHTTPServer):
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
-            tls_sock = self.ssl_context.wrap_socket(sock, server_side=True)
+            tls_sock = self.ssl_context.wrap_socket(
+                sock, server_side=True, do_handshake_on_connect=False
+            )
+        except (OSError, ssl.SSLError):
+            self.shutdown_request(sock)
+            return
+        if not self.connections.admit(tls_sock, str(client_address[0])):
+            log.warning("all %d connections are busy: closing a new one", MAX_CONNECTIONS)
+            self.shutdown_request(tls_sock)
+            return
+        try:
+            super().process_request(tls_sock, client_address)
+        except BaseException:
+            self.connections.release(tls_sock)
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            # Out of the table before the socket closes (ConnectionTable._cut_off relies on it).
+            self.connections.release(request)
+            self.shutdown_request(request)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        tls_sock: ssl.SSLSocket = request
+        try:
+            tls_sock.do_handshake()
         except (OSError, ssl.SSLError) as error:
             log.debug("TLS handshake with %s failed: %s", client_address, error)
             return
-        try:
-            RequestHandler(tls_sock, client_address, self)
-        finally:
-            with contextlib.suppress(OSError):
-                tls_sock.close()
+        RequestHandler(tls_sock, client_address, self)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # The default prints a traceback to stderr; keep the terminal quiet and log instead.
@@ -306,8 +335,10 @@ class RequestHandler(BaseHTTPRequestHandler):
         try:
             body = self._read_body()
             if body is not None:
+                self.server.connections.answering(self.connection)
                 self.server.respond(self, method, path, body)
         except CONNECTION_ENDED:
             self.close_connection = True
         finally:
+            self.server.connections.waiting(self.connection)
             log.debug("%s %s in %.1f ms", method, path, (time.perf_counter() - started) * 1000)
