@@ -181,7 +181,7 @@ def _latencies(session: requests.Session, url: str, until: float, interval: floa
     while time.monotonic() < until:
         if slow is not None:
             slow.trickle_if_due()
-        took = honest_request(session, url, timeout=10)
+        took = honest_request(session, url, timeout=3)
         if took is None:
             failures += 1
         else:
