@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +17,9 @@ from test_emulator_helpers import assertion_form, post_token, session
 
 from wizard import certs
 from wizard.emulator import DemoInfo, strict_json
+from wizard.emulator.directory import STATE_FILE, Directory
 from wizard.emulator.graph_routes import ORGANIZATION_PATH
+from wizard.errors import UserError
 
 DEEP = "[" * 5000 + "]" * 5000
 
@@ -149,3 +152,12 @@ def test_strict_reader_counts_nesting_outside_strings_only() -> None:
     for bad in ("[" + nested + "]", "NaN", "[Infinity]", "1e400", b"\xff"):
         with pytest.raises(strict_json.StrictJsonError):
             strict_json.loads(bad)
+
+
+@pytest.mark.parametrize("content", [DEEP, '{"tenant": {"created": NaN}}'])
+def test_a_tampered_state_file_is_reported_damaged(tmp_path: Path, content: str) -> None:
+    state = tmp_path / "state"
+    Directory(state)
+    (state / STATE_FILE).write_text(content, encoding="utf-8")
+    with pytest.raises(UserError, match="damaged"):
+        Directory(state)
