@@ -3,6 +3,7 @@ deadline, and a full connection table makes room by closing the connection waiti
 
 from __future__ import annotations
 
+import socket
 import sys
 import threading
 import time
@@ -14,6 +15,7 @@ import requests
 from test_emulator_helpers import session
 
 from wizard.emulator import DemoInfo, DemoTenant, Fault, transport
+from wizard.emulator.connections import ConnectionTable
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -111,3 +113,71 @@ def test_connections_being_answered_are_never_closed_for_a_newcomer(
             thread.join(10)
         assert answers == [200, 200]
         _honest_ok(info, timeout=5)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _pair() -> tuple[socket.socket, socket.socket]:
+    server_end, client_end = socket.socketpair()
+    client_end.settimeout(1)
+    return server_end, client_end
+
+
+def test_the_per_client_cap_closes_that_clients_longest_wait_only() -> None:
+    clock = _Clock()
+    table = ConnectionTable(limit=10, per_client=2, wait_deadline=15, clock=clock)
+    pairs = [_pair() for _ in range(4)]
+    try:
+        (other, other_peer), (first, first_peer), (second, _), (third, _) = pairs
+        assert table.admit(other, "192.0.2.9")
+        for sock in (first, second):
+            clock.now += 1
+            assert table.admit(sock, "192.0.2.1")
+        clock.now += 1
+        assert table.admit(third, "192.0.2.1")  # the client's third: its first one goes
+        assert first_peer.recv(1) == b""
+        other_peer.settimeout(0.05)
+        with pytest.raises(TimeoutError):  # another client's older connection is untouched
+            other_peer.recv(1)
+        assert len(table) == 3
+        table.answering(second)
+        table.answering(third)
+        with socket.socket() as newcomer:
+            assert not table.admit(newcomer, "192.0.2.1")  # both busy: refused
+    finally:
+        for pair in pairs:
+            for end in pair:
+                end.close()
+
+
+def test_reaping_ends_overdue_waits_but_never_an_answer_in_progress() -> None:
+    clock = _Clock()
+    table = ConnectionTable(limit=10, per_client=10, wait_deadline=15, clock=clock)
+    (idle, idle_peer), (busy, busy_peer) = pairs = [_pair(), _pair()]
+    try:
+        table.admit(idle, "127.0.0.1")
+        table.admit(busy, "127.0.0.1")
+        table.answering(busy)
+        clock.now = 14.9
+        assert table.reap() == 0
+        clock.now = 15.0
+        assert table.reap() == 1
+        assert idle_peer.recv(1) == b""
+        clock.now = 100.0
+        assert table.reap() == 0  # still being answered
+        table.waiting(busy)  # the answer went out: its deadline starts now
+        clock.now = 114.0
+        assert table.reap() == 0
+        busy_peer.settimeout(0.05)
+        with pytest.raises(TimeoutError):
+            busy_peer.recv(1)
+    finally:
+        for pair in pairs:
+            for end in pair:
+                end.close()
