@@ -191,7 +191,7 @@ class StepScreen(Screen[Nav]):
     def enter_means_next(self) -> bool:
         """Enter is Next: on a text field, the Next button, or anything without its own Enter.
 
-        Widgets that bind Enter keep it (a Select opens its list, a Checkbox toggles).
+        Widgets that bind Enter keep it (a Select opens its list); a TickBox toggles on Space.
         """
         focused = self.focused
         if focused is None or isinstance(focused, Input):

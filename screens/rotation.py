@@ -23,7 +23,7 @@ from textual.message import Message
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Static
 
 from screens.base import Nav, StepScreen
-from screens.widgets import Field, StepIndicator
+from screens.widgets import Field, StepIndicator, TickBox
 from wizard.profiles import Profile, get_profile
 from wizard.rotation.access import TenantAccess, key_is_encrypted, portal_for, started_tenant
 from wizard.rotation.progress import next_stage, stage_done, switch_diff
@@ -116,7 +116,7 @@ class RotationScreen(StepScreen):
         yield Field(
             "Confirm", Input(password=True, id="new-pass-confirm"), id="new-pass-confirm-field"
         )
-        yield Checkbox("No passphrase (file permissions only, no .pfx)", id="no-passphrase")
+        yield TickBox("No passphrase (file permissions only, no .pfx)", id="no-passphrase")
         yield Field(
             "Old passphrase",
             Input(password=True, id="old-pass"),

@@ -197,7 +197,7 @@ async def test_name_enter_in_the_passphrase_moves_on_before_later_keys(tmp_path:
     assert app.state.passphrase == b"pw-one-two"
 
 
-async def test_name_enter_on_a_select_or_checkbox_keeps_their_own_meaning(tmp_path: Path) -> None:
+async def test_name_enter_on_a_select_keeps_its_own_meaning(tmp_path: Path) -> None:
     app = StepHost(NameScreen, WizardState(demo=True, out_dir=tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
@@ -210,13 +210,40 @@ async def test_name_enter_on_a_select_or_checkbox_keeps_their_own_meaning(tmp_pa
         await pilot.press("down", "enter")  # picks 3072
         await pilot.pause()
         assert key_size.value == 3072 and not key_size.expanded
-        no_passphrase = screen.query_one("#no-passphrase", Checkbox)
+    assert app.results == []  # Enter was not Next
+
+
+async def test_name_no_passphrase_box_reads_without_colour_and_enter_stays_next(
+    tmp_path: Path,
+) -> None:
+    """Its state is "[ ]" / "[X]" (not a colour), Space toggles it, Enter is still Next."""
+    app = StepHost(NameScreen, WizardState(demo=True, out_dir=tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        no_passphrase = app.screen.query_one("#no-passphrase", Checkbox)
+        assert str(no_passphrase.render()).startswith("[ ]")
         no_passphrase.focus()
-        await pilot.pause()
-        await pilot.press("enter")
+        await pilot.press("space")
         await pilot.pause()
         assert no_passphrase.value
-    assert app.results == []  # neither Enter was Next
+        assert str(no_passphrase.render()).startswith("[X]")
+        assert enter_label(app) == "Next"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert no_passphrase.value  # still ticked: Enter did not untick it
+    assert app.results == [Nav.NEXT]
+    assert app.state.no_passphrase and app.state.passphrase is None
+
+
+async def test_name_empty_passphrase_is_said_on_the_first_enter(tmp_path: Path) -> None:
+    app = StepHost(NameScreen, WizardState(demo=True, out_dir=tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        passphrase = app.screen.query_one("#passphrase", Input)
+        assert app.focused is passphrase
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "passphrase" in (field_error(app, "passphrase-field") or "").lower()
+        assert app.focused is passphrase
+    assert app.results == []
 
 
 async def test_name_invalid_fields_focus_the_first_bad_one(tmp_path: Path) -> None:
