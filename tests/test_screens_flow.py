@@ -587,6 +587,14 @@ async def test_app_quit_asks_while_a_certificate_is_untested(
         assert isinstance(app.screen, ConfirmScreen)
         question = str(app.screen.query_one("#confirm-question", Static).content)
         assert str(written_set[0].folder) in question
+        # One wording: the footer's keys say what the buttons say.
+        buttons = {str(b.label) for b in app.screen.query(Button)}
+        footer = {
+            active.binding.description
+            for active in app.screen.active_bindings.values()
+            if active.binding.show and active.node is app.screen
+        }
+        assert buttons == {"Quit", "Stay"} and footer == buttons
         await pilot.press("n")
         await pilot.pause()
         assert isinstance(app.screen, WelcomeScreen)
