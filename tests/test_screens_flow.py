@@ -442,16 +442,36 @@ async def test_thumbprint_copy_and_paste_back(
         pasted = app.screen.query_one("#pasted", Input)
         pasted.value = "\u200e" + ":".join(thumbprint[i:i + 2] for i in range(0, 40, 2)).lower()
         await pilot.pause()
-        assert "✓ Match" in text_of(app, "#compare-result")
+        assert "✓ Match: the thumbprint you pasted is this certificate's" in text_of(
+            app, "#compare-result"
+        )
         pasted.value = "0" * 40
         await pilot.pause()
-        assert "you uploaded a different certificate" in text_of(app, "#compare-result")
+        assert "the thumbprint you pasted is not this certificate's" in text_of(
+            app, "#compare-result"
+        )
         pasted.value = "not a thumbprint"
         await pilot.pause()
         assert "40 hexadecimal" in text_of(app, "#compare-result")
         await pilot.press("escape")
         await pilot.pause()
     assert app.results == [Nav.BACK]
+
+
+async def test_thumbprint_after_a_skipped_demo_upload_says_what_was_compared(
+    demo_info: DemoInfo, written_set: tuple[storage.CertificateFiles, str],
+) -> None:
+    """Nothing was uploaded: a pasted match is about two texts, never "the portal holds it"."""
+    files, thumbprint = written_set
+    app = StepHost(ThumbprintScreen, demo_state(demo_info, files=files, thumbprint_sha1=thumbprint))
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert not app.screen.query("#portal-thumbprint")
+        app.screen.query_one("#pasted", Input).value = thumbprint
+        await pilot.pause()
+        result = text_of(app, "#compare-result")
+        assert "the thumbprint you pasted is this certificate's" in result
+        assert "Nothing was uploaded to the demo tenant" in result
+        assert "portal holds" not in result
 
 
 # -------------------------------------------------------------------------------- 6 IDs
