@@ -40,8 +40,8 @@ def compare_thumbprints(
         )
     if theirs == ours:
         return True, (
-            "✓ Match: the thumbprint you pasted is this certificate's (copied from the "
-            f"portal's {THUMBPRINT_COLUMN} column, it shows the portal holds this certificate)."
+            "✓ Match: the thumbprint you pasted is this certificate's. If you copied it from "
+            f"{THUMBPRINT_COLUMN}, the portal holds this certificate."
         )
     return False, (
         "✗ Mismatch: the thumbprint you pasted is not this certificate's. If you copied it "
