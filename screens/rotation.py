@@ -35,7 +35,7 @@ from wizard.rotation.work import (
     removal_instructions,
     upload_instructions,
 )
-from wizard.session import WizardState
+from wizard.session import WizardState, renew_hint, wizard_fix
 
 if TYPE_CHECKING:
     from wizard.signin.plan import Check, ProbeResult
@@ -351,7 +351,8 @@ class RotationScreen(StepScreen):
         try:
             outcome = run_stage(profile, stage, self.callbacks(new_passphrase, old_passphrase))
         except UserError as error:
-            report = str(error) + (f"\n{error.hint}" if error.hint else "")
+            hint = renew_hint(error)
+            report = str(error) + (f"\n{hint}" if hint else "")
             self.post_message(
                 RotationStageFinished(stage, get_profile(profile.name), False, report)
             )
@@ -431,7 +432,7 @@ def _test_report(outcome: RotationTestOutcome) -> str:
         lines += [
             f"{error.code}: {error.title}",
             f"Cause: {error.cause}",
-            f"Fix: {error.fix}",
+            f"Fix: {wizard_fix(error)}",
         ]
     return "\n".join([*lines, VERDICT_LINES[outcome.verdict]])
 
@@ -455,6 +456,6 @@ def _explain(error: BaseException) -> str:
         from wizard.signin.catalogue import explain_exception
 
         explanation = explain_exception(error)
-        return f"{explanation.title}: {explanation.cause} {explanation.fix}"
+        return f"{explanation.title}: {explanation.cause} {wizard_fix(explanation)}"
     except Exception:
         return f"The step failed ({type(error).__name__}). Try again."
