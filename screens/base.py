@@ -48,6 +48,7 @@ class Nav(Enum):
     NEXT = "next"
     BACK = "back"
     QUIT = "quit"
+    JUMP = "jump"  # to the earlier step in `StepScreen.jump_to` (the one that fixes a failure)
 
 
 @dataclass
@@ -126,6 +127,8 @@ class StepScreen(Screen[Nav]):
         super().__init__()
         self.state = state
         self.cancel_event = threading.Event()
+        self.jump_to: int | None = None
+        """With Nav.JUMP: the number of the step to go back to."""
 
     # ----------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -191,7 +194,7 @@ class StepScreen(Screen[Nav]):
     def enter_means_next(self) -> bool:
         """Enter is Next: on a text field, the Next button, or anything without its own Enter.
 
-        Widgets that bind Enter keep it (a Select opens its list, a Checkbox toggles).
+        Widgets that bind Enter keep it (a Select opens its list); a TickBox toggles on Space.
         """
         focused = self.focused
         if focused is None or isinstance(focused, Input):
@@ -247,6 +250,12 @@ class StepScreen(Screen[Nav]):
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.HELP_FILE, f"Step {self.STEP} · {self.TITLE}"))
+
+    def go_to_step(self, step: int) -> None:
+        """Leave for an earlier step of this path (the answers are kept, as with Back)."""
+        self.save_answers()
+        self.jump_to = step
+        self.leave(Nav.JUMP)
 
     def leave(self, nav: Nav) -> None:
         """End the step: stop its work, hand `nav` to the flow loop."""

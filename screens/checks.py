@@ -13,6 +13,7 @@ from textual.reactive import reactive
 from textual.widgets import Button, Static
 
 from screens.base import StepScreen
+from wizard.session import wizard_fix
 from wizard.signin.plan import format_seconds
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ class Explained(Vertical):
                 f"{'!' if warning else '✗'} {explanation.title} ({explanation.code})"
             ),
             ".explained-cause": f"Why: {explanation.cause}",
-            ".explained-fix": f"Fix: {explanation.fix}",
+            ".explained-fix": f"Fix: {wizard_fix(explanation)}",
             ".explained-link": f"More: {explanation.link}" if explanation.link else "",
             ".explained-service": (
                 f"The service said: {explanation.service_text}" if explanation.service_text else ""

@@ -4,6 +4,7 @@ the passphrase of an existing key. Each carries its own look (DEFAULT_CSS)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import ClassVar, TypeVar
 
 from textual import on
@@ -120,6 +121,12 @@ class ConfirmScreen(Dialog[bool]):
         self.question = question
         self.yes_label = yes
         self.no_label = no
+        # The footer names the keys with the buttons' words ("y Quit", "esc Stay"): one wording.
+        words = {"answer(True)": yes, "answer(False)": no}
+        self._bindings.key_to_bindings = {
+            key: [replace(b, description=words.get(b.action, b.description)) for b in bindings]
+            for key, bindings in self._bindings.key_to_bindings.items()
+        }
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-dialog"):

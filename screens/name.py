@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.widgets import Checkbox, Input, Select, Static
 
 from screens.base import StepScreen
-from screens.widgets import EngineCheck, Field, StepInput
+from screens.widgets import EngineCheck, Field, StepInput, TickBox
 from wizard import names
 from wizard.paths import default_cert_root
 from wizard.session import WizardState
@@ -126,8 +126,8 @@ class NameScreen(StepScreen):
             StepInput(passphrase, id="confirm", password=True, compact=True),
             id="confirm-field",
         )
-        yield Checkbox("Write the key without a passphrase", value=state.no_passphrase,
-                       id="no-passphrase", compact=True)
+        yield TickBox("Write the key without a passphrase", value=state.no_passphrase,
+                      id="no-passphrase", compact=True)
         yield Static(NO_PASSPHRASE_WARNING, id="no-passphrase-warning", classes="warning hidden",
                      markup=False)
 
@@ -143,13 +143,21 @@ class NameScreen(StepScreen):
         """Enter in the passphrase moves on to its confirmation while that is still empty.
 
         Decided the moment Enter arrives (the confirmation's value is settled: keys go to the
-        focused field only), so the keys typed after it land in the confirmation.
+        focused field only), so the keys typed after it land in the confirmation. The
+        passphrase itself is checked once the keys typed before Enter are in it: a problem
+        (e.g. none typed) is said on this Enter, and focus returns to it.
         """
         confirm = self.query_one("#confirm", Input)
-        if self.focused is self.query_one("#passphrase", Input) and not confirm.value:
+        passphrase = self.query_one("#passphrase", Input)
+        if self.focused is passphrase and not confirm.value:
             self.set_focus(confirm)  # now, not after a refresh as Widget.focus() does
+            passphrase.call_later(self.call_later, self.check_passphrase_after_enter)
             return
         await super().action_enter_next()
+
+    def check_passphrase_after_enter(self) -> None:
+        if self.query_one("#passphrase-field", Field).check() is not None:
+            self.set_focus(self.query_one("#passphrase", Input))
 
     @on(Input.Changed, "#days")
     def days_changed(self, event: Input.Changed) -> None:

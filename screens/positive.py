@@ -1,10 +1,12 @@
 """Step 7 · Positive test: sign in as the app with the certificate, read the organization
-from Microsoft Graph, and explain whatever fails, with Retry and Back to IDs."""
+from Microsoft Graph, and explain whatever fails, with Retry, the step that fixes it, and Back
+to IDs."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -31,6 +33,13 @@ if TYPE_CHECKING:
     from wizard.signin.plan import Check, PositiveResult
 
 NO_PERMISSIONS = "none: admin consent not granted"
+
+# The earlier step that fixes a failure, by catalogue code: (step, the button's words).
+FIX_STEPS: dict[str, tuple[int, str]] = {
+    "AADSTS700027": (4, "Go to Upload (step 4)"),
+    "KEY-MISMATCH": (2, "Make a new certificate (step 2)"),
+    "CERT-EXPIRED": (2, "Make a new certificate (step 2)"),
+}
 
 
 @dataclass
@@ -79,6 +88,7 @@ class PositiveScreen(LiveTestScreen):
     TITLE = "Positive test: sign in with the certificate"
     HELP_FILE = "positive"
     AUTO_FOCUS = "#next"
+    ENTER_LABELS: ClassVar[Mapping[str, str]] = {"fix-step": "Go there"}
 
     def compose_body(self) -> ComposeResult:
         yield Static(
@@ -96,6 +106,7 @@ class PositiveScreen(LiveTestScreen):
             yield Static("", id="profile", classes="muted", markup=False)
         with Horizontal(classes="test-actions", id="failure-actions"):
             yield Button("Retry", id="retry", variant="primary", compact=True)
+            yield Button("", id="fix-step", compact=True)
             back = "Back to Welcome" if self.state.start == "test" else "Back to IDs"
             yield Button(back, id="back-to-ids", compact=True)
         yield Explained(id="explanation")
@@ -110,6 +121,7 @@ class PositiveScreen(LiveTestScreen):
             row.show("pending")
         self.show_outcome("Testing…", "")
         self.query_one("#failure-actions").display = False
+        self.query_one("#fix-step").display = False
         self.query_one(Explained).explain(None)
         self.run_test()
 
@@ -209,8 +221,13 @@ class PositiveScreen(LiveTestScreen):
         explained.explain(explanation, warning=warning)
         actions = self.query_one("#failure-actions")
         actions.display = True
+        fix_step = self.fix_step(explanation)
+        fix_button = self.query_one("#fix-step", Button)
+        fix_button.display = fix_step is not None
+        if fix_step is not None:
+            fix_button.label = fix_step[1]
         if not self.ready:
-            self.query_one("#retry", Button).focus()
+            (fix_button if fix_step is not None else self.query_one("#retry", Button)).focus()
         # What went wrong and what to do matter more than the rows above: bring them up.
         self.call_after_refresh(self.query_one("#positive-outcome").scroll_visible,
                                 animate=False, top=True)
@@ -219,6 +236,20 @@ class PositiveScreen(LiveTestScreen):
     def passed(self) -> bool:
         """The certificate works: nothing to retry."""
         return bool(self.state.positive and self.state.positive.ok)
+
+    def fix_step(self, explanation: Explanation | None) -> tuple[int, str] | None:
+        """The earlier step that fixes this failure, when this run went through it."""
+        if explanation is None or self.state.start != "new":
+            return None
+        return FIX_STEPS.get(explanation.code)
+
+    @on(Button.Pressed, "#fix-step")
+    def go_to_fix(self, event: Button.Pressed) -> None:
+        event.stop()
+        explanation = self.query_one(Explained).explanation
+        fix_step = self.fix_step(explanation)
+        if fix_step is not None:
+            self.go_to_step(fix_step[0])
 
     @on(Button.Pressed, "#back-to-ids")
     def back_to_ids(self, event: Button.Pressed) -> None:

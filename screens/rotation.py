@@ -23,7 +23,7 @@ from textual.message import Message
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Static
 
 from screens.base import Nav, StepScreen
-from screens.widgets import Field, StepIndicator
+from screens.widgets import Field, StepIndicator, TickBox
 from wizard.profiles import Profile, get_profile
 from wizard.rotation.access import TenantAccess, key_is_encrypted, portal_for, started_tenant
 from wizard.rotation.progress import next_stage, stage_done, switch_diff
@@ -35,7 +35,7 @@ from wizard.rotation.work import (
     removal_instructions,
     upload_instructions,
 )
-from wizard.session import WizardState
+from wizard.session import WizardState, renew_hint, wizard_fix
 
 if TYPE_CHECKING:
     from wizard.signin.plan import Check, ProbeResult
@@ -116,7 +116,7 @@ class RotationScreen(StepScreen):
         yield Field(
             "Confirm", Input(password=True, id="new-pass-confirm"), id="new-pass-confirm-field"
         )
-        yield Checkbox("No passphrase (file permissions only, no .pfx)", id="no-passphrase")
+        yield TickBox("No passphrase (file permissions only, no .pfx)", id="no-passphrase")
         yield Field(
             "Old passphrase",
             Input(password=True, id="old-pass"),
@@ -351,7 +351,8 @@ class RotationScreen(StepScreen):
         try:
             outcome = run_stage(profile, stage, self.callbacks(new_passphrase, old_passphrase))
         except UserError as error:
-            report = str(error) + (f"\n{error.hint}" if error.hint else "")
+            hint = renew_hint(error)
+            report = str(error) + (f"\n{hint}" if hint else "")
             self.post_message(
                 RotationStageFinished(stage, get_profile(profile.name), False, report)
             )
@@ -431,7 +432,7 @@ def _test_report(outcome: RotationTestOutcome) -> str:
         lines += [
             f"{error.code}: {error.title}",
             f"Cause: {error.cause}",
-            f"Fix: {error.fix}",
+            f"Fix: {wizard_fix(error)}",
         ]
     return "\n".join([*lines, VERDICT_LINES[outcome.verdict]])
 
@@ -455,6 +456,6 @@ def _explain(error: BaseException) -> str:
         from wizard.signin.catalogue import explain_exception
 
         explanation = explain_exception(error)
-        return f"{explanation.title}: {explanation.cause} {explanation.fix}"
+        return f"{explanation.title}: {explanation.cause} {wizard_fix(explanation)}"
     except Exception:
         return f"The step failed ({type(error).__name__}). Try again."

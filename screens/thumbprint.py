@@ -15,8 +15,15 @@ from screens.widgets import Field, StepInput
 from wizard.entra_portal import THUMBPRINT_COLUMN
 
 
-def compare_thumbprints(ours: str, pasted: str) -> tuple[bool | None, str]:
-    """(match?, what to say) for what the user pasted from the portal; None = not a thumbprint."""
+def compare_thumbprints(
+    ours: str, pasted: str, *, nothing_uploaded: bool = False
+) -> tuple[bool | None, str]:
+    """(match?, what to say) for what the user pasted; None = not a thumbprint.
+
+    Only two texts are compared, and the words say so: a match proves the portal holds this
+    certificate only if the text was copied from the portal's list, and says nothing of the
+    portal when `nothing_uploaded` (a demo run whose upload was skipped).
+    """
     from wizard.errors import UserError
     from wizard.inputs import normalize_thumbprint
 
@@ -26,10 +33,19 @@ def compare_thumbprints(ours: str, pasted: str) -> tuple[bool | None, str]:
         theirs = normalize_thumbprint(pasted)
     except UserError as error:
         return None, error.message
+    if theirs == ours and nothing_uploaded:
+        return True, (
+            "✓ Match: the thumbprint you pasted is this certificate's. Nothing was uploaded to "
+            "the demo tenant, though: upload it on step 4 before the sign-in test."
+        )
     if theirs == ours:
-        return True, "✓ Match: the portal holds this certificate."
+        return True, (
+            "✓ Match: the thumbprint you pasted is this certificate's. If you copied it from "
+            f"{THUMBPRINT_COLUMN}, the portal holds this certificate."
+        )
     return False, (
-        "✗ Mismatch: you uploaded a different certificate. Upload this step's .cer "
+        "✗ Mismatch: the thumbprint you pasted is not this certificate's. If you copied it "
+        "from the portal, a different certificate was uploaded: upload this step's .cer "
         "(step 4), or delete the wrong one from the portal."
     )
 
@@ -54,7 +70,12 @@ class ThumbprintScreen(StepScreen):
         yield Button("Copy the thumbprint", id="copy", compact=True)
         yield Static("", id="copy-status", classes="muted", markup=False)
         if self.state.uploaded_thumbprint is not None:
-            match, verdict = compare_thumbprints(thumbprint, self.state.uploaded_thumbprint)
+            match = self.state.uploaded_thumbprint == thumbprint
+            verdict = (
+                "✓ Match: the demo tenant holds this certificate." if match else
+                "✗ Mismatch: the demo tenant holds a different certificate; upload this one "
+                "(step 4)."
+            )
             yield Static(
                 f"The demo portal lists {self.state.uploaded_thumbprint}. {verdict}",
                 id="portal-thumbprint", classes="success" if match else "error", markup=False,
@@ -83,7 +104,10 @@ class ThumbprintScreen(StepScreen):
 
     @on(Input.Changed, "#pasted")
     def pasted_changed(self, event: Input.Changed) -> None:
-        match, verdict = compare_thumbprints(self.state.thumbprint_sha1, event.value)
+        nothing_uploaded = self.state.demo and self.state.uploaded_thumbprint is None
+        match, verdict = compare_thumbprints(
+            self.state.thumbprint_sha1, event.value, nothing_uploaded=nothing_uploaded
+        )
         result = self.query_one("#compare-result", Static)
         result.update(verdict)
         result.set_class(match is True, "success")

@@ -11,10 +11,11 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.validation import ValidationResult, Validator
 from textual.widget import Widget
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Checkbox, Input, Label, Static
 
 
 class StepIndicator(Static):
@@ -56,6 +57,24 @@ class StepInput(Input):
                 event.prevent_default()
                 return
         await super()._on_key(event)
+
+
+class TickBox(Checkbox, inherit_bindings=False):
+    """A checkbox whose state reads without colour ("[X]" ticked, "[ ]" not), toggled by Space.
+
+    Textual's Checkbox shows the same X either way (only its colour changes), which a
+    monochrome terminal or a colour-blind user can't read; and its Enter toggles, where on a
+    step Enter means Next.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "toggle_button", "Tick/untick", show=False),
+    ]
+
+    @property
+    def _button(self) -> Content:
+        style = self.get_visual_style("toggle--button")
+        return Content.assemble("[", ("X" if self.value else " ", style), "]")
 
 
 class NextButton(Button):

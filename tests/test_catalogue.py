@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import re
 import socket
 import time
 import uuid
@@ -22,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from wizard import certs
 from wizard.emulator import DemoInfo, DemoTenant, Fault
 from wizard.portal import PortalClient
+from wizard.session import wizard_fix
 from wizard.signin import catalogue
 from wizard.signin.catalogue import Explanation
 from wizard.signin.clouds import CLOUDS, custom_cloud, demo_cloud
@@ -330,7 +332,23 @@ def test_cross_cloud_tenant_is_named_at_discovery(
     cloud = dataclasses.replace(demo_cloud(demo_info), instance_name="microsoftonline.com")
     result = run_positive(settings_for(demo_info, cloud=cloud), credential)
     explanation = failed(result, "discovery")
-    assert explanation.code == "AADSTS900382" and "--cloud usgov" in explanation.cause
+    assert explanation.code == "AADSTS900382" and "US Government" in explanation.cause
+    # Each interface words its own fix: the command line's option, the wizard's field.
+    assert "--" not in explanation.cause and "--cloud usgov" in explanation.fix
+    assert "Cloud field on step 6" in wizard_fix(explanation)
+    assert "--" not in wizard_fix(explanation)
+
+
+def test_the_wizard_words_every_fix_without_command_line_options() -> None:
+    """No catalogue fix reaches the wizard naming an option (--cloud, --timeout, ...)."""
+    entries = [
+        value for value in vars(catalogue).values() if isinstance(value, catalogue.Explanation)
+    ]
+    entries += [catalogue.explain_aadsts(code) for code in (90002, 500011, 900382, 700027)]
+    entries.append(catalogue.explain_exception(RuntimeError("odd")))
+    assert any("--" in entry.fix for entry in entries)  # the command line's words differ
+    for entry in entries:
+        assert not re.search(r"--[a-z]|entra-cert-wizard ", wizard_fix(entry)), entry.code
 
 
 # ---------------------------------------------------------------- Microsoft Graph

@@ -197,7 +197,7 @@ async def test_name_enter_in_the_passphrase_moves_on_before_later_keys(tmp_path:
     assert app.state.passphrase == b"pw-one-two"
 
 
-async def test_name_enter_on_a_select_or_checkbox_keeps_their_own_meaning(tmp_path: Path) -> None:
+async def test_name_enter_on_a_select_keeps_its_own_meaning(tmp_path: Path) -> None:
     app = StepHost(NameScreen, WizardState(demo=True, out_dir=tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
@@ -210,13 +210,40 @@ async def test_name_enter_on_a_select_or_checkbox_keeps_their_own_meaning(tmp_pa
         await pilot.press("down", "enter")  # picks 3072
         await pilot.pause()
         assert key_size.value == 3072 and not key_size.expanded
-        no_passphrase = screen.query_one("#no-passphrase", Checkbox)
+    assert app.results == []  # Enter was not Next
+
+
+async def test_name_no_passphrase_box_reads_without_colour_and_enter_stays_next(
+    tmp_path: Path,
+) -> None:
+    """Its state is "[ ]" / "[X]" (not a colour), Space toggles it, Enter is still Next."""
+    app = StepHost(NameScreen, WizardState(demo=True, out_dir=tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        no_passphrase = app.screen.query_one("#no-passphrase", Checkbox)
+        assert str(no_passphrase.render()).startswith("[ ]")
         no_passphrase.focus()
-        await pilot.pause()
-        await pilot.press("enter")
+        await pilot.press("space")
         await pilot.pause()
         assert no_passphrase.value
-    assert app.results == []  # neither Enter was Next
+        assert str(no_passphrase.render()).startswith("[X]")
+        assert enter_label(app) == "Next"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert no_passphrase.value  # still ticked: Enter did not untick it
+    assert app.results == [Nav.NEXT]
+    assert app.state.no_passphrase and app.state.passphrase is None
+
+
+async def test_name_empty_passphrase_is_said_on_the_first_enter(tmp_path: Path) -> None:
+    app = StepHost(NameScreen, WizardState(demo=True, out_dir=tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        passphrase = app.screen.query_one("#passphrase", Input)
+        assert app.focused is passphrase
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "passphrase" in (field_error(app, "passphrase-field") or "").lower()
+        assert app.focused is passphrase
+    assert app.results == []
 
 
 async def test_name_invalid_fields_focus_the_first_bad_one(tmp_path: Path) -> None:
@@ -415,16 +442,36 @@ async def test_thumbprint_copy_and_paste_back(
         pasted = app.screen.query_one("#pasted", Input)
         pasted.value = "\u200e" + ":".join(thumbprint[i:i + 2] for i in range(0, 40, 2)).lower()
         await pilot.pause()
-        assert "✓ Match" in text_of(app, "#compare-result")
+        assert "✓ Match: the thumbprint you pasted is this certificate's" in text_of(
+            app, "#compare-result"
+        )
         pasted.value = "0" * 40
         await pilot.pause()
-        assert "you uploaded a different certificate" in text_of(app, "#compare-result")
+        assert "the thumbprint you pasted is not this certificate's" in text_of(
+            app, "#compare-result"
+        )
         pasted.value = "not a thumbprint"
         await pilot.pause()
         assert "40 hexadecimal" in text_of(app, "#compare-result")
         await pilot.press("escape")
         await pilot.pause()
     assert app.results == [Nav.BACK]
+
+
+async def test_thumbprint_after_a_skipped_demo_upload_says_what_was_compared(
+    demo_info: DemoInfo, written_set: tuple[storage.CertificateFiles, str],
+) -> None:
+    """Nothing was uploaded: a pasted match is about two texts, never "the portal holds it"."""
+    files, thumbprint = written_set
+    app = StepHost(ThumbprintScreen, demo_state(demo_info, files=files, thumbprint_sha1=thumbprint))
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert not app.screen.query("#portal-thumbprint")
+        app.screen.query_one("#pasted", Input).value = thumbprint
+        await pilot.pause()
+        result = text_of(app, "#compare-result")
+        assert "the thumbprint you pasted is this certificate's" in result
+        assert "Nothing was uploaded to the demo tenant" in result
+        assert "portal holds" not in result
 
 
 # -------------------------------------------------------------------------------- 6 IDs
@@ -560,6 +607,14 @@ async def test_app_quit_asks_while_a_certificate_is_untested(
         assert isinstance(app.screen, ConfirmScreen)
         question = str(app.screen.query_one("#confirm-question", Static).content)
         assert str(written_set[0].folder) in question
+        # One wording: the footer's keys say what the buttons say.
+        buttons = {str(b.label) for b in app.screen.query(Button)}
+        footer = {
+            active.binding.description
+            for active in app.screen.active_bindings.values()
+            if active.binding.show and active.node is app.screen
+        }
+        assert buttons == {"Quit", "Stay"} and footer == buttons
         await pilot.press("n")
         await pilot.pause()
         assert isinstance(app.screen, WelcomeScreen)

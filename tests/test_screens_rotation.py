@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from demo_profiles import rotation_thumbprints, save_real_tenant_profile, save_uploaded_demo_profile
+from screen_host import wait_for_screen_workers
 from textual.app import App
 from textual.widgets import Button, Checkbox, Input, Static
 
@@ -128,6 +129,63 @@ async def test_full_rotation_in_the_screen(demo_info, demo_portal, demo_profile:
     assert profile.rotation is None and profile.thumbprint_sha1 == state.new_thumbprint_sha1
     assert profile.not_after == state.new_not_after
     assert profile.retired[0]["thumbprint_sha1"] == old.thumbprint_sha1
+
+
+async def test_close_at_the_end_of_renew_returns_to_welcome(  # type: ignore[no-untyped-def]
+    demo_info, demo_portal, demo_profile: Profile
+) -> None:
+    """The whole app: Renew from Welcome, the six stages, Close: back on Welcome, not out."""
+    from screens.welcome import WelcomeScreen
+    from wizard.app import CertWizardApp
+
+    app = CertWizardApp(demo_info=demo_info, portal=demo_portal)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.click("#renew-profile")
+        await pilot.pause()
+        assert isinstance(app.screen, RotationScreen)
+        app.screen.query_one("#new-pass", Input).value = "renew and close 1"
+        app.screen.query_one("#new-pass-confirm", Input).value = "renew and close 1"
+        for _stage in range(6):  # generate, upload, test, switch, retire, archive
+            # Not press_next: it waits for every worker, and the flow loop runs until exit.
+            await pilot.click("#next")
+            await wait_for_screen_workers(pilot)
+            await pilot.pause()
+        assert str(app.screen.query_one("#next", Button).label) == "Close"
+        await pilot.click("#next")
+        await pilot.pause()
+        assert isinstance(app.screen, WelcomeScreen)
+        assert app.is_running
+    assert app.finish_note is None  # nothing was finished by the new-certificate path
+
+
+async def test_a_wrong_old_passphrase_is_worded_for_the_renew_screen(  # type: ignore[no-untyped-def]
+    demo_info, demo_portal, tmp_path: Path
+) -> None:
+    """The old key's passphrase is a field here: the fix says so, not --passphrase-env."""
+    old = save_uploaded_demo_profile(
+        demo_info, demo_portal, certificate_name="Renew Words", profile_name="renew-words",
+        out_root=tmp_path, passphrase=b"old key passphrase",
+    )
+    try:
+        app = Host(state_for(demo_info, demo_portal), old.name)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = app.screen
+            screen.query_one("#new-pass", Input).value = "renew words new 1"
+            screen.query_one("#new-pass-confirm", Input).value = "renew words new 1"
+            for _stage in range(4):  # generate, upload, test, switch
+                await press_next(app, pilot)
+            assert not screen.query_one("#old-pass-field").has_class("hidden")
+            screen.query_one("#old-pass", Input).value = "not the old passphrase"
+            await press_next(app, pilot)  # retire: the old key does not open
+            detail = text_of(app, "#rotation-detail")
+            assert "passphrase" in detail.lower()
+            assert "--passphrase-env" not in detail and "environment variable" not in detail
+    finally:
+        for thumbprint in rotation_thumbprints(get_profile(old.name)) & registered(
+            demo_portal, demo_info.client_id
+        ):
+            demo_portal.delete_certificate(demo_info.client_id, thumbprint)
 
 
 async def test_leave_and_resume_where_it_stood(

@@ -153,10 +153,32 @@ async def test_positive_fails_with_700027_explained_when_not_uploaded(
         assert "Upload" in explained or "upload" in explained
         assert app.screen.query_one("#next", Button).disabled  # no Next past a failure
         assert app.screen.query_one("#failure-actions").display
-        assert app.focused is app.screen.query_one("#retry", Button)
+        # The step that fixes it is offered and focused: Enter goes there.
+        fix = app.screen.query_one("#fix-step", Button)
+        assert fix.display and str(fix.label) == "Go to Upload (step 4)"
+        assert app.focused is fix
         assert "failed" in text_of(app, "#verdict")
+        await pilot.press("enter")
+        await pilot.pause()
+    assert app.results == [Nav.JUMP]
     assert app.state.positive is not None and not app.state.positive.ok
     assert load_profiles() == []  # nothing saved for a failed set-up
+
+
+async def test_positive_words_the_fix_for_the_wizard_not_the_command_line(
+    demo_info: DemoInfo, fresh_set: CertificateSet, faults: DemoTenant
+) -> None:
+    """A cross-cloud refusal: the command line says --cloud, the wizard its Cloud field."""
+    faults.set_fault(Fault(kind="aadsts", endpoint="token", code=900382))
+    app = StepHost(PositiveScreen, state_for(demo_info, fresh_set))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.pause()
+        explained = explained_text(app)
+        assert "AADSTS900382" in explained
+        assert "Cloud field on step 6" in explained
+        assert "--cloud" not in explained
+        assert not app.screen.query_one("#fix-step", Button).display  # no earlier step to offer
 
 
 async def test_positive_retry_passes_once_the_certificate_is_uploaded(

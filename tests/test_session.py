@@ -16,6 +16,7 @@ from wizard.session import (
     WizardState,
     connection_settings,
     expiry_text,
+    finish_note,
     key_needs_passphrase,
     key_passphrase_problem,
     load_credential,
@@ -221,3 +222,23 @@ def test_each_interface_words_its_own_hint(files: CertificateFiles) -> None:
     neutral = UserError("The disk is full.", hint="Free some space and try again.")
     assert wizard_hint(neutral, "Go back.") == "Free some space and try again."
     assert wizard_hint(UserError("Odd."), "Go back.") == "Go back."
+
+
+def test_the_finish_note_says_where_things_are_without_live_control_characters(
+    files: CertificateFiles, tmp_path: Path
+) -> None:
+    state = answers(files)
+    state.summary_path = files.folder / "SessionServer-summary.md"
+    state.profile_name = "SessionServer"
+    note = finish_note(state)
+    assert note is not None
+    assert f"Summary:           {state.summary_path}" in note
+    assert f"Certificate files: {files.folder}" in note
+    assert "entra-cert-wizard test --profile SessionServer" in note
+    state.files = CertificateFiles(
+        folder=tmp_path / "odd\x1b[31mname", stem="x", cer=files.cer, pem=files.pem,
+        key=files.key, pfx=None,
+    )
+    shown = finish_note(state) or ""
+    assert "\x1b" not in shown and "odd\\x1b[31mname" in shown
+    assert finish_note(WizardState(demo=True)) is None  # nothing made: nothing to print

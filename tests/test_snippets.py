@@ -12,6 +12,7 @@ import ast
 import contextlib
 import re
 import shlex
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -111,7 +112,12 @@ def test_powershell_imports_the_pfx_with_a_prompted_password_and_connects(
     import_line = next(
         line for line in text.splitlines() if line.startswith("Import-PfxCertificate")
     )
-    assert ps_argument(import_line, "FilePath") == str(files.pfx.resolve()) if files.pfx else False
+    # A Linux path means nothing to Windows: the snippet says where to copy the .pfx to.
+    assert files.pfx is not None
+    windows_path = f"C:\\Certificates\\{files.pfx.name}"
+    assert ps_argument(import_line, "FilePath") == windows_path
+    assert f"# Copy {files.pfx.resolve()}" in text
+    assert f"# to the Windows machine as {windows_path}" in text
     assert "-CertStoreLocation Cert:\\CurrentUser\\My -Password $pw" in import_line
     connect = next(line for line in text.splitlines() if line.startswith("Connect-MgGraph"))
     assert ps_argument(connect, "ClientId") == CLIENT
@@ -292,7 +298,10 @@ def test_snippet_fields_work_without_a_profile(files: CertificateFiles) -> None:
     texts = snippets(fields)
     assert "Demo profile" in texts["powershell"]
     assert "openssl pkcs12 -export" in texts["powershell"]
-    assert "Import-PfxCertificate -FilePath '/c/x.pfx'" in texts["powershell"]
+    assert "Import-PfxCertificate -FilePath 'C:\\Certificates\\x.pfx'" in texts["powershell"]
+    windows = snippets(replace(fields, pfx_path="D:\\keys\\x.pfx"))["powershell"]
+    assert "Import-PfxCertificate -FilePath 'D:\\keys\\x.pfx'" in windows
+    assert "# Copy" not in windows  # already a Windows path: nothing to copy
 
 
 def test_diff_shows_exactly_the_lines_that_change(

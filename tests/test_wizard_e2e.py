@@ -207,6 +207,11 @@ async def test_the_whole_demo_flow_end_to_end(
         keystrokes = driver.keystrokes
         shown = [screen_text(svg) for svg in driver.screens_seen]
     assert app.return_code == 0 and not app.is_running
+    # Printed once the terminal is back: where the summary and the files are.
+    assert app.finish_note is not None and app.state.files is not None
+    assert f"Summary:           {summary_path}" in app.finish_note
+    assert f"Certificate files: {app.state.files.folder}" in app.finish_note
+    assert f"test --profile {name}" in app.finish_note
     record_property("keystrokes", keystrokes)
     print(f"\nA full demo run took {keystrokes} keystrokes besides the typed values.")
     assert keystrokes == 12
@@ -258,6 +263,40 @@ async def test_skipping_the_upload_fails_with_700027_explained(demo_info: DemoIn
         ids = await driver.on(IdsScreen)
         assert ids.query_one("#client-id", Input).value == demo_info.client_id
     assert app.state.positive is not None and not app.state.positive.ok
+
+
+async def test_after_700027_the_upload_step_is_one_key_away(demo_info: DemoInfo) -> None:
+    """The fix for a certificate that was never uploaded is the Upload step: offered and
+    focused on step 7, one Enter away; after the upload the same answers pass."""
+    app = CertWizardApp(demo=True, demo_info=demo_info)
+    async with app.run_test(size=SIZE) as pilot:
+        driver = Driver(pilot)
+        await start(driver)
+        await generate_and_upload(driver, upload=False)
+        await fill_ids(driver)
+        test = await positive(driver)
+        assert "AADSTS700027" in explained(test)
+        fix = test.query_one("#fix-step", Button)
+        assert fix.display and str(fix.label) == "Go to Upload (step 4)"
+        assert app.focused is fix
+        await driver.press("enter")
+        upload_step = await driver.on(UploadScreen)
+        assert app.focused is upload_step.query_one("#upload", Button)
+        await driver.press("enter")  # upload for real
+        await driver.settle()
+        assert app.state.uploaded_thumbprint == app.state.thumbprint_sha1
+        await driver.press("enter")  # Next
+        await driver.on(ThumbprintScreen)
+        await driver.press("enter")
+        ids = await driver.on(IdsScreen)
+        assert ids.query_one("#client-id", Input).value == demo_info.client_id  # kept
+        await pilot.click("#next")
+        test = await positive(driver)
+        for _ in range(300):
+            if app.state.positive is not None:
+                break
+            await pilot.pause(0.05)
+        assert app.state.positive is not None and app.state.positive.ok
 
 
 async def test_a_wrong_client_id_fails_with_700016_explained(demo_info: DemoInfo) -> None:

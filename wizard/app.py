@@ -23,6 +23,7 @@ from screens.dialogs import ConfirmScreen, PassphrasePrompt
 from screens.welcome import WelcomeScreen
 from wizard.session import (
     WizardState,
+    finish_note,
     key_needs_passphrase,
     key_passphrase_problem,
     load_saved_profile,
@@ -120,6 +121,8 @@ class CertWizardApp(App[None]):
         state: WizardState | None = None,
     ) -> None:
         super().__init__()
+        self.finish_note: str | None = None
+        """Printed once the terminal is back (see commands/wizard.py): where things are."""
         if state is None:
             state = WizardState(demo=demo or demo_info is not None, demo_info=demo_info)
             if demo_info is not None:
@@ -144,18 +147,26 @@ class CertWizardApp(App[None]):
                 nav = await self.retest_saved_profile()
             else:
                 nav = await self.walk(new_certificate_steps())
+            if nav is Nav.NEXT:
+                self.finish_note = finish_note(self.state)
             if nav is not Nav.BACK:
                 break
         self.stop_demo_tenant()
         self.exit()
 
     async def walk(self, steps: list[type[StepScreen]]) -> Nav:
-        """Show the steps in order: Next moves on, Back moves back; Nav.BACK off the start."""
+        """Show the steps in order: Next moves on, Back moves back, a jump goes to the step it
+        names; Nav.BACK off the start."""
         index = 0
         while 0 <= index < len(steps):
-            nav = await self.push_screen_wait(steps[index](self.state))
+            screen = steps[index](self.state)
+            nav = await self.push_screen_wait(screen)
             if nav is Nav.QUIT:
                 return Nav.QUIT
+            if nav is Nav.JUMP:
+                numbers = [step.STEP for step in steps]
+                index = numbers.index(screen.jump_to) if screen.jump_to in numbers else index
+                continue
             index += 1 if nav is Nav.NEXT else -1
         return Nav.BACK if index < 0 else Nav.NEXT
 
@@ -177,7 +188,9 @@ class CertWizardApp(App[None]):
         from screens.rotation import RotationScreen
 
         assert self.state.profile_name is not None
-        return await self.push_screen_wait(RotationScreen(self.state, self.state.profile_name))
+        nav = await self.push_screen_wait(RotationScreen(self.state, self.state.profile_name))
+        # Close at the end of a rotation is the end of that errand, not of the wizard.
+        return Nav.BACK if nav is Nav.NEXT else nav
 
     async def unlock_key(self) -> bool:
         """Ask for the key's passphrase when it has one (kept in memory only); False = Back."""

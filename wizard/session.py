@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from wizard.errors import Input, UserError
     from wizard.portal import PortalClient
     from wizard.profiles import Profile
+    from wizard.signin.catalogue import Explanation
     from wizard.signin.plan import NegativeResult, PositiveResult
     from wizard.signin.settings import ConnectionSettings, Credential
     from wizard.storage import CertificateFiles
@@ -356,6 +357,30 @@ def expiry_text(not_after: datetime | None, now: datetime | None = None) -> str:
     return f"{when} ({days} days left)"
 
 
+def finish_note(state: WizardState) -> str | None:
+    """What the wizard prints as it closes after Finish: where the summary and the files are,
+    and how to test again (None when nothing was made). Outside text (typed folders) is shown
+    with its control characters escaped, never live on the terminal."""
+    if state.files is None:
+        return None
+    lines = []
+    if state.summary_path is not None:
+        lines.append(f"Summary:           {_printable(str(state.summary_path))}")
+    lines.append(f"Certificate files: {_printable(str(state.files.folder))}")
+    if state.profile_name is not None:
+        lines.append(
+            f"Test it again:     entra-cert-wizard test --profile {_printable(state.profile_name)}"
+        )
+    return "\n".join(lines)
+
+
+def _printable(text: str) -> str:
+    return "".join(
+        char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+        for char in text
+    )
+
+
 # --- the wizard's words for an engine error ------------------------------------------------
 
 # The command line's hints name its options; in the wizard the same inputs are fields of the
@@ -365,6 +390,65 @@ _WIZARD_HINTS: dict[Input, str] = {
     "out": "Go back and choose another folder (the Output folder field on step 2).",
     "passphrase": "Go back and check the passphrase (step 2).",
 }
+
+
+# The catalogue's fixes are worded for the command line where the cure is an option (--cloud,
+# --timeout, --ca-bundle, --passphrase-env, a command); in the wizard it is a field or a step.
+_WIZARD_FIXES: dict[str, str] = {
+    "AADSTS90002": "Copy the Directory (tenant) ID from the app registration's Overview page "
+    "(step 6). If the tenant is in a national cloud (US Government, China), choose that cloud "
+    "in the Cloud field on step 6.",
+    "AADSTS500011": "Choose the cloud the tenant is in (the Cloud field on step 6), so the "
+    "Graph resource matches it, and test again.",
+    "AADSTS900382": "Choose the tenant's cloud in the Cloud field on step 6, and test again.",
+    "GRAPH-401": "Choose the cloud the tenant lives in (the Cloud field on step 6), so the "
+    "token's audience matches the Graph called, and check this computer's clock.",
+    "TIMEOUT": "Test again (Retry); if it repeats, check that outbound HTTPS to the sign-in "
+    "host is allowed and that no proxy holds the connection.",
+    "TLS": "Get the proxy's root CA (PEM) from IT, quit, and start the wizard again with "
+    "REQUESTS_CA_BUNDLE=/path/to/ca-bundle.pem in the environment. Never turn verification off.",
+    "KEY-PASSPHRASE": "Type the passphrase chosen when the certificate was made.",
+    "CERT-EXPIRED": "Make a new certificate and replace this one without an outage: on "
+    "Welcome, pick this set-up and choose Renew its certificate.",
+    "CERT-EXPIRES-SOON": "Plan the renewal now: on Welcome, pick this set-up and choose Renew "
+    "its certificate.",
+    "UNEXPECTED": "Test again (Retry); if it repeats, note this step and the message above "
+    "and report them.",
+    "AADSTS1000502": "Check the certificate's dates (its expiry is on the summary); renew an "
+    "expired one (on Welcome: Renew its certificate), or fix this computer's clock and wait "
+    "for the start date.",
+    "AADSTS700027 · Certificate expired": "Renew it: on Welcome, pick this set-up and choose "
+    "Renew its certificate (new one uploaded beside the old, tested, then the old removed).",
+    "CONNECTION-REFUSED": "Check the address and port; for the demo tenant, quit and start the "
+    "wizard again (the demo tenant starts from Welcome); otherwise ask for outbound HTTPS "
+    "(443) to be allowed.",
+}
+
+
+def wizard_fix(explanation: Explanation) -> str:
+    """What to do about a failure, in the wizard's words (its fields and steps, no options).
+
+    Looked up by code, or by code and title where one code has several causes."""
+    return _WIZARD_FIXES.get(
+        f"{explanation.code} · {explanation.title}",
+        _WIZARD_FIXES.get(explanation.code, explanation.fix),
+    )
+
+
+RENEW_PASSPHRASE_HINT = (
+    "Type that key's passphrase in its field above (New passphrase for the new key, Old "
+    "passphrase for the old one) and press the button again."
+)
+
+
+def renew_hint(error: UserError) -> str | None:
+    """What to do when a Renew stage stops, in the Renew screen's words: a passphrase is typed
+    in its field there, never passed as an option."""
+    from wizard.certs import PassphraseNeeded, WrongPassphrase
+
+    if error.option == "passphrase" or isinstance(error, PassphraseNeeded | WrongPassphrase):
+        return RENEW_PASSPHRASE_HINT
+    return error.hint
 
 
 def wizard_hint(error: UserError, fallback: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import shlex
 from dataclasses import dataclass
-from pathlib import PurePath
+from pathlib import PurePath, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING
 
 from wizard.signin.clouds import CLOUDS, DEFAULT_CLOUD
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 PASSPHRASE_ENV = "ENTRA_CERT_PASSPHRASE"
 ORGANIZATION_PLACEHOLDER = "contoso.onmicrosoft.com"
+WINDOWS_PFX_FOLDER = "C:\\Certificates"  # where the PowerShell snippet expects the .pfx copied
 
 SNIPPET_TITLES: dict[str, str] = {
     "powershell": "PowerShell: import the PFX, then Connect-MgGraph",
@@ -91,6 +92,14 @@ def _sibling(path: str, suffix: str) -> str:
     return str(pure.with_name(pure.stem + suffix))
 
 
+def windows_pfx_path(pfx: str) -> str:
+    """Where Import-PfxCertificate reads the .pfx: its own path when that is a Windows one,
+    else a placeholder in WINDOWS_PFX_FOLDER (a Linux path means nothing to Windows)."""
+    if PureWindowsPath(pfx).drive:  # C:\... or \\server\share\...
+        return pfx
+    return str(PureWindowsPath(WINDOWS_PFX_FOLDER, PurePosixPath(pfx).name))
+
+
 def _demo_note(fields: SnippetFields, comment: str) -> list[str]:
     if not fields.demo:
         return []
@@ -118,9 +127,15 @@ def powershell_graph(fields: SnippetFields) -> str:
             f" -in {sh_quote(fields.cert_path)} -out {sh_quote(pfx)}",
             "# Then, once per Windows user: import the certificate and its key.",
         ]
+    windows_pfx = windows_pfx_path(pfx)
+    if windows_pfx != pfx:
+        lines += [
+            f"# Copy {pfx}",
+            f"# to the Windows machine as {windows_pfx} (or change the path below).",
+        ]
     lines += [
         '$pw = Read-Host -AsSecureString "PFX password"',
-        f"Import-PfxCertificate -FilePath {ps_quote(pfx)}"
+        f"Import-PfxCertificate -FilePath {ps_quote(windows_pfx)}"
         " -CertStoreLocation Cert:\\CurrentUser\\My -Password $pw",
         "",
         "# Every run: sign in as the app with the certificate from the store (no secret here).",

@@ -20,4 +20,6 @@ def run(args: argparse.Namespace) -> int:
     finally:
         app.stop_demo_tenant()
         loop.close()
+    if app.finish_note:
+        print(app.finish_note)
     return int(app.return_code or 0)

@@ -94,9 +94,12 @@ def cross_cloud_problem(
     if not expected or not isinstance(actual, str) or actual.lower() == expected:
         return None
     home = cloud_for_instance(actual)
-    where = f"the {home.label} cloud (--cloud {home.key})" if home else f"the {actual} cloud"
+    where = f"the {home.label} cloud" if home else f"the {actual} cloud"
     base = catalogue.explain_aadsts(900382)
+    # The cause names the cloud; the fix (the command line's words) names its option.
+    fix = f"Choose the tenant's cloud: --cloud {home.key}, and test again." if home else base.fix
     return dataclasses.replace(
         base,
         cause=f"This tenant lives in {where}, not in {settings.cloud.label}. {base.cause}",
+        fix=fix,
     )
