@@ -25,6 +25,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from wizard import names
 from wizard.errors import UserError
+from wizard.key_encryption import encrypted_pkcs8_pem
 
 KEY_SIZES = names.KEY_SIZES
 DEFAULT_KEY_SIZE = 2048
@@ -148,15 +149,18 @@ def cert_pem(cert: x509.Certificate) -> bytes:
 
 
 def key_pem(key: rsa.RSAPrivateKey, passphrase: bytes | None) -> bytes:
-    """The private key as PKCS#8 PEM, encrypted (best available cipher) when given a passphrase."""
-    encryption: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(passphrase)
-        if passphrase
-        else serialization.NoEncryption()
+    """The private key as PKCS#8 PEM; with a passphrase, encrypted (AES-256-CBC, PBKDF2-SHA256
+    with KEY_KDF_ROUNDS iterations, see wizard.key_encryption)."""
+    if not passphrase:
+        return key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    plain = key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
-    )
+    return encrypted_pkcs8_pem(plain, passphrase)
 
 
 def pfx_bytes(

@@ -1,0 +1,160 @@
+"""Passphrases: undecodable variables are usage errors, weak ones are warned about, and the
+key and PFX are encrypted with the strongest PBKDF2 settings the libraries offer."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from wizard import certs, names
+from wizard.cli import main
+
+PASS_ENV = "ECW_SAFETY_PASS"
+NOT_UTF8 = b"caf\xe9-\xff\xfe-secret"  # Latin-1 bytes: no UTF-8 decoder accepts them
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.skipif(os.name == "nt", reason="Windows keeps the environment as UTF-16 text")
+def test_a_variable_that_is_not_utf8_is_a_usage_error_naming_no_byte(tmp_path: Path) -> None:
+    made = tmp_path / "made"
+    environment = dict(os.environb)
+    environment[b"ECW_SAFETY_GOOD"] = b"a good long passphrase 42"
+    code = subprocess.run(
+        [sys.executable, "-m", "wizard", "generate", "--name", "Made", "--out", str(made),
+         "--passphrase-env", "ECW_SAFETY_GOOD"],
+        env=environment, capture_output=True, timeout=60,
+    ).returncode
+    assert code == 0
+    environment[PASS_ENV.encode()] = NOT_UTF8
+    key = made / "Made" / "Made.key"
+    for argv in (
+        ["generate", "--name", "Bytes", "--out", str(tmp_path / "out")],
+        ["inspect", str(made / "Made" / "Made.pem"), "--key", str(key)],
+        ["inspect", str(made / "Made" / "Made.pfx")],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "wizard", *argv, "--passphrase-env", PASS_ENV],
+            env=environment, capture_output=True, timeout=60,
+        )
+        shown = done.stdout + done.stderr
+        assert done.returncode == 2, (argv, shown)
+        assert b"Traceback" not in shown and b"UnicodeEncodeError" not in shown, argv
+        assert b"not UTF-8" in done.stderr, argv
+        for byte in (b"\\udce9", b"\\udcff", b"\\xe9", b"\\xff", b"position", b"\xe9"):
+            assert byte not in shown, (argv, byte)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("passphrase", "weak"),
+    [
+        ("a", True),
+        ("password", True),
+        ("Tr0ub4dor&3", True),  # 11 characters
+        ("aaaaaaaaaaaaaaaaaaaaaaaa", True),  # long, but one character
+        ("abcdefghijklmno", True),  # one kind of character, not long
+        ("correct horse battery staple", False),
+        ("Kx7-pq2!Lm9z", False),
+        ("thisisaverylongpassphrase", False),
+    ],
+)
+def test_weak_passphrases_are_named_by_one_engine_function(passphrase: str, weak: bool) -> None:
+    assert (names.weak_passphrase_warning(passphrase) is not None) is weak
+    assert (names.weak_passphrase_warning(passphrase.encode()) is not None) is weak
+
+
+def test_generate_warns_about_a_weak_passphrase_but_uses_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PASS_ENV, "a")
+    code, _, stderr = run_cli(
+        capsys, "generate", "--name", "Weak", "--out", str(tmp_path), "--passphrase-env", PASS_ENV
+    )
+    assert code == 0, stderr
+    assert "warning: This passphrase is weak" in stderr
+    certs.load_private_key_file(tmp_path / "Weak" / "Weak.key", b"a")
+    monkeypatch.setenv(PASS_ENV, "correct horse battery staple")
+    code, _, stderr = run_cli(
+        capsys, "generate", "--name", "Strong", "--out", str(tmp_path), "--passphrase-env", PASS_ENV
+    )
+    assert code == 0, stderr
+    assert "weak" not in stderr
+
+
+# --- how strongly the key and PFX are encrypted --------------------------------------------
+
+OPENSSL = shutil.which("openssl")
+needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="the openssl command is not installed")
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("strength")
+    generated = certs.generate_certificate("Strength")
+    files = {"key": folder / "s.key", "pfx": folder / "s.pfx"}
+    files["key"].write_bytes(certs.key_pem(generated.private_key, b"a strong passphrase 1"))
+    files["pfx"].write_bytes(
+        certs.pfx_bytes(generated.private_key, generated.certificate, b"a strong passphrase 1", "S")
+    )
+    return files
+
+
+def openssl(*argv: str) -> str:
+    assert OPENSSL is not None
+    done = subprocess.run([OPENSSL, *argv], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout + done.stderr
+
+
+@needs_openssl
+def test_the_key_uses_pbes2_aes256_and_many_pbkdf2_rounds(written: dict[str, Path]) -> None:
+    parsed = openssl("asn1parse", "-in", str(written["key"]))
+    for expected in (":PBES2", ":PBKDF2", ":hmacWithSHA256", ":aes-256-cbc"):
+        assert expected in parsed, expected
+    rounds = [int(line.rsplit(":", 1)[1], 16) for line in parsed.splitlines() if "INTEGER" in line]
+    assert rounds == [600_000]  # cryptography's own PKCS#8 encryption writes 2048
+    openssl("pkey", "-in", str(written["key"]), "-passin", "pass:a strong passphrase 1", "-noout")
+
+
+@needs_openssl
+def test_the_pfx_uses_aes256_pbkdf2_sha256_and_a_sha256_mac(written: dict[str, Path]) -> None:
+    info = openssl("pkcs12", "-info", "-noout", "-in", str(written["pfx"]),
+                   "-passin", "pass:a strong passphrase 1")
+    assert "MAC: sha256" in info
+    assert info.count("PBES2, PBKDF2, AES-256-CBC, Iteration 100000, PRF hmacWithSHA256") == 2
+
+
+def test_opening_the_key_with_its_passphrase_stays_quick(written: dict[str, Path]) -> None:
+    started = time.perf_counter()
+    certs.load_private_key_file(written["key"], b"a strong passphrase 1")
+    # About 0.1 s on an idle machine; the bound leaves room for a loaded test machine.
+    assert time.perf_counter() - started < 2.0
+    with pytest.raises(certs.WrongPassphrase):
+        certs.load_private_key_file(written["key"], b"a strong passphrase 2")
+
+
+def test_keys_written_the_old_way_still_open(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    key = certs.generate_certificate("Old").private_key
+    for private_format in (
+        serialization.PrivateFormat.PKCS8,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+    ):
+        old = key.private_bytes(
+            serialization.Encoding.PEM, private_format,
+            serialization.BestAvailableEncryption(b"old passphrase"),
+        )
+        loaded = certs.load_private_key_bytes(old, b"old passphrase")
+        assert loaded.private_numbers() == key.private_numbers()
