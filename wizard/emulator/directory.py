@@ -25,7 +25,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from wizard import certs
-from wizard.emulator._files import atomic_write, ensure_private_dir, state_lock
+from wizard.emulator._files import atomic_write, ensure_private_dir, read_state_file, state_lock
 from wizard.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -274,7 +274,7 @@ class Directory:
 
     def _load(self) -> None:
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = json.loads(read_state_file(self.path).decode("utf-8"))
             tenant = data["tenant"]
             self.tenant = Tenant(
                 tenant_id=str(tenant["tenant_id"]),

@@ -31,6 +31,16 @@ def one_of(choices: tuple[str, ...], *, stored_as: str | None = None) -> dict[st
     return {"choices": choices} | ({"stored_as": stored_as} if stored_as else {})
 
 
+def shaped(pattern: str, what: str) -> dict[str, Any]:
+    """Field metadata: a value in the file must match `pattern` (`what` names the shape)."""
+    return {"pattern": pattern, "shape": what}
+
+
+SHA1_HEX = shaped(r"[0-9A-F]{40}", "40 upper-case hex digits")
+SHA256_HEX = shaped(r"[0-9A-F]{64}", "64 upper-case hex digits")
+GUID = shaped(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}", "a GUID")
+
+
 class _StoredRecord:
     """Only declared fields can be set (a misspelt one would never reach the file), and
     moments are kept in UTC to the second, as the file stores them, so a profile read back
@@ -58,8 +68,8 @@ class RotationState(_StoredRecord):
     new_key_path: str = ""
     new_pfx_path: str | None = None
     new_cer_path: str | None = None
-    new_thumbprint_sha1: str = ""
-    new_thumbprint_sha256: str = ""
+    new_thumbprint_sha1: str = field(default="", metadata=SHA1_HEX)
+    new_thumbprint_sha256: str = field(default="", metadata=SHA256_HEX)
     new_not_after: datetime | None = None
     uploaded_at: datetime | None = None
     tested_at: datetime | None = None
@@ -67,8 +77,8 @@ class RotationState(_StoredRecord):
     switched_at: datetime | None = None
     retired_at: datetime | None = None
     retire_proof: str | None = None
-    old_thumbprint_sha1: str | None = None
-    old_thumbprint_sha256: str | None = None
+    old_thumbprint_sha1: str | None = field(default=None, metadata=SHA1_HEX)
+    old_thumbprint_sha256: str | None = field(default=None, metadata=SHA256_HEX)
     old_cert_path: str | None = None
     old_key_path: str | None = None
     old_pfx_path: str | None = None
@@ -89,10 +99,10 @@ class Profile(_StoredRecord):
     certificate_name: str = ""
     cloud: str = field(metadata=one_of(CLOUD_KEYS))
     tenant: str
-    client_id: str
+    client_id: str = field(metadata=GUID)
     organization_domain: str | None = None
-    thumbprint_sha1: str
-    thumbprint_sha256: str = ""
+    thumbprint_sha1: str = field(metadata=SHA1_HEX)
+    thumbprint_sha256: str = field(default="", metadata=SHA256_HEX)
     cert_path: str
     key_path: str
     pfx_path: str | None

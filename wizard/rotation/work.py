@@ -140,7 +140,10 @@ def upload_new_certificate(profile: Profile, portal: PortalClient | None) -> Pro
         cer = Path(state.new_cer_path or "")
         if not state.new_cer_path or not cer.is_file():
             raise UserError(f"The new .cer file {cer} is missing, so there is nothing to upload.")
-        thumbprint = portal.upload_certificate(profile.client_id, cer.read_bytes())
+        from wizard.certs import read_input_file
+
+        data = read_input_file(cer, "certificate")
+        thumbprint = portal.upload_certificate(profile.client_id, data)
         if thumbprint.upper() != state.new_thumbprint_sha1.upper():
             raise UserError(
                 f"The portal computed thumbprint {thumbprint}, not "
