@@ -8,6 +8,7 @@ field's metadata say which values the file may hold and under which key.
 
 from __future__ import annotations
 
+import os
 import shlex
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -159,3 +160,24 @@ def profile_name_problem(name: str) -> str | None:
     if not name.isprintable():
         return "The profile name contains an invisible or control character; retype it."
     return None
+
+
+CERTIFICATE_SUFFIXES = (".pem", ".cer")
+
+
+def certificate_folder_of(cert_path: str | None) -> Path | None:
+    """The certificate's own folder when `cert_path` is laid out as the tool writes it
+    (`<folder>/<folder name>.pem` or `.cer`, a real folder, not a link), else None.
+
+    Only such a folder is written into (the summary) or emptied (the rotation's archive): a
+    path from a hand-edited profile can point anywhere.
+    """
+    if not cert_path:
+        return None
+    path = Path(os.path.abspath(cert_path))
+    folder = path.parent
+    if path.name not in {f"{folder.name}{suffix}" for suffix in CERTIFICATE_SUFFIXES}:
+        return None
+    if folder.is_symlink() or not folder.is_dir():
+        return None
+    return folder
