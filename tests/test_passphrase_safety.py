@@ -158,3 +158,70 @@ def test_keys_written_the_old_way_still_open(tmp_path: Path) -> None:
         )
         loaded = certs.load_private_key_bytes(old, b"old passphrase")
         assert loaded.private_numbers() == key.private_numbers()
+
+
+# --- the wizard ----------------------------------------------------------------------------
+
+
+async def test_step_two_warns_about_a_weak_passphrase_and_still_accepts_it(tmp_path: Path) -> None:
+    from screen_host import StepHost
+    from textual.widgets import Checkbox, Static
+
+    from screens.base import Nav
+    from screens.name import NameScreen
+    from wizard.session import WizardState
+
+    app = StepHost(NameScreen, WizardState(demo=True, out_dir=tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        warning = app.screen.query_one("#passphrase-warning", Static)
+        assert warning.has_class("hidden")
+        await pilot.press("a")
+        await pilot.pause()
+        assert not warning.has_class("hidden")
+        assert "weak" in str(warning.content)
+        await pilot.press(*"-much-Longer 42")
+        await pilot.pause()
+        assert warning.has_class("hidden")  # strong now
+        await pilot.press("ctrl+u", "a")
+        await pilot.pause()
+        app.screen.query_one("#no-passphrase", Checkbox).value = True
+        await pilot.pause()
+        assert warning.has_class("hidden")  # no passphrase: its own warning says it
+        app.screen.query_one("#no-passphrase", Checkbox).value = False
+        await pilot.pause()
+        assert not warning.has_class("hidden")
+        await pilot.press("enter", "a", "enter")
+        await pilot.pause()
+    assert app.results == [Nav.NEXT]
+    assert app.state.passphrase == b"a"  # a warning, not a refusal
+
+
+async def test_the_wizard_starts_with_a_date_past_the_calendar_edge_in_a_profile(
+    tmp_path: Path,
+) -> None:
+    """It crashed at start with OverflowError; now the damage is shown on Welcome."""
+    import json
+
+    from screen_host import StepHost
+    from textual.widgets import Static
+
+    from screens.welcome import WelcomeScreen
+    from wizard.profiles import profile_from_files, profiles_file, save_profile
+    from wizard.session import WizardState
+    from wizard.storage import write_certificate_set
+
+    files = write_certificate_set(
+        certs.generate_certificate("Edge"), "Edge", out_root=tmp_path, passphrase=None
+    ).files
+    save_profile(profile_from_files(
+        name="edge", files=files, cloud="global", tenant="contoso.onmicrosoft.com",
+        client_id="11111111-2222-4333-8444-555555555555",
+    ))
+    document = json.loads(profiles_file().read_text())
+    document["profiles"][0]["not_after"] = "9999-12-31T23:59:59-01:00"
+    profiles_file().write_text(json.dumps(document))
+    app = StepHost(WelcomeScreen, WizardState(demo=False))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        shown = " ".join(str(s.content) for s in app.screen.query(Static))
+        assert "Saved set-ups could not be read" in shown and "not_after" in shown
