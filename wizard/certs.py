@@ -24,7 +24,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from wizard import names
 from wizard.errors import UserError
-from wizard.key_encryption import encrypted_pkcs8_pem
+from wizard.key_encryption import encrypted_pkcs8_pem, strengthen_pfx_mac
 from wizard.reading import read_regular_file
 
 KEY_SIZES = names.KEY_SIZES
@@ -180,9 +180,10 @@ def pfx_bytes(
         .hmac_hash(hashes.SHA256())
         .build(passphrase)
     )
-    return pkcs12.serialize_key_and_certificates(
+    pfx = pkcs12.serialize_key_and_certificates(
         friendly_name.encode("utf-8"), key, cert, None, encryption
     )
+    return strengthen_pfx_mac(pfx, passphrase)
 
 
 # --- loading what the user brings ---------------------------------------------------------

@@ -1,17 +1,26 @@
-"""The private key encrypted as PKCS#8 with a PBKDF2 count that makes guessing expensive.
+"""The private key and the PFX protected with iteration counts that make guessing expensive.
 
 cryptography's `BestAvailableEncryption` writes PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC) with
 only 2048 iterations and offers no way to raise them for PKCS#8 (its encryption builder is
 for PKCS#12 and OpenSSH only). So the same standard structure is built here with
 KEY_KDF_ROUNDS iterations; OpenSSL, cryptography and every PKCS#8 reader open it as before.
+
+For a PFX the builder raises the encryption's rounds but leaves the integrity MAC's key
+derivation at 2048 iterations, and the MAC alone tells a guessing program whether a passphrase
+is right. `strengthen_pfx_mac` recomputes that MAC (RFC 7292, HMAC-SHA256) with PFX_MAC_ROUNDS.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
 
 KEY_KDF_ROUNDS = 600_000  # OWASP's figure for PBKDF2-HMAC-SHA256; about 0.1 s to open
+PFX_MAC_ROUNDS = 100_000  # as the PFX's own encryption (certs.PFX_KDF_ROUNDS)
+PFX_MAC_SALT_BYTES = 16
+_SHA256_BLOCK = 64
 SALT_BYTES = 16
 AES_BLOCK_BYTES = 16
 
@@ -80,3 +89,61 @@ def encrypted_pkcs8_pem(private_key_info_der: bytes, passphrase: bytes) -> bytes
         + b"\n".join(lines)
         + b"\n-----END ENCRYPTED PRIVATE KEY-----\n"
     )
+
+
+# --- the PFX's MAC -------------------------------------------------------------------------
+
+
+def _element(data: bytes, start: int) -> tuple[int, int, int]:
+    """The DER element at `start`: (tag, where its content starts, where it ends)."""
+    tag, size = data[start], data[start + 1]
+    content = start + 2
+    if size & 0x80:
+        count = size & 0x7F
+        size = int.from_bytes(data[content : content + count], "big")
+        content += count
+    return tag, content, content + size
+
+
+def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]:
+    """(tag, element start, content start, end) of each element between `start` and `end`."""
+    found = []
+    while start < end:
+        tag, content, stop = _element(data, start)
+        found.append((tag, start, content, stop))
+        start = stop
+    return found
+
+
+def _pkcs12_mac_key(passphrase: bytes, salt: bytes, rounds: int) -> bytes:
+    """RFC 7292 appendix B key derivation (ID 3: MAC key), SHA-256, one 32-byte block."""
+
+    def fill(value: bytes) -> bytes:
+        if not value:
+            return b""
+        size = _SHA256_BLOCK * -(-len(value) // _SHA256_BLOCK)
+        return (value * (size // len(value) + 1))[:size]
+
+    password = (passphrase.decode("utf-8") + "\0").encode("utf-16-be")  # a BMPString
+    digest = hashlib.sha256(bytes([3]) * _SHA256_BLOCK + fill(salt) + fill(password)).digest()
+    for _ in range(rounds - 1):
+        digest = hashlib.sha256(digest).digest()
+    return digest
+
+
+def strengthen_pfx_mac(pfx: bytes, passphrase: bytes) -> bytes:
+    """The PFX with its MAC recomputed: HMAC-SHA256 under a key derived in PFX_MAC_ROUNDS."""
+    _, content, end = _element(pfx, 0)
+    version, auth_safe, _mac_data = _children(pfx, content, end)
+    _, info_start, info_content, info_end = auth_safe
+    _oid_element, explicit = _children(pfx, info_content, info_end)
+    _, _, octets_content, octets_end = _children(pfx, explicit[2], explicit[3])[0]
+    signed = pfx[octets_content:octets_end]
+    salt = os.urandom(PFX_MAC_SALT_BYTES)
+    key = _pkcs12_mac_key(passphrase, salt, PFX_MAC_ROUNDS)
+    mac = hmac.new(key, signed, hashlib.sha256).digest()
+    sha256 = _sequence(_oid("2.16.840.1.101.3.4.2.1"), b"\x05\x00")
+    mac_data = _sequence(
+        _sequence(sha256, _octets(mac)), _octets(salt), _integer(PFX_MAC_ROUNDS)
+    )
+    return _sequence(pfx[version[1] : version[3]], pfx[info_start:info_end], mac_data)
