@@ -183,3 +183,21 @@ def test_every_value_is_checked_on_read(
         load_profiles()
     assert said in str(caught.value)
     assert caught.value.hint and "move it aside" in caught.value.hint
+
+
+def test_a_ca_bundle_that_is_a_device_or_huge_is_a_usage_error(tmp_path: Path, sparse: Path) -> None:
+    """TLS reads the bundle whole: /dev/zero never ends, a sparse file is 2 GiB in memory."""
+    generated = certs.generate_certificate("Bundle")
+    files = write_certificate_set(generated, "Bundle", out_root=tmp_path, passphrase=None).files
+    for bundle in ("/dev/zero", str(sparse)):
+        started = time.monotonic()
+        done = cli(
+            "test", "--cert", str(files.pem), "--key", str(files.key), "--ca-bundle", bundle,
+            "--authority-host", "https://127.0.0.1:9", "--graph-endpoint",
+            "https://127.0.0.1:9/graph", "--tenant", "contoso.onmicrosoft.com",
+            "--client-id", "00000000-0000-0000-0000-000000000001", "--timeout", "2",
+            timeout=60,
+        )
+        assert time.monotonic() - started < 60
+        assert done.returncode == 2, done.stderr
+        assert "CA bundle" in done.stderr and "Traceback" not in done.stderr
