@@ -201,3 +201,18 @@ def test_a_ca_bundle_that_is_a_device_or_huge_is_a_usage_error(tmp_path: Path, s
         assert time.monotonic() - started < 60
         assert done.returncode == 2, done.stderr
         assert "CA bundle" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_rotate_with_a_named_pipe_as_the_new_key_says_so_and_ends(tmp_path: Path) -> None:
+    """It hung: the look at whether the key is encrypted waited on the pipe forever."""
+    saved_profile(tmp_path, "piped")
+    assert cli("rotate", "piped", "--no-passphrase").returncode == 0
+    assert cli("rotate", "piped", "--step", "upload", "--confirm").returncode == 0
+    document = json.loads(profiles_file().read_text())
+    new_key = Path(document["profiles"][0]["rotation"]["new_key_path"])
+    new_key.unlink()
+    os.mkfifo(new_key)
+    done = cli("rotate", "piped", "--step", "test", timeout=30)
+    assert done.returncode not in (0, None)
+    assert "Traceback" not in done.stderr + done.stdout
+    assert "named pipe" in done.stderr + done.stdout
