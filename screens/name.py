@@ -126,6 +126,7 @@ class NameScreen(StepScreen):
             StepInput(passphrase, id="confirm", password=True, compact=True),
             id="confirm-field",
         )
+        yield Static("", id="passphrase-warning", classes="warning hidden", markup=False)
         yield TickBox("Write the key without a passphrase", value=state.no_passphrase,
                       id="no-passphrase", compact=True)
         yield Static(NO_PASSPHRASE_WARNING, id="no-passphrase-warning", classes="warning hidden",
@@ -173,6 +174,19 @@ class NameScreen(StepScreen):
         )
         warning.set_class(not long, "hidden")
 
+    @on(Input.Changed, "#passphrase")
+    def passphrase_changed(self) -> None:
+        self.show_passphrase_warning()
+
+    def show_passphrase_warning(self) -> None:
+        """A weak passphrase is warned about as it is typed (still accepted: a warning)."""
+        no_passphrase = self.query_one("#no-passphrase", Checkbox).value
+        typed = self.query_one("#passphrase", Input).value
+        warning = None if no_passphrase else names.weak_passphrase_warning(typed)
+        widget = self.query_one("#passphrase-warning", Static)
+        widget.update(f"⚠ {warning}" if warning else "")
+        widget.set_class(warning is None, "hidden")
+
     @on(Checkbox.Changed, "#no-passphrase")
     def passphrase_choice_changed(self, event: Checkbox.Changed) -> None:
         self.apply_passphrase_choice(event.value)
@@ -184,6 +198,7 @@ class NameScreen(StepScreen):
             if no_passphrase:
                 field.show_error(None)
         self.query_one("#no-passphrase-warning").set_class(not no_passphrase, "hidden")
+        self.show_passphrase_warning()
 
     def problems(self) -> Mapping[str, str | None]:
         if self.query_one("#no-passphrase", Checkbox).value:

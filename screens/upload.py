@@ -98,12 +98,13 @@ class UploadScreen(StepScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="upload")
     def upload(self) -> None:
+        from wizard.certs import read_input_file
         from wizard.errors import UserError
 
         state = self.state
         assert state.files is not None and state.portal is not None and state.demo_info is not None
         try:
-            data = state.files.cer.read_bytes()
+            data = read_input_file(state.files.cer, "certificate")
             thumbprint = state.portal.upload_certificate(state.demo_info.client_id, data)
         except UserError as error:
             self.post_message(UploadFailed(f"The upload failed: {error}"))

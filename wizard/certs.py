@@ -14,7 +14,6 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -25,6 +24,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from wizard import names
 from wizard.errors import UserError
+from wizard.key_encryption import encrypted_pkcs8_pem, strengthen_pfx_mac
+from wizard.reading import read_regular_file
 
 KEY_SIZES = names.KEY_SIZES
 DEFAULT_KEY_SIZE = 2048
@@ -148,15 +149,18 @@ def cert_pem(cert: x509.Certificate) -> bytes:
 
 
 def key_pem(key: rsa.RSAPrivateKey, passphrase: bytes | None) -> bytes:
-    """The private key as PKCS#8 PEM, encrypted (best available cipher) when given a passphrase."""
-    encryption: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(passphrase)
-        if passphrase
-        else serialization.NoEncryption()
+    """The private key as PKCS#8 PEM; with a passphrase, encrypted (AES-256-CBC, PBKDF2-SHA256
+    with KEY_KDF_ROUNDS iterations, see wizard.key_encryption)."""
+    if not passphrase:
+        return key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    plain = key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
-    )
+    return encrypted_pkcs8_pem(plain, passphrase)
 
 
 def pfx_bytes(
@@ -176,26 +180,13 @@ def pfx_bytes(
         .hmac_hash(hashes.SHA256())
         .build(passphrase)
     )
-    return pkcs12.serialize_key_and_certificates(
+    pfx = pkcs12.serialize_key_and_certificates(
         friendly_name.encode("utf-8"), key, cert, None, encryption
     )
+    return strengthen_pfx_mac(pfx, passphrase)
 
 
 # --- loading what the user brings ---------------------------------------------------------
-
-
-def _open_for_reading(path: Path) -> BinaryIO:
-    """Open a file without blocking on a named pipe nobody writes to (it then reads as empty).
-
-    A plain open() of such a FIFO waits for a writer forever; `<(command)` still works.
-    """
-    nonblocking = getattr(os, "O_NONBLOCK", 0)
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | nonblocking)
-    if nonblocking:
-        import fcntl
-
-        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~nonblocking)
-    return os.fdopen(fd, "rb")
 
 
 def read_input_file(path: str | os.PathLike[str], what: str = "file") -> bytes:
@@ -206,8 +197,7 @@ def read_input_file(path: str | os.PathLike[str], what: str = "file") -> bytes:
             raise UserError(
                 f"{path} is a folder, not a {what}.", hint=f"Give the path of the {what} itself."
             )
-        with _open_for_reading(path) as handle:
-            data = handle.read(MAX_INPUT_BYTES + 1)
+        data = read_regular_file(path, what=what, limit=MAX_INPUT_BYTES)
     except FileNotFoundError:
         raise UserError(
             f"{path} does not exist.", hint="Check the path (tab completion helps)."
@@ -219,11 +209,6 @@ def read_input_file(path: str | os.PathLike[str], what: str = "file") -> bytes:
         ) from None
     except OSError as error:
         raise UserError(f"Cannot read {path}: {error.strerror or error}.") from None
-    if len(data) > MAX_INPUT_BYTES:
-        raise UserError(
-            f"{path} is larger than {MAX_INPUT_BYTES // 1024} KiB, far too big for a {what}.",
-            hint="Check that you picked the right file.",
-        )
     if not data.strip():
         raise UserError(f"{path} is empty.", hint=f"Pick the {what} again, or re-export it.")
     return data

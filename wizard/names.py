@@ -19,6 +19,11 @@ EXPIRY_WARNING_DAYS = 30  # days before expiry that every interface warns
 KEY_SIZES = (2048, 3072, 4096)
 MAX_PASSPHRASE_LENGTH = 1024
 MAX_PASSPHRASE_BYTES = 1023  # what OpenSSL (through cryptography) accepts to encrypt a key
+# A passphrase shorter than this, or of one kind of character and short, is easy to guess
+# offline by anyone who copies the key or .pfx: warned about, never refused.
+STRONG_PASSPHRASE_LENGTH = 12
+ONE_KIND_PASSPHRASE_LENGTH = 20
+MIN_DISTINCT_PASSPHRASE_CHARACTERS = 6
 
 # Names Windows reserves for devices, whatever the extension ("CON.cer" is the console too).
 _WINDOWS_RESERVED = frozenset(
@@ -148,3 +153,35 @@ def passphrase_problem(passphrase: str | bytes, confirm: str | bytes) -> str | N
     if passphrase != confirm:
         return "The two passphrases differ; type them again."
     return None
+
+
+def _character_kinds(text: str) -> int:
+    """How many of lower case, upper case, digits and other characters `text` uses."""
+    return sum(
+        any(test(c) for c in text)
+        for test in (str.islower, str.isupper, str.isdigit, lambda c: not c.isalnum())
+    )
+
+
+def weak_passphrase_warning(passphrase: str | bytes) -> str | None:
+    """None for a passphrase that resists offline guessing, else a warning (not a refusal).
+
+    Short, or few distinct characters, or one kind of character and not long: a copied key
+    file opens to a guessing program in minutes. Words strung together count as strong when long.
+    """
+    if not passphrase:
+        return None
+    text = (
+        passphrase.decode("utf-8", "replace") if isinstance(passphrase, bytes) else passphrase
+    )
+    if (
+        len(text) >= STRONG_PASSPHRASE_LENGTH
+        and len(set(text)) >= MIN_DISTINCT_PASSPHRASE_CHARACTERS
+        and (_character_kinds(text) >= 2 or len(text) >= ONE_KIND_PASSPHRASE_LENGTH)
+    ):
+        return None
+    return (
+        "This passphrase is weak: anyone who copies the key or .pfx can guess it offline. "
+        f"Use at least {STRONG_PASSPHRASE_LENGTH} characters mixing letters, digits and "
+        "symbols, or several random words."
+    )

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from wizard.certs import PassphraseNeeded, WrongPassphrase
 from wizard.errors import UserError
-from wizard.names import passphrase_problem
+from wizard.names import passphrase_problem, weak_passphrase_warning
 
 T = TypeVar("T")
 PROMPT_ATTEMPTS = 3
@@ -49,7 +49,36 @@ def passphrase_from_env(var: str) -> bytes:
             exit_code=2,
             option="passphrase",
         )
-    return value.encode("utf-8")
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError:
+        # The variable holds bytes that are not UTF-8 (kept as surrogates by Python): the
+        # error would show one of them, so it is reported without any.
+        raise UserError(
+            f"The environment variable {var} holds bytes that are not UTF-8 text.",
+            hint=f"Set {var} again from a UTF-8 terminal (read -rs {var} && export {var}).",
+            exit_code=2,
+            option="passphrase",
+        ) from None
+
+
+def _typed(text: str) -> bytes:
+    """A typed passphrase as UTF-8; undecodable input is refused without showing it."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError(
+            "The passphrase typed is not UTF-8 text.",
+            hint="Set the terminal to UTF-8 and type it again.",
+            option="passphrase",
+        ) from None
+
+
+def warn_if_weak(passphrase: bytes | None) -> None:
+    """Print the weak-passphrase warning on stderr (a warning: the passphrase is still used)."""
+    warning = weak_passphrase_warning(passphrase) if passphrase else None
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def _ask(prompt: str) -> str:
@@ -68,7 +97,7 @@ def ask_new_passphrase(*, attempts: int = PROMPT_ATTEMPTS) -> bytes:
         second = _ask("Type it again to confirm: ")
         problem = passphrase_problem(first, second)
         if problem is None:
-            return first.encode("utf-8")
+            return _typed(first)
         print(problem, file=sys.stderr)
     raise UserError(
         "No passphrase was agreed on.",
@@ -79,7 +108,7 @@ def ask_new_passphrase(*, attempts: int = PROMPT_ATTEMPTS) -> bytes:
 
 def ask_passphrase(prompt: str) -> bytes:
     """Prompt once (no echo) for the passphrase of an existing file."""
-    return _ask(prompt).encode("utf-8")
+    return _typed(_ask(prompt))
 
 
 def passphrase_for_new_key(passphrase_env: str | None, no_passphrase: bool) -> bytes | None:
@@ -89,11 +118,14 @@ def passphrase_for_new_key(passphrase_env: str | None, no_passphrase: bool) -> b
         problem = passphrase_problem(passphrase, passphrase)
         if problem:
             raise UserError(f"{passphrase_env}: {problem}", exit_code=2, option="passphrase")
+        warn_if_weak(passphrase)
         return passphrase
     if no_passphrase:
         return None
     if stdin_is_interactive():
-        return ask_new_passphrase()
+        passphrase = ask_new_passphrase()
+        warn_if_weak(passphrase)
+        return passphrase
     raise UserError(
         "A passphrase is needed to protect the private key, and there is no terminal to ask.",
         hint="Use --passphrase-env VAR (the passphrase in an environment variable), "

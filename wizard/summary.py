@@ -15,14 +15,16 @@ from urllib.parse import urlsplit
 
 from wizard.clock import utc_now
 from wizard.entra_portal import THUMBPRINT_COLUMN
-from wizard.names import EXPIRY_WARNING_DAYS
-from wizard.profiles import Profile
+from wizard.names import EXPIRY_WARNING_DAYS, file_stem_for
+from wizard.paths import data_dir
+from wizard.profiles import Profile, certificate_folder_of
 from wizard.signin.clouds import CLOUDS
 from wizard.snippets import SNIPPET_TITLES, snippets
 
 if TYPE_CHECKING:
     from wizard.signin.plan import NegativeResult, PositiveResult
 
+SUMMARIES_FOLDER = "summaries"  # in the data folder, for certificates kept outside their own folder
 _SNIPPET_LANGUAGES = {
     "powershell": "powershell",
     "exchange-online": "powershell",
@@ -67,9 +69,14 @@ def _fence(text: str, language: str) -> str:
 
 
 def summary_path_for(profile: Profile) -> Path:
-    """Where the summary goes: beside the certificate, `<stem>-summary.md`."""
-    cert = Path(profile.cert_path)
-    return cert.with_name(f"{cert.stem}-summary.md")
+    """Where the summary goes: beside the certificate, `<stem>-summary.md`, when the certificate
+    is in its own folder as the tool writes it; otherwise (a certificate brought from elsewhere,
+    or a path edited into the profiles file) in the tool's own summaries folder, never into a
+    folder a profile merely names."""
+    folder = certificate_folder_of(profile.cert_path)
+    if folder is not None:
+        return folder / f"{folder.name}-summary.md"
+    return data_dir() / SUMMARIES_FOLDER / f"{file_stem_for(profile.name)}-summary.md"
 
 
 def _expiry_line(profile: Profile, now: datetime) -> str:
@@ -201,10 +208,12 @@ def write_summary(
     path: Path | None = None,
     demo_authority_host: str | None = None,
 ) -> Path:
-    """Write the summary beside the certificate (atomic, 0644: no secret in it); return its path."""
-    from wizard.storage import atomic_write_text
+    """Write the summary where `summary_path_for` says (atomic, 0644: no secret in it); return
+    its path."""
+    from wizard.storage import atomic_write_text, ensure_private_dir
 
     target = path or summary_path_for(profile)
+    ensure_private_dir(target.parent)  # the summaries folder on first use; else already there
     text = summary_markdown(
         profile, positive=positive, negative=negative, now=now,
         demo_authority_host=demo_authority_host,

@@ -115,8 +115,25 @@ def _check_flags(args: argparse.Namespace, inputs: _Inputs) -> None:
     if args.timeout is not None and not 0 < args.timeout <= 600:
         raise _usage("--timeout must be between 0 and 600 seconds.")
     ca_bundle = _path(args.ca_bundle, "--ca-bundle")
-    if ca_bundle is not None and not ca_bundle.is_file():
-        raise _usage(f"The CA bundle {args.ca_bundle} does not exist.")
+    if ca_bundle is not None:
+        _check_ca_bundle(ca_bundle, args.ca_bundle)
+
+
+MAX_CA_BUNDLE_BYTES = 16 * 1024 * 1024  # every public root CA together is under 1 MiB
+
+
+def _check_ca_bundle(path: Path, given: str) -> None:
+    """The CA bundle is read by TLS later, whole: first make sure it is a file of sane size."""
+    from wizard.reading import read_regular_file
+
+    try:
+        read_regular_file(path, what="CA bundle", limit=MAX_CA_BUNDLE_BYTES)
+    except FileNotFoundError:
+        raise _usage(f"The CA bundle {given} does not exist.") from None
+    except UserError as error:
+        raise _usage(str(error), error.hint) from None
+    except OSError as error:
+        raise _usage(f"Cannot read the CA bundle {given}: {error.strerror or error}.") from None
 
 
 def _settings(

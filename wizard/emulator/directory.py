@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from wizard import certs
 from wizard.emulator import strict_json
-from wizard.emulator._files import atomic_write, ensure_private_dir, state_lock
+from wizard.emulator._files import atomic_write, ensure_private_dir, read_state_file, state_lock
 from wizard.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -275,7 +275,7 @@ class Directory:
 
     def _load(self) -> None:
         try:
-            data = strict_json.loads(self.path.read_bytes())
+            data = strict_json.loads(read_state_file(self.path))
             tenant = data["tenant"]
             self.tenant = Tenant(
                 tenant_id=str(tenant["tenant_id"]),

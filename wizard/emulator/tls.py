@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from wizard.certs import key_usage
-from wizard.emulator._files import atomic_write, ensure_private_dir
+from wizard.emulator._files import atomic_write, ensure_private_dir, read_state_file
 
 CA_FILE = "demo-ca.pem"
 CA_KEY_FILE = "demo-ca.key"
@@ -139,8 +139,8 @@ def ensure_tls(state_dir: Path, extra_names: tuple[str, ...] = ()) -> TlsFiles:
     ca_key: rsa.RSAPrivateKey | None = None
     if ca_path.exists() and ca_key_path.exists():
         try:
-            ca_cert = x509.load_pem_x509_certificate(ca_path.read_bytes())
-            loaded = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
+            ca_cert = x509.load_pem_x509_certificate(read_state_file(ca_path))
+            loaded = serialization.load_pem_private_key(read_state_file(ca_key_path), password=None)
             ca_key = loaded if isinstance(loaded, rsa.RSAPrivateKey) else None
             if ca_cert.not_valid_after_utc - now < RENEW_BEFORE:
                 ca_cert = ca_key = None
@@ -155,7 +155,7 @@ def ensure_tls(state_dir: Path, extra_names: tuple[str, ...] = ()) -> TlsFiles:
 
     if not renew_server and server_path.exists() and server_key_path.exists():
         try:
-            server_cert = x509.load_pem_x509_certificate(server_path.read_bytes())
+            server_cert = x509.load_pem_x509_certificate(read_state_file(server_path))
             renew_server = (
                 server_cert.issuer != ca_cert.subject
                 or server_cert.not_valid_after_utc - now < RENEW_BEFORE

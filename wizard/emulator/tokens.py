@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from wizard.emulator._files import atomic_write
+from wizard.emulator._files import atomic_write, read_state_file
 from wizard.emulator.directory import GRAPH_APP_ID, Application, Tenant
 from wizard.emulator.jose import (
     JoseError,
@@ -51,8 +51,8 @@ def _load_or_create_signing(state_dir: Path) -> tuple[rsa.RSAPrivateKey, x509.Ce
     key_path, cert_path = state_dir / SIGNING_KEY_FILE, state_dir / SIGNING_CERT_FILE
     if key_path.exists() and cert_path.exists():
         try:
-            key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-            cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+            key = serialization.load_pem_private_key(read_state_file(key_path), password=None)
+            cert = x509.load_pem_x509_certificate(read_state_file(cert_path))
             if isinstance(key, rsa.RSAPrivateKey) and cert.not_valid_after_utc > datetime.now(
                 timezone.utc
             ):

@@ -10,7 +10,7 @@ from wizard.profiles.conversions import (
     connection_inputs_for_profile,
     profile_from_files,
 )
-from wizard.profiles.model import Profile, RotationState
+from wizard.profiles.model import Profile, RotationState, certificate_folder_of
 from wizard.profiles.store import (
     get_profile,
     load_profiles,
@@ -24,6 +24,7 @@ __all__ = [
     "Profile",
     "ProfileConnectionInputs",
     "RotationState",
+    "certificate_folder_of",
     "connection_inputs_for_profile",
     "get_profile",
     "load_profiles",

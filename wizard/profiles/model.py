@@ -8,6 +8,7 @@ field's metadata say which values the file may hold and under which key.
 
 from __future__ import annotations
 
+import os
 import shlex
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -29,6 +30,16 @@ ExpiryStatus = Literal["ok", "warning", "expired"]
 def one_of(choices: tuple[str, ...], *, stored_as: str | None = None) -> dict[str, Any]:
     """Field metadata: the file may hold only `choices` (under `stored_as`, if given)."""
     return {"choices": choices} | ({"stored_as": stored_as} if stored_as else {})
+
+
+def shaped(pattern: str, what: str) -> dict[str, Any]:
+    """Field metadata: a value in the file must match `pattern` (`what` names the shape)."""
+    return {"pattern": pattern, "shape": what}
+
+
+SHA1_HEX = shaped(r"[0-9A-F]{40}", "40 upper-case hex digits")
+SHA256_HEX = shaped(r"[0-9A-F]{64}", "64 upper-case hex digits")
+GUID = shaped(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}", "a GUID")
 
 
 class _StoredRecord:
@@ -58,8 +69,8 @@ class RotationState(_StoredRecord):
     new_key_path: str = ""
     new_pfx_path: str | None = None
     new_cer_path: str | None = None
-    new_thumbprint_sha1: str = ""
-    new_thumbprint_sha256: str = ""
+    new_thumbprint_sha1: str = field(default="", metadata=SHA1_HEX)
+    new_thumbprint_sha256: str = field(default="", metadata=SHA256_HEX)
     new_not_after: datetime | None = None
     uploaded_at: datetime | None = None
     tested_at: datetime | None = None
@@ -67,8 +78,8 @@ class RotationState(_StoredRecord):
     switched_at: datetime | None = None
     retired_at: datetime | None = None
     retire_proof: str | None = None
-    old_thumbprint_sha1: str | None = None
-    old_thumbprint_sha256: str | None = None
+    old_thumbprint_sha1: str | None = field(default=None, metadata=SHA1_HEX)
+    old_thumbprint_sha256: str | None = field(default=None, metadata=SHA256_HEX)
     old_cert_path: str | None = None
     old_key_path: str | None = None
     old_pfx_path: str | None = None
@@ -89,10 +100,10 @@ class Profile(_StoredRecord):
     certificate_name: str = ""
     cloud: str = field(metadata=one_of(CLOUD_KEYS))
     tenant: str
-    client_id: str
+    client_id: str = field(metadata=GUID)
     organization_domain: str | None = None
-    thumbprint_sha1: str
-    thumbprint_sha256: str = ""
+    thumbprint_sha1: str = field(metadata=SHA1_HEX)
+    thumbprint_sha256: str = field(default="", metadata=SHA256_HEX)
     cert_path: str
     key_path: str
     pfx_path: str | None
@@ -149,3 +160,24 @@ def profile_name_problem(name: str) -> str | None:
     if not name.isprintable():
         return "The profile name contains an invisible or control character; retype it."
     return None
+
+
+CERTIFICATE_SUFFIXES = (".pem", ".cer")
+
+
+def certificate_folder_of(cert_path: str | None) -> Path | None:
+    """The certificate's own folder when `cert_path` is laid out as the tool writes it
+    (`<folder>/<folder name>.pem` or `.cer`, a real folder, not a link), else None.
+
+    Only such a folder is written into (the summary) or emptied (the rotation's archive): a
+    path from a hand-edited profile can point anywhere.
+    """
+    if not cert_path:
+        return None
+    path = Path(os.path.abspath(cert_path))
+    folder = path.parent
+    if path.name not in {f"{folder.name}{suffix}" for suffix in CERTIFICATE_SUFFIXES}:
+        return None
+    if folder.is_symlink() or not folder.is_dir():
+        return None
+    return folder

@@ -9,6 +9,7 @@ typo. Fields are read and written from their declarations in model.py.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import MISSING, Field, fields
 from datetime import datetime, timezone
@@ -19,10 +20,12 @@ from wizard.clock import utc_now
 from wizard.errors import UserError
 from wizard.paths import config_dir
 from wizard.profiles.model import TEST_VERDICTS, Profile, RotationState, profile_name_problem
+from wizard.reading import FileTooLarge, NotARegularFile, read_regular_file
 
 PROFILES_FILE_NAME = "profiles.json"
 FILE_FORMAT = "entra-cert-wizard profiles"
 FILE_VERSION = 1
+MAX_PROFILES_FILE_BYTES = 4 * 1024 * 1024  # thousands of profiles; a larger file is not ours
 
 _Record = TypeVar("_Record", Profile, RotationState)
 
@@ -68,6 +71,9 @@ class _Reader:
         value = data[key]
         if not isinstance(value, str):
             raise self.fail(where, f'"{key}" must be a string, not {json.dumps(value)[:40]}')
+        if not value.isprintable():
+            # No name, ID or path holds one; a NUL in a path would crash the first file call.
+            raise self.fail(where, f'"{key}" holds a control or invisible character')
         return value
 
     def required_text(self, data: dict[str, Any], key: str, where: str) -> str:
@@ -101,10 +107,11 @@ class _Reader:
     def retired(self, data: dict[str, Any], key: str, where: str) -> list[dict[str, str]]:
         retired = data.get(key, [])
         if not isinstance(retired, list) or not all(
-            isinstance(item, dict) and all(isinstance(v, str) for v in item.values())
+            isinstance(item, dict)
+            and all(isinstance(v, str) and v.isprintable() for v in item.values())
             for item in retired
         ):
-            raise self.fail(where, f'"{key}" must be a list of objects with string values')
+            raise self.fail(where, f'"{key}" must be a list of objects with plain string values')
         return [dict(item) for item in retired]
 
     def rotation(self, data: dict[str, Any], key: str, where: str) -> RotationState | None:
@@ -153,6 +160,11 @@ class _Reader:
                     f'"{_stored_key(declared)}" must be one of {", ".join(choices)} '
                     f'(got "{value}")',
                 )
+            pattern = declared.metadata.get("pattern")
+            if pattern is not None and value and not re.fullmatch(pattern, value):
+                raise self.fail(
+                    where, f'"{_stored_key(declared)}" must be {declared.metadata["shape"]}'
+                )
             values[declared.name] = value
         return values
 
@@ -161,6 +173,8 @@ class _Reader:
         if not isinstance(data, dict):
             raise self.fail(where, "must be an object")
         name = self.required_text(data, "name", where)
+        if profile_name_problem(name):
+            raise self.fail(where, '"name" is not a usable profile name')
         where = f'profile "{name}"'  # from here on, the problem is named by its profile
         return Profile(name=name, **self.values(Profile, data, where, done=("name",)))
 
@@ -169,20 +183,24 @@ def parse_time(text: str, error: Callable[[], Exception] | None = None) -> datet
     """An ISO 8601 date-time (a trailing Z is accepted), as tz-aware UTC."""
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        # A moment past the calendar's edge in UTC (9999-12-31T23:59:59-01:00) is damage.
+        value = value.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
         if error is not None:
             raise error() from None
-        raise
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        raise ValueError(f"not a usable date and time: {text[:40]!r}") from None
+    return value
 
 
 def _read_file(path: Path) -> list[Profile]:
     try:
-        raw = path.read_bytes()
+        raw = read_regular_file(path, what="profiles file", limit=MAX_PROFILES_FILE_BYTES)
     except FileNotFoundError:
         return []
+    except (NotARegularFile, FileTooLarge) as error:
+        raise UserError(f"The profiles file is damaged: {error}", hint=_fix_hint(path)) from None
     except OSError as error:
         raise UserError(
             f"Cannot read the profiles file {path}: {error.strerror or error}.",

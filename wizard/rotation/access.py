@@ -90,10 +90,13 @@ def registered_thumbprints(portal: PortalClient, client_id: str) -> set[str]:
 
 def key_is_encrypted(path: str | Path) -> bool:
     """True when the PEM key file is encrypted (needs a passphrase to open)."""
+    from wizard.certs import MAX_INPUT_BYTES
+    from wizard.reading import read_regular_file
+
     try:
-        head = Path(path).read_bytes()[:4096]
-    except OSError:
-        return False
+        head = read_regular_file(path, what="private key", limit=MAX_INPUT_BYTES)[:4096]
+    except (OSError, UserError):
+        return False  # opening it later says what is wrong with it
     return b"ENCRYPTED" in head
 
 

@@ -6,6 +6,7 @@ outcome holding it); none prompts, prints or imports Textual. The runner drives 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 import threading
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 from wizard.clock import utc_now
 from wizard.entra_portal import ADMIN_CENTER_URL, CERTIFICATES, UPLOAD_CERTIFICATE
 from wizard.errors import UserError
-from wizard.profiles import Profile, RotationState, save_profile
+from wizard.profiles import Profile, RotationState, certificate_folder_of, save_profile
 from wizard.rotation.access import registered_thumbprints
 from wizard.rotation.progress import (
     check_stage_allowed,
@@ -140,7 +141,10 @@ def upload_new_certificate(profile: Profile, portal: PortalClient | None) -> Pro
         cer = Path(state.new_cer_path or "")
         if not state.new_cer_path or not cer.is_file():
             raise UserError(f"The new .cer file {cer} is missing, so there is nothing to upload.")
-        thumbprint = portal.upload_certificate(profile.client_id, cer.read_bytes())
+        from wizard.certs import read_input_file
+
+        data = read_input_file(cer, "certificate")
+        thumbprint = portal.upload_certificate(profile.client_id, data)
         if thumbprint.upper() != state.new_thumbprint_sha1.upper():
             raise UserError(
                 f"The portal computed thumbprint {thumbprint}, not "
@@ -311,31 +315,84 @@ def retire_old_certificate(
 # --- stage 6: archive ----------------------------------------------------------------------
 
 
+def _files_to_archive(state: RotationState, old_summary: Path) -> tuple[Path | None, list[Path]]:
+    """The old certificate's own folder and the old files in it, each under the name the tool
+    gave it; UserError (nothing moved) when the profile names any file elsewhere."""
+    folder = certificate_folder_of(state.old_cert_path)
+    stem = folder.name if folder is not None else ""
+    expected = {
+        "certificate": (state.old_cert_path, (".pem", ".cer")),
+        "private key": (state.old_key_path, (".key",)),
+        "PFX": (state.old_pfx_path, (".pfx",)),
+        ".cer": (state.old_cer_path, (".cer",)),
+    }
+    files: list[Path] = []
+    for role, (recorded, suffixes) in expected.items():
+        if not recorded:
+            continue
+        path = Path(os.path.abspath(recorded))
+        if not path.exists() and not path.is_symlink():
+            continue  # already gone: nothing to move
+        if folder is None or path.parent != folder or path.name not in {
+            f"{stem}{suffix}" for suffix in suffixes
+        }:
+            raise UserError(
+                f"The rotation's old {role} is recorded as {path}, which is not in the old "
+                "certificate's own folder under the name this tool gave it, so nothing was "
+                "moved (the profiles file may have been edited).",
+                hint="Move the old files away yourself, then run this step again to finish.",
+            )
+        if path.is_symlink() or not path.is_file():
+            raise UserError(
+                f"The rotation's old {role} {path} is not a regular file, so nothing was moved.",
+                hint="Move it away yourself, then run this step again to finish.",
+            )
+        files.append(path)
+    if folder is not None and old_summary.parent == folder and old_summary.is_file():
+        files.append(old_summary)
+    return folder, list(dict.fromkeys(files))
+
+
 def archive_old_files(profile: Profile, *, now: datetime | None = None) -> Profile:
     """Stage 6: move the old files to `<root>/archive/<old folder>-retired-<YYYYmmdd>/` (nothing
-    is deleted), write the new summary, record the retired thumbprint, end the rotation."""
+    is deleted), write the new summary, record the retired thumbprint, end the rotation.
+
+    Only files in the old certificate's own folder, under their expected names, are moved, into
+    a folder made fresh for them (so nothing is ever moved onto another file); the old folder is
+    removed only when that leaves it empty.
+    """
     from wizard.storage import ensure_private_dir
     from wizard.summary import summary_path_for, write_summary
 
     state = rotation_at(profile, "archive")
     now = now or utc_now()
-    old_paths = [state.old_cert_path, state.old_key_path, state.old_pfx_path, state.old_cer_path]
-    old_files = [Path(p) for p in old_paths if p]
-    old_folder = Path(state.old_cert_path).parent if state.old_cert_path else None
-    old_summary = summary_path_for(old_profile_view(profile))
-    if old_summary.is_file():
-        old_files.append(old_summary)
+    old_folder, present = _files_to_archive(state, summary_path_for(old_profile_view(profile)))
     archive: Path | None = None
-    present = [p for p in old_files if p.is_file()]
     if present and old_folder is not None:
-        base = old_folder.parent / "archive" / f"{old_folder.name}-retired-{now:%Y%m%d}"
+        shelf = ensure_private_dir(old_folder.parent / "archive")
+        base = shelf / f"{old_folder.name}-retired-{now:%Y%m%d}"
         archive, counter = base, 2
-        while archive.exists():
-            archive = base.with_name(f"{base.name}-{counter}")
-            counter += 1
-        ensure_private_dir(archive)
+        while True:
+            try:
+                archive.mkdir(mode=0o700)  # fails on anything already there: ours alone
+                break
+            except FileExistsError:
+                archive = base.with_name(f"{base.name}-{counter}")
+                counter += 1
+            except OSError as error:
+                raise UserError(f"Cannot make the archive folder {archive}: {error.strerror}.") from None
         for path in present:
-            shutil.move(str(path), str(archive / path.name))
+            target = archive / path.name
+            try:
+                if target.exists() or target.is_symlink():
+                    raise FileExistsError(target)
+                shutil.move(str(path), str(target))
+            except OSError as error:
+                raise UserError(
+                    f"Could not move {path} into {archive}: {error.strerror or error}.",
+                    hint="Nothing was deleted; move the remaining old files yourself, then run "
+                    "this step again to finish.",
+                ) from None
         with contextlib.suppress(OSError):
             old_folder.rmdir()  # only when empty: anything else the user kept there stays
     profile.retired.append(
