@@ -1,5 +1,7 @@
 """The sign-in engine on the real-tenant path: which answer counts, which refusals count, and
-which certificates are trusted. Real MSAL and real HTTPS against the demo tenant."""
+which certificates are trusted. Real MSAL and real HTTPS against the demo tenant: as its own
+host, and (the real mode, instance discovery on) answering as login.microsoftonline.com and
+graph.microsoft.com behind a TLS-intercepting proxy that HTTPS_PROXY points to."""
 
 from __future__ import annotations
 
@@ -9,13 +11,19 @@ from pathlib import Path
 
 import certifi
 import pytest
+from conftest import make_test_certificate
+from intercepting_proxy import InterceptingProxy
 
+from wizard import certs
 from wizard.emulator import DemoInfo, DemoTenant, Fault
+from wizard.emulator.tenant import PUBLIC_GRAPH_HOST, PUBLIC_LOGIN_ALIASES
+from wizard.portal import PortalClient
 from wizard.signin import catalogue
 from wizard.signin.clouds import CLOUDS, demo_cloud
-from wizard.signin.http import HttpSession
-from wizard.signin.negative import _classify
+from wizard.signin.http import HttpSession, acquire_token, certificate_credential
+from wizard.signin.negative import _classify, run_negative
 from wizard.signin.plan import (
+    NEGATIVE_PROBES,
     STOLEN_PUBLIC_CERTIFICATE,
     STRANGER_CERTIFICATE,
     CheckStatus,
@@ -221,3 +229,171 @@ def test_the_demo_tenant_trusts_only_its_own_ca(demo_info: DemoInfo) -> None:
     trust = choose_trust(demo_cloud(demo_info), {"REQUESTS_CA_BUNDLE": certifi.where()})
     assert trust.ca_file == demo_info.ca_bundle
     assert trust.source.startswith("the demo tenant's own CA")
+
+
+# ---------------------------------------------------------------- real mode, through a proxy
+
+# What a developer's shell may carry that would change the trust or the route.
+_ROUTE_AND_TRUST_VARIABLES = (
+    "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy",
+    "NO_PROXY", "no_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+)
+
+
+@pytest.fixture(scope="module")
+def public_tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoTenant]:
+    with DemoTenant(tmp_path_factory.mktemp("public"), public_hosts=True) as tenant:
+        yield tenant
+
+
+@pytest.fixture(scope="module")
+def proxy(public_tenant: DemoTenant) -> Iterator[InterceptingProxy]:
+    port = int(public_tenant.info.listen_url.rsplit(":", 1)[1])
+    routes = {host: ("127.0.0.1", port) for host in (*PUBLIC_LOGIN_ALIASES, PUBLIC_GRAPH_HOST)}
+    with InterceptingProxy(routes, public_tenant.info.ca_bundle) as running:
+        yield running
+
+
+@pytest.fixture
+def behind_proxy(proxy: InterceptingProxy, monkeypatch: pytest.MonkeyPatch) -> InterceptingProxy:
+    """This process reaches the public hosts only through the proxy, as on a company network."""
+    for name in _ROUTE_AND_TRUST_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url())
+    # Local addresses go direct, as company set-ups have it: the demo portal (uploads) is one.
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    return proxy
+
+
+@pytest.fixture
+def public_fault(public_tenant: DemoTenant) -> Iterator[Callable[[Fault], None]]:
+    yield public_tenant.set_fault
+    public_tenant.set_fault(None)
+
+
+def real_settings(tenant: DemoTenant, proxy: InterceptingProxy | None) -> ConnectionSettings:
+    """The global cloud, as the CLI builds it without --demo; the proxy's CA given when
+    `proxy` is (None: trust comes from the environment)."""
+    return connection_settings(
+        tenant.info.tenant_id,
+        tenant.info.client_id,
+        ca_bundle=str(proxy.ca_file) if proxy is not None else None,
+        timeout=30.0,  # generous: the machine running the suite may be busy
+    )
+
+
+def public_credential(tenant: DemoTenant, *, upload: bool = True) -> Credential:
+    cert, key = make_test_certificate("RealModeSignin", days=90)
+    if upload:
+        info = tenant.info
+        PortalClient(info.portal, info.ca_bundle).upload_certificate(
+            info.client_id, certs.cert_der(cert)
+        )
+    return Credential(certificate=cert, private_key=key)
+
+
+def test_real_mode_asks_for_instance_discovery_after_an_error(
+    behind_proxy: InterceptingProxy, public_tenant: DemoTenant
+) -> None:
+    """The ground the next tests stand on: MSAL in real mode really sends the discovery GET
+    after an error answer (through the proxy, to the demo tenant), so the last answer seen
+    is not the token endpoint's."""
+    settings = real_settings(public_tenant, behind_proxy)
+    credential = public_credential(public_tenant, upload=False)
+    http = HttpSession(settings.cloud, settings.timeout, None)
+    try:
+        attempt = acquire_token(settings, http, certificate_credential(credential))
+    finally:
+        http.close()
+    assert attempt.code == 700027
+    assert http.token_answer is not None and http.token_answer.status == 401
+    assert http.last is not None and '"metadata"' in http.last.body
+    assert "login.microsoftonline.com" in behind_proxy.log.hosts()
+
+
+def test_a_429_from_the_token_endpoint_is_retried_within_retry_after(
+    behind_proxy: InterceptingProxy,
+    public_tenant: DemoTenant,
+    public_fault: Callable[[Fault], None],
+) -> None:
+    credential = public_credential(public_tenant)
+    public_fault(Fault("status", "token", status=429, retry_after=1, count=1))
+    progress: list[str] = []
+    result = run_positive(
+        real_settings(public_tenant, behind_proxy),
+        credential,
+        on_update=lambda check: progress.append(check.detail) if check.key == "token" else None,
+    )
+    assert result.ok, result.error
+    assert any("retrying in 1 s" in text for text in progress), progress
+    token = next(check for check in result.checks if check.key == "token")
+    assert token.seconds is not None and 1.0 <= token.seconds < 20.0
+
+
+def test_a_failing_discovery_call_does_not_hide_the_refusal(
+    behind_proxy: InterceptingProxy,
+    public_tenant: DemoTenant,
+    public_fault: Callable[[Fault], None],
+) -> None:
+    public_fault(Fault("status", "instance-discovery", status=503))
+    result = run_positive(
+        real_settings(public_tenant, behind_proxy), public_credential(public_tenant, upload=False)
+    )
+    assert result.error is not None and result.error.code == "AADSTS700027", result.error
+    assert "not registered" in result.error.title
+
+
+def test_a_failing_discovery_call_leaves_the_probes_conclusive(
+    behind_proxy: InterceptingProxy,
+    public_tenant: DemoTenant,
+    public_fault: Callable[[Fault], None],
+) -> None:
+    credential = public_credential(public_tenant)
+    public_fault(Fault("status", "instance-discovery", status=503))
+    negative = run_negative(real_settings(public_tenant, behind_proxy), credential)
+    assert negative.verdict == "pass", [(p.key, p.observed_code, p.detail) for p in negative.probes]
+    assert all(p.status is CheckStatus.OK and not p.inconclusive for p in negative.probes)
+
+
+@pytest.mark.parametrize(
+    ("code", "observed"),
+    [(700027, "AADSTS700027"), (7000274, "AADSTS7000274"), (70002, "AADSTS70002+50012")],
+)
+def test_every_form_of_the_refusal_passes_the_probes_in_real_mode(
+    behind_proxy: InterceptingProxy,
+    public_tenant: DemoTenant,
+    public_fault: Callable[[Fault], None],
+    code: int,
+    observed: str,
+) -> None:
+    credential = public_credential(public_tenant)
+    public_fault(Fault("key-refusal", "token", code=code))
+    negative = run_negative(real_settings(public_tenant, behind_proxy), credential)
+    assert negative.verdict == "pass"
+    by_key = {p.key: p for p in negative.probes}
+    for probe in NEGATIVE_PROBES[1:]:
+        assert by_key[probe.key].observed_code == observed
+        assert by_key[probe.key].status is CheckStatus.OK
+
+
+def test_the_proxy_ca_in_ssl_cert_file_is_trusted_in_real_mode(
+    behind_proxy: InterceptingProxy, public_tenant: DemoTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    credential = public_credential(public_tenant)
+    monkeypatch.setenv("SSL_CERT_FILE", str(behind_proxy.ca_file))
+    assert run_positive(real_settings(public_tenant, None), credential).ok
+
+
+def test_requests_ca_bundle_still_wins_and_is_named_when_wrong(
+    behind_proxy: InterceptingProxy, public_tenant: DemoTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    credential = public_credential(public_tenant)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(behind_proxy.ca_file))
+    assert run_positive(real_settings(public_tenant, None), credential).ok
+    # The system store would trust the proxy, but REQUESTS_CA_BUNDLE says otherwise: it wins.
+    monkeypatch.setenv("SSL_CERT_FILE", str(behind_proxy.ca_file))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
+    result = run_positive(real_settings(public_tenant, None), credential)
+    assert result.error is not None and result.error.code == "TLS"
+    assert f"Trusted here: REQUESTS_CA_BUNDLE ({certifi.where()})" in result.error.cause
