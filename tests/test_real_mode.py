@@ -74,13 +74,6 @@ def _routes(tenant: DemoTenant) -> dict[str, tuple[str, int]]:
 
 
 @pytest.fixture(scope="session")
-def public_tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoTenant]:
-    """A demo tenant answering as the global cloud's public hosts (its own state)."""
-    with DemoTenant(tmp_path_factory.mktemp("public-tenant"), public_hosts=True) as tenant:
-        yield tenant
-
-
-@pytest.fixture(scope="session")
 def proxy(public_tenant: DemoTenant) -> Iterator[InterceptingProxy]:
     """The intercepting proxy in front of the public-hosts tenant, without credentials."""
     with InterceptingProxy(_routes(public_tenant), public_tenant.info.ca_bundle) as running:
