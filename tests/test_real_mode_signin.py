@@ -225,6 +225,11 @@ def test_the_trust_order_for_a_real_cloud(tmp_path: Path) -> None:
     assert choose_trust(given.cloud, {"REQUESTS_CA_BUNDLE": "other.pem"}).ca_file == bundle
 
 
+def test_the_trust_source_shows_no_control_characters() -> None:
+    trust = choose_trust(CLOUDS["global"], {"SSL_CERT_FILE": "/tmp/ca\x1b[31m.pem\n"})
+    assert trust.source == "the operating system's trust store (SSL_CERT_FILE=/tmp/ca?[31m.pem?)"
+
+
 def test_the_demo_tenant_trusts_only_its_own_ca(demo_info: DemoInfo) -> None:
     trust = choose_trust(demo_cloud(demo_info), {"REQUESTS_CA_BUNDLE": certifi.where()})
     assert trust.ca_file == demo_info.ca_bundle

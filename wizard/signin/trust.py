@@ -46,19 +46,27 @@ def choose_trust(cloud: Cloud, environ: Mapping[str, str] | None = None) -> Trus
     """The trust a session for `cloud` uses (see the module's docstring for the order)."""
     env = os.environ if environ is None else environ
     if cloud.ca_bundle:
+        shown = _printable(cloud.ca_bundle)
         if cloud.key == DEMO_CLOUD_KEY:
-            return Trust(cloud.ca_bundle, f"the demo tenant's own CA ({cloud.ca_bundle})")
-        return Trust(cloud.ca_bundle, f"the CA bundle given ({cloud.ca_bundle})")
+            return Trust(cloud.ca_bundle, f"the demo tenant's own CA ({shown})")
+        return Trust(cloud.ca_bundle, f"the CA bundle given ({shown})")
     if not cloud.is_custom:
         for name in CA_BUNDLE_VARIABLES:
             value = env.get(name)
             if value:
-                return Trust(value, f"{name} ({value})")
+                return Trust(value, f"{name} ({_printable(value)})")
     source = "the operating system's trust store"
-    overrides = [f"{name}={env[name]}" for name in ("SSL_CERT_FILE", "SSL_CERT_DIR") if env.get(name)]
+    overrides = [
+        f"{name}={_printable(env[name])}" for name in ("SSL_CERT_FILE", "SSL_CERT_DIR") if env.get(name)
+    ]
     if overrides:
         source += f" ({', '.join(overrides)})"
     return Trust(None, source)
+
+
+def _printable(path: str) -> str:
+    """A path from the user or the environment, safe to show: control characters become '?'."""
+    return "".join(char if char.isprintable() else "?" for char in path)
 
 
 def use_system_store(session: requests.Session) -> None:
