@@ -402,3 +402,11 @@ def test_requests_ca_bundle_still_wins_and_is_named_when_wrong(
     result = run_positive(real_settings(public_tenant, None), credential)
     assert result.error is not None and result.error.code == "TLS"
     assert f"Trusted here: REQUESTS_CA_BUNDLE ({certifi.where()})" in result.error.cause
+
+
+def test_a_given_ca_bundle_wins_over_requests_ca_bundle_in_real_mode(
+    behind_proxy: InterceptingProxy, public_tenant: DemoTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    credential = public_credential(public_tenant)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())  # would not trust the proxy
+    assert run_positive(real_settings(public_tenant, behind_proxy), credential).ok
