@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
+import http.client
 import ipaddress
 import socket
 import socketserver
@@ -28,7 +29,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-RELAY_CHUNK = 65536
 HEADER_LIMIT = 65536
 
 
@@ -174,20 +174,20 @@ class _Handler(socketserver.BaseRequestHandler):
             inner = proxy.ca.server_context(host).wrap_socket(client, server_side=True)
         except (ssl.SSLError, OSError):
             return  # the client did not trust our CA: it says so itself
+        upstream = _Upstream(host, upstream_address, proxy.upstream_context)
         try:
-            raw = socket.create_connection(upstream_address, timeout=30)
-            upstream = proxy.upstream_context.wrap_socket(raw, server_hostname=host)
-        except (ssl.SSLError, OSError):
-            inner.close()
-            return
-        _relay(inner, upstream)
+            _forward_requests(inner, upstream)
+        finally:
+            upstream.close()
+            with contextlib.suppress(OSError):
+                inner.close()
 
     @staticmethod
     def _read_head(client: socket.socket) -> bytes | None:
         data = b""
         while b"\r\n\r\n" not in data:
             try:
-                chunk = client.recv(4096)
+                chunk = client.recv(1)  # byte by byte: nothing after the head is consumed
             except OSError:
                 return None
             if not chunk or len(data) > HEADER_LIMIT:
@@ -196,30 +196,58 @@ class _Handler(socketserver.BaseRequestHandler):
         return data.split(b"\r\n\r\n", 1)[0]
 
 
-def _relay(left: ssl.SSLSocket, right: ssl.SSLSocket) -> None:
-    """Copy bytes both ways until either side closes; then close both."""
+class _Upstream(http.client.HTTPSConnection):
+    """A connection to the host's stand-in that checks TLS for the host's own name."""
 
-    def pump(source: ssl.SSLSocket, sink: ssl.SSLSocket) -> None:
+    def __init__(
+        self, host: str, address: tuple[str, int], context: ssl.SSLContext
+    ) -> None:
+        super().__init__(host, 443, context=context, timeout=60)
+        self._address = address
+        self._tls = context
+
+    def connect(self) -> None:
+        raw = socket.create_connection(self._address, timeout=self.timeout)
+        self.sock = self._tls.wrap_socket(raw, server_hostname=self.host)
+
+
+def _forward_requests(client: ssl.SSLSocket, upstream: _Upstream) -> None:
+    """Read each decrypted request, send it on, write the answer back (one thread, one
+    request at a time, as an inspecting proxy does); stop when either side closes."""
+    reader = client.makefile("rb")
+    while True:
+        request_line = reader.readline(HEADER_LIMIT)
+        if not request_line.strip():
+            return
+        method, path, _version = request_line.decode("latin-1").split(" ", 2)
+        headers: list[tuple[str, str]] = []
+        while True:
+            line = reader.readline(HEADER_LIMIT)
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            headers.append((name.strip(), value.strip()))
+        length = next((int(v) for n, v in headers if n.lower() == "content-length"), 0)
+        body = reader.read(length) if length else None
         try:
-            while True:
-                chunk = source.recv(RELAY_CHUNK)
-                if not chunk:
-                    break
-                sink.sendall(chunk)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, sink):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-
-    other = threading.Thread(target=pump, args=(right, left), daemon=True)
-    other.start()
-    pump(left, right)
-    other.join(timeout=30)
-    for sock in (left, right):
-        with contextlib.suppress(OSError):
-            sock.close()
+            upstream.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+            for name, value in headers:
+                upstream.putheader(name, value)
+            upstream.endheaders(body)
+            answer = upstream.getresponse()
+            content = answer.read()
+        except (OSError, http.client.HTTPException):
+            return  # upstream reset or broke off: so does the connection to the client
+        head = [f"HTTP/1.1 {answer.status} {answer.reason}"]
+        head += [
+            f"{name}: {value}"
+            for name, value in answer.getheaders()
+            if name.lower() not in ("transfer-encoding", "content-length", "connection")
+        ]
+        head.append(f"Content-Length: {len(content)}")
+        client.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + content)
+        if answer.will_close:
+            upstream.close()
 
 
 class _ProxyServer(socketserver.ThreadingTCPServer):
