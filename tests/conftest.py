@@ -64,6 +64,14 @@ def demo_tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoTenant
 
 
 @pytest.fixture(scope="session")
+def public_tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoTenant]:
+    """A demo tenant answering as the global cloud's public hosts (its own state, loopback):
+    login.microsoftonline.com in its URLs and audiences, graph.microsoft.com for Graph."""
+    with DemoTenant(tmp_path_factory.mktemp("public-tenant"), public_hosts=True) as tenant:
+        yield tenant
+
+
+@pytest.fixture(scope="session")
 def demo_info(demo_tenant: DemoTenant) -> DemoInfo:
     """The DemoInfo of the session's demo tenant (URLs, tenant/app IDs, CA bundle)."""
     return demo_tenant.info

@@ -306,7 +306,10 @@ def test_codes_from_the_apps_settings(
     )
 
 
-@pytest.mark.parametrize(("code", "words"), [(900382, "cloud"), (1000502, "dates")])
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [(900382, "cloud"), (1000502, "dates"), (7000274, "signature or key"), (70002, "credential")],
+)
 def test_codes_from_an_aadsts_fault(
     demo_info: DemoInfo,
     credential: Credential,

@@ -227,9 +227,20 @@ def test_unknown_tenant_answers_90002(demo_info: DemoInfo) -> None:
     )
 
 
-def test_malformed_tenant_answers_900023(demo_info: DemoInfo) -> None:
+def test_malformed_tenant_answers_90002_on_openid_configuration(demo_info: DemoInfo) -> None:
     answer = session(demo_info).get(
         f"{demo_info.authority_host}/not_a_tenant!/v2.0/.well-known/openid-configuration"
+    )
+    assert answer.status_code == 400
+    body = answer.json()
+    assert body["error_codes"] == [90002]
+    assert "Tenant 'not_a_tenant!' not found." in body["error_description"]
+
+
+def test_malformed_tenant_answers_900023_on_token_endpoint(demo_info: DemoInfo) -> None:
+    answer = session(demo_info).post(
+        f"{demo_info.authority_host}/not_a_tenant!/oauth2/v2.0/token",
+        data={"grant_type": "client_credentials"},
     )
     assert answer.status_code == 400
     body = answer.json()
@@ -238,6 +249,19 @@ def test_malformed_tenant_answers_900023(demo_info: DemoInfo) -> None:
         "Specified tenant identifier 'not_a_tenant!' is neither a valid DNS name"
         in body["error_description"]
     )
+
+
+@pytest.mark.parametrize("segment", ["common", "organizations"])
+def test_multi_tenant_openid_configuration_answers(demo_info: DemoInfo, segment: str) -> None:
+    answer = session(demo_info).get(
+        f"{demo_info.authority_host}/{segment}/v2.0/.well-known/openid-configuration"
+    )
+    assert answer.status_code == 200
+    config = answer.json()
+    assert config["issuer"] == f"{demo_info.authority_host}/{{tenantid}}/v2.0"
+    assert config["token_endpoint"] == f"{demo_info.authority_host}/{segment}/oauth2/v2.0/token"
+    keys = session(demo_info).get(config["jwks_uri"])
+    assert keys.status_code == 200 and keys.json()["keys"]
 
 
 def test_entra_error_envelope_shape(demo_info: DemoInfo) -> None:

@@ -199,6 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow binding a non-loopback address (the portal then needs the admin token printed at start)",
     )
+    emulator.add_argument(
+        "--public-hosts",
+        action="store_true",
+        help="answer as login.microsoftonline.com and graph.microsoft.com (for a proxy or hosts "
+        "entry that points those names here); loopback only",
+    )
     _add_json(emulator)
 
     profiles = commands.add_parser(

@@ -43,6 +43,18 @@ def _describe(info: DemoInfo) -> str:
             "",
             f"  Admin token (portal API, other machines can reach this server): {info.admin_token}",
         ]
+    if info.public_hosts:
+        lines += [
+            "",
+            f"  Answering as the public hosts; it listens on {info.listen_url}.",
+            "  Point login.microsoftonline.com and graph.microsoft.com here (a proxy, or a hosts",
+            "  entry with port 443) and trust the CA bundle above; then test without --demo:",
+            f"  entra-cert-wizard test --tenant {info.tenant_id} --client-id {info.client_id} "
+            "--cert X.pem --key X.key",
+            "",
+            "Press Ctrl+C to stop it. Uploaded certificates are kept for the next start.",
+        ]
+        return "\n".join(lines)
     lines += [
         "",
         "Test a certificate against it:",
@@ -79,7 +91,13 @@ def run(args: argparse.Namespace) -> int:
     from wizard.paths import user_path
 
     state = user_path(args.state, "--state") if args.state else None
-    tenant = DemoTenant(state, host=args.host, port=args.port, allow_remote=args.allow_remote)
+    tenant = DemoTenant(
+        state,
+        host=args.host,
+        port=args.port,
+        allow_remote=args.allow_remote,
+        public_hosts=args.public_hosts,
+    )
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         info = tenant.start()

@@ -26,7 +26,7 @@ from wizard.emulator.jose import (
 )
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-CLOCK_SKEW = 300  # seconds Entra tolerates for iat/nbf in the future
+CLOCK_SKEW = 300  # seconds Entra tolerates for an nbf in the future
 
 
 @dataclass(frozen=True)
@@ -126,12 +126,25 @@ def verify_client_assertion(
     audiences: Collection[str],
     now: float,
     hidden: Callable[[KeyCredential], bool] = lambda _key: False,
+    refusal_code: Callable[[], int | None] = lambda: None,
 ) -> KeyCredential:
     """The registered credential that signed this assertion, or the EntraError Entra gives.
 
     `audiences` are the accepted token-endpoint URLs (compared case-insensitively);
-    `hidden` lets the upload-propagation fault make fresh keys invisible for a while.
+    `hidden` lets the upload-propagation fault make fresh keys invisible for a while;
+    `refusal_code` picks another of Entra's forms of a key refusal (None: the classic 700027).
     """
+
+    def refuse(
+        reason: str, thumbprint: str, found: tuple[datetime, datetime] | None = None
+    ) -> errors.EntraError:
+        code = refusal_code()
+        if code is None:
+            return errors.invalid_signature(
+                reason, thumbprint=thumbprint, client_id=client_id, found=found
+            )
+        return errors.key_refused_as(code, reason, thumbprint=thumbprint, client_id=client_id)
+
     try:
         jws = parse_compact(assertion)
     except JoseError as error:
@@ -145,15 +158,11 @@ def verify_client_assertion(
     if key is None or hidden(key):
         # With no x5t, x5t#S256 or x5c at all the real response is not known to us; Entra
         # cannot choose a key, so "key not found" (with an empty thumbprint) is the answer.
-        raise errors.invalid_signature(
-            errors.KEY_NOT_FOUND, thumbprint=hint.display_thumbprint(), client_id=client_id
-        )
+        raise refuse(errors.KEY_NOT_FOUND, hint.display_thumbprint())
 
     def key_refused(reason: str) -> errors.EntraError:
         """The found key's 700027 (invalid signature) with `reason`."""
-        return errors.invalid_signature(
-            reason, thumbprint=key.thumbprint_sha1, client_id=client_id, found=(key.start, key.end)
-        )
+        return refuse(reason, key.thumbprint_sha1, (key.start, key.end))
 
     if hint.leaf_der is not None and hint.leaf_der != key.der:
         # A header naming one certificate by thumbprint and carrying another in x5c: Entra's
@@ -183,16 +192,14 @@ def verify_client_assertion(
 
     expires = _number(claims, "exp")
     not_before = _number(claims, "nbf")
-    issued = _number(claims, "iat")
+    _number(claims, "iat")  # a non-number iat is malformed; its value sets no time limit
     if expires is None:
         raise errors.malformed_assertion("The 'exp' claim is missing.")
-    starts = max(t for t in (not_before, issued, 0.0) if t is not None)
-    if now >= expires or starts > now + CLOCK_SKEW:
-        # Entra reports "valid from" from nbf alone (1970-01-01 for MSAL's assertions, which
-        # carry none); an iat in the future is shown instead when it is the reason.
+    # Entra reads the time range from nbf and exp only: an iat in the future is not refused
+    # (RFC 7523 3.6 leaves iat to the server; Entra's 700024 quotes nbf as "valid from", and
+    # MSAL's own assertions carry no nbf and are accepted with any iat).
+    if now >= expires or (not_before is not None and not_before > now + CLOCK_SKEW):
         shown = not_before if not_before is not None else 0.0
-        if issued is not None and issued > now + CLOCK_SKEW and issued > shown:
-            shown = issued
         raise errors.outside_time_range(moment, _utc(shown), _utc(expires))
     # Replayed jti values are accepted: Entra does not reliably reject a reused assertion
     # within its lifetime (MSAL itself reuses one for up to ~9 minutes), so neither do we.

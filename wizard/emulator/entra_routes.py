@@ -22,7 +22,6 @@ from wizard.emulator.assertions import JWT_BEARER, verify_client_assertion
 from wizard.emulator.directory import DNS_RE, GRAPH_APP_ID, GRAPH_RESOURCE, GUID_RE, KeyCredential
 from wizard.emulator.errors import EntraError
 from wizard.emulator.faults import answer_with_fault
-from wizard.emulator.graph_routes import GRAPH_PREFIX
 from wizard.emulator.transport import RequestHandler, plain_error
 
 if TYPE_CHECKING:
@@ -30,6 +29,33 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("wizard.emulator")
 
+# Entra's multi-tenant authorities: their OpenID configuration answers 200 (issuer template
+# "{tenantid}", jwks_uri under the same segment, no region; as published for /common, see
+# panva/wellknown issuers/entra-common); only the token endpoint refuses them (900023).
+MULTI_TENANT_SEGMENTS = ("common", "organizations")
+# Entra's instance discovery names every cloud's sign-in hosts as alias groups; the global
+# group is what a --public-hosts tenant answers as. From recorded answers of
+# login.microsoftonline.com/common/discovery/instance?api-version=1.1 (e.g. the recordings
+# of Azure/azure-sdk-for-js), which also fill the requested tenant into the endpoint.
+PUBLIC_ALIAS_GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    (
+        "login.microsoftonline.com",
+        "login.windows.net",
+        ("login.microsoftonline.com", "login.windows.net", "login.microsoft.com", "sts.windows.net"),
+    ),
+    (
+        "login.partner.microsoftonline.cn",
+        "login.partner.microsoftonline.cn",
+        ("login.partner.microsoftonline.cn", "login.chinacloudapi.cn"),
+    ),
+    ("login.microsoftonline.de", "login.microsoftonline.de", ("login.microsoftonline.de",)),
+    (
+        "login.microsoftonline.us",
+        "login.microsoftonline.us",
+        ("login.microsoftonline.us", "login.usgovcloudapi.net"),
+    ),
+    ("login-us.microsoftonline.com", "login-us.microsoftonline.com", ("login-us.microsoftonline.com",)),
+)
 OPENID_CONFIGURATION_PATHS = (
     "v2.0/.well-known/openid-configuration",
     ".well-known/openid-configuration",
@@ -65,7 +91,7 @@ def respond(
         return False
     segment, rest = urllib.parse.unquote(parts[1]), "/".join(parts[2:])
     if segment == "common" and rest == "discovery/instance" and method == "GET":
-        if not answer_with_fault(handler, tenant.faults, "discovery"):
+        if not answer_with_fault(handler, tenant.faults, "instance-discovery"):
             _instance_discovery(handler, tenant)
         return True
     if rest in OPENID_CONFIGURATION_PATHS:
@@ -78,7 +104,8 @@ def respond(
         return True
     if rest == "discovery/v2.0/keys" and method == "GET":
         if not answer_with_fault(handler, tenant.faults, "discovery"):
-            resolve_tenant(tenant, segment, error_name="invalid_tenant")
+            if segment.lower() not in MULTI_TENANT_SEGMENTS:
+                resolve_tenant(tenant, segment, error_name="invalid_tenant")
             handler.send_json(200, tenant.issuer.jwks(tenant.issuer_v2))
         return True
     if rest == "oauth2/v2.0/token":
@@ -109,24 +136,47 @@ def resolve_tenant(tenant: DemoTenant, identifier: str, *, error_name: str) -> s
 
 
 def _instance_discovery(handler: RequestHandler, tenant: DemoTenant) -> None:
-    netloc = urllib.parse.urlsplit(tenant.authority_host).netloc
+    """Entra's instance discovery: the tenant from `authorization_endpoint` filled into the
+    discovery endpoint (else the "{tenant}" template), and the hosts' alias groups."""
+    host = tenant.login_host_for(handler.headers.get("Host", ""))
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(handler.path).query)
+    asked = urllib.parse.urlsplit(query.get("authorization_endpoint", [""])[0]).path
+    requested = asked.split("/")[1] if asked.count("/") >= 2 else ""
+    requested = requested if GUID_RE.match(requested) or DNS_RE.match(requested) else "{tenant}"
+    if tenant.public_hosts:
+        groups = [
+            {"preferred_network": network, "preferred_cache": cache, "aliases": list(aliases)}
+            for network, cache, aliases in PUBLIC_ALIAS_GROUPS
+        ]
+    else:
+        netloc = urllib.parse.urlsplit(tenant.authority_host).netloc
+        groups = [{"preferred_network": netloc, "preferred_cache": netloc, "aliases": [netloc]}]
     handler.send_json(
         200,
         {
             "tenant_discovery_endpoint": (
-                f"{tenant.authority_host}/{{tenant}}/v2.0/.well-known/openid-configuration"
+                f"{host}/{requested}/v2.0/.well-known/openid-configuration"
             ),
             "api-version": "1.1",
-            "metadata": [
-                {"preferred_network": netloc, "preferred_cache": netloc, "aliases": [netloc]}
-            ],
+            "metadata": groups,
         },
     )
 
 
 def _openid_configuration(handler: RequestHandler, tenant: DemoTenant, segment: str) -> None:
+    host = tenant.login_host_for(handler.headers.get("Host", ""))
+    if segment.lower() in MULTI_TENANT_SEGMENTS:
+        config = openid_configuration(host, segment, "{tenantid}")
+        config["jwks_uri"] = f"{host}/{segment}/discovery/v2.0/keys"
+        config["tenant_region_scope"] = None
+        handler.send_json(200, config)
+        return
+    if not (GUID_RE.match(segment) or DNS_RE.match(segment)):
+        # Entra answers a malformed tenant on its OpenID configuration with 90002 ("Tenant
+        # '...' not found"); 900023 is the token endpoint's answer.
+        raise errors.tenant_not_found(segment)
     canonical = resolve_tenant(tenant, segment, error_name="invalid_tenant")
-    config = openid_configuration(tenant.authority_host, segment, canonical)
+    config = openid_configuration(host, segment, canonical)
     elsewhere = tenant.faults.take("discovery", ("cloud-instance",))
     if elsewhere is not None and elsewhere.instance:
         config["cloud_instance_name"] = elsewhere.instance
@@ -152,7 +202,7 @@ def openid_configuration(authority_host: str, requested: str, tenant_id: str) ->
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "issuer": f"{authority_host}/{tenant_id}/v2.0",
         "request_uri_parameter_supported": False,
-        "userinfo_endpoint": f"{authority_host}{GRAPH_PREFIX}/oidc/userinfo",
+        "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
         "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
         "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
         "http_logout_supported": True,
@@ -293,4 +343,11 @@ def _authenticate_client(tenant: DemoTenant, field: Callable[[str], str], client
         audiences=tenant.token_audiences(),
         now=now,
         hidden=hidden,
+        refusal_code=lambda: _key_refusal_code(tenant),
     )
+
+
+def _key_refusal_code(tenant: DemoTenant) -> int | None:
+    """The AADSTS form the key-refusal fault asks for, counting one use; None without one."""
+    fault = tenant.faults.take("token", ("key-refusal",))
+    return None if fault is None else fault.code

@@ -22,9 +22,10 @@ def entra_timestamp(moment: datetime | None = None) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
-def iso_seconds(moment: datetime) -> str:
-    """ISO 8601 with a Z, as Graph writes dates: '2024-12-03T13:51:30Z'."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def graph_inner_date(moment: datetime) -> str:
+    """Graph's innerError.date: UTC without the trailing Z ('2024-12-03T13:51:30'), as in
+    the error samples of learn.microsoft.com/graph/errors."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def entra_precise_time(moment: datetime) -> str:
@@ -45,6 +46,9 @@ class EntraError(Exception):
     message: str
     status: int = 0
     headers: dict[str, str] = field(default_factory=dict)
+    # Codes after the first, as in the legacy pair "AADSTS70002: ... AADSTS50012: ..."; the
+    # message then carries the later codes' own "AADSTSnnnnn:" prefixes.
+    more_codes: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         super().__init__(f"AADSTS{self.code}: {self.message}")
@@ -65,7 +69,7 @@ class EntraError(Exception):
         return {
             "error": self.error,
             "error_description": description,
-            "error_codes": [self.code],
+            "error_codes": [self.code, *self.more_codes],
             "timestamp": stamp,
             "trace_id": trace_id,
             "correlation_id": correlation,
@@ -289,6 +293,46 @@ def invalid_signature(
     )
 
 
+# The other answers Entra gives for the same refusal of a certificate (the key-refusal
+# fault). The newer 700027 wording, which leaves the Thumbprint element out when the
+# assertion names none, is from a capture in keycloak/keycloak#19425; the legacy pair
+# [70002, 50012] from jasonjoh/python_clientcred#5 and AzureAD ADAL-Python #79. 7000274 is in
+# Microsoft's AADSTS list for an assertion whose key cannot be used; its full wording is
+# not known to us.
+KEY_REFUSAL_CODES = (700027, 7000274, 70002)
+
+
+def key_refused_as(code: int, reason: str, *, thumbprint: str, client_id: str) -> EntraError:
+    """The refusal of a certificate's key in one of Entra's other forms (KEY_REFUSAL_CODES)."""
+    if code == 70002:
+        return EntraError(
+            "invalid_client",
+            70002,
+            "Error validating credentials. AADSTS50012: Client assertion contains an invalid "
+            "signature.",
+            more_codes=(50012,),
+        )
+    parts = [f"Reason - {reason}"]
+    if thumbprint:
+        parts.append(f"Thumbprint of key used by client: '{thumbprint}'")
+    parts.append(
+        "Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see "
+        f"configured keys for app Id '{client_id}'. Review the documentation at "
+        "https://docs.microsoft.com/en-us/graph/deployments to determine the corresponding "
+        "service endpoint and https://docs.microsoft.com/en-us/graph/api/application-get?"
+        "view=graph-rest-1.0&tabs=http to build a query request URL, such as "
+        f"'https://graph.microsoft.com/beta/applications/{client_id}'"
+    )
+    if code == 7000274:
+        lead = "The key used to sign the client assertion is not valid for this application."
+    else:
+        lead = (
+            "The certificate with identifier used to sign the client assertion is not "
+            "registered on application."
+        )
+    return EntraError(code=code, error="invalid_client", message=f"{lead} [{', '.join(parts)}].")
+
+
 KEY_NOT_FOUND = "The key was not found."
 SIGNATURE_MISMATCH = "The provided signature value did not match the expected signature value."
 KEY_EXPIRED = "The key used is expired."
@@ -401,7 +445,7 @@ def graph_error(
             "code": code,
             "message": message,
             "innerError": {
-                "date": iso_seconds(datetime.now(timezone.utc)),
+                "date": graph_inner_date(datetime.now(timezone.utc)),
                 "request-id": request_id,
                 "client-request-id": client_request_id,
             },

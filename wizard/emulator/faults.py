@@ -21,15 +21,21 @@ FaultKind = Literal[
     "upload-propagation",
     "aadsts",
     "cloud-instance",
+    "key-refusal",
 ]
-FaultEndpoint = Literal["token", "discovery", "graph", "any"]
+# "discovery" covers every discovery answer (instance discovery, OpenID configuration, keys);
+# "instance-discovery" only GET /common/discovery/instance.
+FaultEndpoint = Literal["token", "discovery", "instance-discovery", "graph", "any"]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 FAULT_ENDPOINTS: tuple[str, ...] = get_args(FaultEndpoint)
 # The endpoints each kind can apply to ("any" always means: wherever the kind makes sense).
 _KIND_ENDPOINTS: dict[str, tuple[str, ...]] = {
     "aadsts": ("token", "any"),
     "cloud-instance": ("discovery", "any"),
+    "key-refusal": ("token", "any"),
 }
+# The broader endpoint whose faults also apply to a narrower one.
+_BROADER = {"instance-discovery": "discovery"}
 MAX_AADSTS_CODE = 99_999_999
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _INSTANCE_RE = re.compile(rf"^{_LABEL}(?:\.{_LABEL})+$")
@@ -49,6 +55,9 @@ class Fault:
       "key was not found", like Entra's replication delay after an upload.
     - aadsts: the token endpoint refuses with Entra's envelope for AADSTS `code` (its status,
       OAuth error and wording where known; see wizard.emulator.errors.for_code).
+    - key-refusal: a certificate the tenant refuses (key not found, wrong signature) is
+      refused as AADSTS `code` instead: 700027 in its newer wording, 7000274, or 70002 (the
+      legacy pair [70002, 50012]) -- the other forms the real service uses.
     - cloud-instance: the OpenID configuration says the tenant lives in the cloud `instance`
       (its `cloud_instance_name`, e.g. "microsoftonline.us"), as a tenant of another
       national cloud looks from this sign-in host.
@@ -60,7 +69,7 @@ class Fault:
     status: int = 500
     retry_after: int | None = None
     count: int | None = None
-    code: int | None = None  # aadsts: the AADSTS number to answer
+    code: int | None = None  # aadsts, key-refusal: the AADSTS number to answer
     instance: str | None = None  # cloud-instance: the cloud_instance_name to report
 
     def __post_init__(self) -> None:
@@ -87,8 +96,12 @@ class Fault:
         if self.kind == "aadsts":
             if self.code is None or not 1 <= int(self.code) <= MAX_AADSTS_CODE:
                 raise ValueError("an aadsts fault needs a 'code': the AADSTS number, e.g. 900382")
+        elif self.kind == "key-refusal":
+            if self.code not in errors.KEY_REFUSAL_CODES:
+                codes = ", ".join(str(c) for c in errors.KEY_REFUSAL_CODES)
+                raise ValueError(f"a key-refusal fault needs a 'code': one of {codes}")
         elif self.code is not None:
-            raise ValueError("'code' is only for aadsts faults")
+            raise ValueError("'code' is only for aadsts and key-refusal faults")
         if self.kind == "cloud-instance":
             if isinstance(self.instance, str):
                 self.instance = self.instance.strip().lower()
@@ -163,7 +176,7 @@ class FaultSwitch:
             fault = self._fault
             if fault is None or fault.kind not in kinds:
                 return None
-            if fault.endpoint not in ("any", endpoint):
+            if fault.endpoint not in ("any", endpoint, _BROADER.get(endpoint)):
                 return None
             if fault.count is not None:
                 if fault.count <= 0:
@@ -178,7 +191,11 @@ class FaultSwitch:
         """Like take() but without counting (the caller counts with take when it applies)."""
         with self._lock:
             fault = self._fault
-            if fault is None or fault.kind != kind or fault.endpoint not in ("any", endpoint):
+            if (
+                fault is None
+                or fault.kind != kind
+                or fault.endpoint not in ("any", endpoint, _BROADER.get(endpoint))
+            ):
                 return None
             return Fault(**asdict(fault))
 

@@ -22,9 +22,12 @@ if TYPE_CHECKING:
 
 GRAPH_PREFIX = "/graph"
 ORGANIZATION_PATH = GRAPH_PREFIX + "/v1.0/organization"
-# What Graph sends with a 401, so clients that read the challenge see the real shape.
+# What Graph sends with a 401, so clients that read the challenge see the real shape: the
+# client_id is Graph's own app ID (as in captured 401s of graph.microsoft.com, e.g. in
+# microsoftgraph/msgraph-sdk-python issues).
 _CHALLENGE = (
-    'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize"'
+    'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
+    'client_id="00000003-0000-0000-c000-000000000000"'
 )
 
 
@@ -106,7 +109,7 @@ def organization_document(tenant: DemoTenant) -> dict[str, Any]:
     directory_tenant = tenant.directory.tenant
     created = directory_tenant.created.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
-        "@odata.context": f"{tenant.authority_host}{GRAPH_PREFIX}/v1.0/$metadata#organization",
+        "@odata.context": f"{tenant.graph_endpoint}/v1.0/$metadata#organization",
         "value": [
             {
                 "id": directory_tenant.tenant_id,

@@ -25,6 +25,8 @@ def respond(
     tenant: DemoTenant, handler: RequestHandler, method: str, path: str, body: bytes
 ) -> None:
     """Answer one request (the server's Responder, with the tenant bound first)."""
+    if tenant.answers_as_graph(handler.headers.get("Host", "")):
+        path = graph_routes.GRAPH_PREFIX + path  # graph.microsoft.com/v1.0/... is /graph/v1.0/...
     try:
         if portal_routes.serves(path):
             portal_routes.respond(handler, tenant, method, path, body)

@@ -32,6 +32,16 @@ from wizard.errors import UserError
 log = logging.getLogger("wizard.emulator")
 
 LOOPBACK_NAMES = ("localhost", "localhost.")
+# The global cloud's sign-in hosts (Entra's instance discovery lists them as one alias
+# group) and Graph: the names a --public-hosts tenant answers as.
+PUBLIC_LOGIN_HOST = "login.microsoftonline.com"
+PUBLIC_LOGIN_ALIASES = (
+    PUBLIC_LOGIN_HOST,
+    "login.windows.net",
+    "login.microsoft.com",
+    "sts.windows.net",
+)
+PUBLIC_GRAPH_HOST = "graph.microsoft.com"
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,10 @@ class DemoInfo:
     jwks_uri: str = ""
     openid_configuration: str = ""
     state_dir: str = ""
+    # Where the server really listens (https://127.0.0.1:PORT): with public_hosts the other
+    # URLs name the public hosts, and a proxy or hosts entry points them here.
+    listen_url: str = ""
+    public_hosts: bool = False
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -105,6 +119,7 @@ class DemoTenant:
         port: int = 0,
         allow_remote: bool = False,
         graph_resource: str = GRAPH_RESOURCE,
+        public_hosts: bool = False,
     ) -> None:
         if state_dir is None:
             from wizard.paths import demo_tenant_dir
@@ -117,17 +132,27 @@ class DemoTenant:
                 "(the portal API then needs the admin token printed at start).",
                 exit_code=2,
             )
+        if public_hosts and not is_loopback(host):
+            raise UserError(
+                "The demo tenant answers as the public hosts only on this machine (loopback), "
+                f"not on '{host}'.",
+                hint="Use --host 127.0.0.1 with --public-hosts.",
+                exit_code=2,
+            )
         self.state_dir = Path(state_dir)
         self.host = host
         self.port = port
         self.allow_remote = allow_remote
         self.graph_resource = graph_resource
+        self.public_hosts = public_hosts
         self.admin_token: str | None = secrets.token_urlsafe(24) if allow_remote else None
         self.faults = FaultSwitch()
         self.directory: Directory
         self.issuer: TokenIssuer
         self.tls: TlsFiles
         self.authority_host = ""
+        self.listen_url = ""
+        self.graph_endpoint = ""
         self.issuer_v2 = ""
         self._server: TlsServer | None = None
         self._thread: threading.Thread | None = None
@@ -141,6 +166,10 @@ class DemoTenant:
             return self._info
         bind_host = "127.0.0.1" if self.host.lower() in LOOPBACK_NAMES else self.host.strip("[]")
         extra = _certificate_names(self.host)
+        if self.public_hosts:
+            # The proxy in front re-signs with its own CA, but a hosts entry pointing these
+            # names here (on port 443) needs a certificate that carries them.
+            extra += (*PUBLIC_LOGIN_ALIASES, PUBLIC_GRAPH_HOST)
         ensure_private_dir(self.state_dir)
         with state_lock(self.state_dir):
             self.tls = ensure_tls(self.state_dir, extra)
@@ -163,11 +192,22 @@ class DemoTenant:
             ) from None
         port = server.server_address[1]
         url_host = "localhost" if self.host.lower() in LOOPBACK_NAMES else _url_host(self.host)
-        self.authority_host = f"https://{url_host}:{port}"
+        listen_url = f"https://{url_host}:{port}"
+        if self.public_hosts:
+            self.authority_host = f"https://{PUBLIC_LOGIN_HOST}"
+            self.graph_endpoint = f"https://{PUBLIC_GRAPH_HOST}"
+            # Its own address keeps working too, so one tenant state can be tested both ways.
+            login_hosts = (*(f"https://{alias}" for alias in PUBLIC_LOGIN_ALIASES), listen_url)
+        else:
+            self.authority_host = listen_url
+            self.graph_endpoint = listen_url + GRAPH_PREFIX
+            login_hosts = (listen_url,)
+        self.listen_url = listen_url
         tenant = self.directory.tenant
         self.issuer_v2 = f"{self.authority_host}/{tenant.tenant_id}/v2.0"
         self._audiences = tuple(
-            f"{self.authority_host}/{form}/oauth2/v2.0/token"
+            f"{host}/{form}/oauth2/v2.0/token"
+            for host in login_hosts
             for form in (tenant.tenant_id, tenant.domain)
         )
         apps = self.directory.applications()
@@ -181,18 +221,20 @@ class DemoTenant:
             tenant_domain=tenant.domain,
             organization_name=tenant.display_name,
             token_endpoint=f"{authority}/oauth2/v2.0/token",
-            graph_endpoint=self.authority_host + GRAPH_PREFIX,
+            graph_endpoint=self.graph_endpoint,
             graph_resource=self.graph_resource,
             ca_bundle=str(self.tls.ca_bundle),
             client_id=consented.client_id,
             app_name=consented.display_name,
             unconsented_client_id=unconsented.client_id,
             unconsented_app_name=unconsented.display_name,
-            portal=self.authority_host + PORTAL_PREFIX,
+            portal=listen_url + PORTAL_PREFIX,
             admin_token=self.admin_token,
             jwks_uri=f"{authority}/discovery/v2.0/keys",
             openid_configuration=f"{authority}/v2.0/.well-known/openid-configuration",
             state_dir=str(self.state_dir),
+            listen_url=listen_url,
+            public_hosts=self.public_hosts,
         )
         self._server = server
         self._thread = threading.Thread(
@@ -239,6 +281,20 @@ class DemoTenant:
         )
 
     # -- what the routes read -------------------------------------------------------------
+
+    def answers_as_graph(self, host_header: str) -> bool:
+        """Whether a request's Host names Graph (only a --public-hosts tenant answers so)."""
+        name = host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
+        return self.public_hosts and name.lower().rstrip(".") == PUBLIC_GRAPH_HOST
+
+    def login_host_for(self, host_header: str) -> str:
+        """The sign-in host to name in answers: with --public-hosts, the alias asked for, or
+        the listening address when a client came to it directly."""
+        if not self.public_hosts:
+            return self.authority_host
+        name = host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
+        name = name.lower().rstrip(".")
+        return f"https://{name}" if name in PUBLIC_LOGIN_ALIASES else self.listen_url
 
     def token_audiences(self) -> tuple[str, ...]:
         """The token endpoint URLs a client assertion may name as its audience."""

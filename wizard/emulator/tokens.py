@@ -32,8 +32,15 @@ from wizard.emulator.jose import (
 
 SIGNING_KEY_FILE = "tenant-signing.key"
 SIGNING_CERT_FILE = "tenant-signing.pem"
+# Entra's app-only Graph tokens are back-dated five minutes (iat = nbf = now - 300) and run
+# about 3900 s from iat, while the response's expires_in says 3599 (decoded real tokens in
+# Microsoft's access-token docs and public captures, e.g. jwt.ms samples).
 TOKEN_LIFETIME = 3599
+BACKDATE = 300
+LIFETIME_FROM_IAT = 3900
 CLOCK_SKEW = 300
+# The role template every app-only token of a service principal carries in `wids`.
+APP_ONLY_WIDS = ["0997a1d0-0d1d-4acb-b408-d5ca73121e90"]
 
 
 class BearerRejected(Exception):
@@ -122,14 +129,14 @@ class TokenIssuer:
         }
 
     def issue(self, app: Application, resource: str, *, now: float | None = None) -> IssuedToken:
-        issued = int(now if now is not None else time.time())
+        issued = int(now if now is not None else time.time()) - BACKDATE
         tid = self.tenant.tenant_id
         claims: dict[str, Any] = {
             "aud": resource,
             "iss": self.issuer,
             "iat": issued,
             "nbf": issued,
-            "exp": issued + TOKEN_LIFETIME,
+            "exp": issued + LIFETIME_FROM_IAT,
             "aio": secrets.token_urlsafe(24),
             "app_displayname": app.display_name,
             "appid": app.client_id,
@@ -137,18 +144,30 @@ class TokenIssuer:
             "idp": self.issuer,
             "idtyp": "app",
             "oid": app.sp_object_id,
-            "rh": "0." + secrets.token_urlsafe(16) + ".",
+            "rh": "1." + secrets.token_urlsafe(48) + ".",
             "sub": app.sp_object_id,
             "tenant_region_scope": "EU",
             "tid": tid,
             "uti": secrets.token_urlsafe(16),
             "ver": "1.0",
+            "wids": list(APP_ONLY_WIDS),
+            "xms_ftd": secrets.token_urlsafe(40),
+            "xms_idrel": "7 26",
+            "xms_rd": "0.42LjYBJiOsUoJMLBLiSQ" + secrets.token_urlsafe(24),
             "xms_tcdt": int(self.tenant.created.timestamp()),
         }
         roles = app.granted_roles
         if roles:
             claims["roles"] = roles
-        header = {"typ": "JWT", "alg": "RS256", "x5t": self.kid, "kid": self.kid}
+        # Graph's tokens carry a header nonce (Graph hashes it before checking the signature,
+        # which is why they fail generic JWT validators); ours is signed as it stands.
+        header = {
+            "typ": "JWT",
+            "nonce": secrets.token_urlsafe(32),
+            "alg": "RS256",
+            "x5t": self.kid,
+            "kid": self.kid,
+        }
         return IssuedToken(sign_rs256(self._key, header, claims), TOKEN_LIFETIME, claims)
 
     def validate(self, token: str, *, now: float | None = None) -> dict[str, Any]:

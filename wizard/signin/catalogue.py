@@ -105,6 +105,40 @@ _AADSTS: dict[int, Explanation] = {
             "thumbprint the portal shows with this certificate's.",
             CERT_CREDENTIALS_DOC,
         ),
+        # 7000274: a newer code for a client assertion Entra ID does not accept with the keys
+        # registered on the app. Microsoft.Identity.Web lists it among the certificate errors
+        # that make it reload its certificate (its tests call it "ClientAssertionContains-
+        # InvalidSignature", its constants "CertificateNotWithinValidityPeriod"):
+        # https://github.com/AzureAD/microsoft-identity-web/blob/master/tests/Microsoft.Identity.Web.Test/CertificateReloadLogicTests.cs
+        _entry(
+            7000274,
+            "Certificate not accepted (signature or key)",
+            "Entra ID could not verify the signed request with any certificate registered on "
+            "the app: the certificate was never uploaded to this app (or was removed), or the "
+            "request was signed with a private key that doesn't belong to it, or the "
+            "certificate is outside its validity dates. This is a newer code for the same "
+            "refusal as AADSTS700027.",
+            f"Upload the .cer file to the app registration: {UPLOAD_CERTIFICATE}; sign with the "
+            "private key created together with it (the .key or .pfx from the same folder).",
+            CERT_CREDENTIALS_DOC,
+        ),
+        # 70002 + 50012: how older tenants (and ADAL-era answers) refuse a client assertion:
+        # "AADSTS70002: Error validating credentials. AADSTS50012: <why>", error_codes
+        # [70002, 50012]; the second text names the reason (an unknown key, a bad signature,
+        # the audience, the time range). Seen in
+        # https://github.com/AzureAD/azure-activedirectory-library-for-python/issues/79 and
+        # https://github.com/Azure-Samples/active-directory-dotnet-daemon-certificate-credential/issues/46
+        _entry(
+            70002,
+            "Credentials not accepted",
+            "Entra ID could not validate the app's credential. With a certificate this is the "
+            "older form of AADSTS700027: the second code (AADSTS50012) and Microsoft's text "
+            "below say why: a certificate not registered on the app, a signature made with "
+            "another private key, or an assertion made for another tenant or at the wrong time.",
+            f"Upload the .cer file to the app registration: {UPLOAD_CERTIFICATE}; sign with the "
+            "private key from the same folder; check this computer's clock.",
+            CERT_CREDENTIALS_DOC,
+        ),
         _entry(
             700024,
             "Client assertion is not within its valid time range",
@@ -220,7 +254,14 @@ _AADSTS: dict[int, Explanation] = {
     )
 }
 
-# 700027 covers three different failures; the description text tells them apart.
+# 700027 covers three different failures; the description text tells them apart. Entra words
+# "key not found" two ways: "Client assertion contains an invalid signature. [Reason - The key
+# was not found., Thumbprint of key used by client: '…', …]" and the newer "The certificate with
+# identifier used to sign the client assertion is not registered on application. [Reason - The
+# key was not found., …]"; the Thumbprint element is left out when the assertion names no SHA-1
+# thumbprint. Seen in https://github.com/pnp/cli-microsoft365/issues/1621 (older),
+# https://github.com/keycloak/keycloak/issues/19425 (newer, no thumbprint) and
+# https://github.com/AzureAD/microsoft-authentication-library-for-js/issues/8339 (newer, with).
 _700027_NOT_FOUND = replace(
     _AADSTS[700027],
     title="Certificate not registered on the app (key not found)",
@@ -283,14 +324,21 @@ def service_text(description: str) -> str:
 
 def aadsts_code(description: str, error_codes: object = None) -> int | None:
     """The AADSTS number of an answer: from `error_codes` or, failing that, the description."""
-    if isinstance(error_codes, list) and error_codes:
-        first = error_codes[0]
-        if isinstance(first, int):
-            return first
-        if isinstance(first, str) and first.isdigit():
-            return int(first)
-    match = _CODE_IN_TEXT.search(description or "")
-    return int(match.group(1)) if match else None
+    codes = aadsts_codes(description, error_codes)
+    return codes[0] if codes else None
+
+
+def aadsts_codes(description: str, error_codes: object = None) -> tuple[int, ...]:
+    """Every AADSTS number of an answer, in order: `error_codes`, or failing that the
+    description's (older answers carry two, e.g. 70002 then 50012)."""
+    if isinstance(error_codes, list):
+        codes = tuple(
+            int(code) for code in error_codes
+            if isinstance(code, int) or (isinstance(code, str) and code.isdigit())
+        )
+        if codes:
+            return codes
+    return tuple(int(found) for found in _CODE_IN_TEXT.findall(description or ""))
 
 
 def explain_aadsts(code: int, description: str = "") -> Explanation:
@@ -481,9 +529,11 @@ TLS_FAILURE = Explanation(
     cause="The HTTPS certificate presented for the sign-in host is not signed by a CA this "
     "computer trusts. On company networks this is usually a proxy that inspects HTTPS and "
     "re-signs traffic with its own CA; for the demo tenant, its CA was not given.",
-    fix="Get the proxy's root CA (PEM) from IT and point to it: --ca-bundle FILE, or "
-    "export REQUESTS_CA_BUNDLE=/path/to/ca-bundle.pem. For the demo tenant pass its "
-    "ca_bundle. Never turn verification off.",
+    fix="Get the proxy's root CA (PEM) from IT and install it in the system's trust store "
+    "(Linux: update-ca-certificates, or export SSL_CERT_FILE=/path/to/ca.pem; Windows and "
+    "macOS: the system's certificate store), or point to it: --ca-bundle FILE, or export "
+    "REQUESTS_CA_BUNDLE=/path/to/ca-bundle.pem. For the demo tenant pass its ca_bundle. "
+    "Never turn verification off.",
     link=REQUESTS_TLS_DOC,
 )
 PROXY_FAILURE = Explanation(
@@ -683,6 +733,13 @@ def explain_exception(exc: BaseException) -> Explanation:
         cause=f"{type(exc).__name__}: {detail}",
         fix="Run the test again with --debug and report the output if it repeats.",
     )
+
+
+def with_trust_source(explanation: Explanation, source: str) -> Explanation:
+    """A TLS failure says which certificates were trusted; any other explanation is kept."""
+    if explanation.code != TLS_FAILURE.code:
+        return explanation
+    return replace(explanation, cause=f"{explanation.cause} Trusted here: {source}.")
 
 
 def _with_detail(entry: Explanation, detail: str) -> Explanation:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from wizard.signin import catalogue
 from wizard.signin.catalogue import Explanation
+from wizard.signin.trust import choose_trust, use_system_store
 
 if TYPE_CHECKING:
     import requests
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 TRANSIENT_RETRIES = 2
 MAX_RETRY_AFTER_SECONDS = 30.0
 DEFAULT_RETRY_AFTER_SECONDS = 2.0
+# Enough for any token answer (an access token with many roles), so it can be read again.
+_KEPT_BODY_CHARS = 64_000
 
 
 class Cancelled(Exception):
@@ -37,7 +40,7 @@ class Cancelled(Exception):
 
 @dataclass(frozen=True)
 class SeenResponse:
-    """What the last HTTP answer looked like, kept because MSAL drops status and headers."""
+    """What an HTTP answer looked like, kept because MSAL drops status and headers."""
 
     status: int
     body: str
@@ -47,12 +50,20 @@ class SeenResponse:
 
 class HttpSession:
     """A requests session with the cloud's trust store, a timeout on every call, a cancel
-    check before every call, and a record of the last answer.
+    check before every call, and a record of the answers: `last` is the last of all,
+    `token_answer` the last answer to a POST.
+
+    Decision: the token endpoint's answer is kept apart because MSAL, with instance discovery
+    on (the real clouds), sends a GET to /common/discovery/instance after every error answer:
+    that GET must neither hide a 429 (which would then go unretried) nor, when it fails
+    itself, the refusal that matters. In the client-credentials flow the only POSTs are
+    token requests.
 
     Demo/custom CA: verify=<ca> and trust_env=False, so neither REQUESTS_CA_BUNDLE nor a proxy
     in the environment interferes with a local HTTPS server. Real clouds keep trust_env (the
     server's HTTPS_PROXY/NO_PROXY/REQUESTS_CA_BUNDLE); an explicit --ca-bundle is passed per
-    request, which requests lets win over the environment.
+    request, which requests lets win over the environment. Without a CA file from either, the
+    operating system's trust store is used (`trust.py`).
     """
 
     def __init__(self, cloud: Cloud, timeout: float, cancel: threading.Event | None) -> None:
@@ -61,11 +72,15 @@ class HttpSession:
         self.timeout = timeout
         self.cancel = cancel
         self.ca_bundle = cloud.ca_bundle
+        self.trust = choose_trust(cloud)
         self.last: SeenResponse | None = None
+        self.token_answer: SeenResponse | None = None
         session = requests.Session()
         session.trust_env = not cloud.is_custom
         if cloud.ca_bundle:
             session.verify = cloud.ca_bundle
+        elif self.trust.uses_system_store:
+            use_system_store(session)
         outer = self
 
         original_request = session.request
@@ -75,14 +90,20 @@ class HttpSession:
             kwargs.setdefault("timeout", outer.timeout)
             if outer.ca_bundle:
                 kwargs.setdefault("verify", outer.ca_bundle)
+            posting = method.upper() == "POST"
             outer.last = None
+            if posting:
+                outer.token_answer = None
             response = original_request(method, url, *args, **kwargs)
-            outer.last = SeenResponse(
+            seen = SeenResponse(
                 status=response.status_code,
-                body=response.text[:4000],
+                body=response.text[:_KEPT_BODY_CHARS],
                 retry_after=response.headers.get("Retry-After"),
                 date=response.headers.get("Date"),
             )
+            outer.last = seen
+            if posting:
+                outer.token_answer = seen
             return response
 
         # MSAL calls session.get/post, which go through session.request.
@@ -125,6 +146,7 @@ class TokenAttempt:
 
     token: str | None = None
     code: int | None = None
+    codes: tuple[int, ...] = ()  # every AADSTS code of the answer (`code` is the first)
     description: str = ""
     explanation: Explanation | None = None
     transient: bool = False
@@ -174,9 +196,10 @@ def attempt_from_result(result: dict[str, Any]) -> TokenAttempt:
     if isinstance(token, str) and token:
         return TokenAttempt(token=token, raw=result)
     description = str(result.get("error_description") or "")
-    code = catalogue.aadsts_code(description, result.get("error_codes"))
+    codes = catalogue.aadsts_codes(description, result.get("error_codes"))
     return TokenAttempt(
-        code=code,
+        code=codes[0] if codes else None,
+        codes=codes,
         description=description,
         explanation=catalogue.explain_error_response(result),
         raw={k: v for k, v in result.items() if k != "access_token"},
@@ -191,11 +214,16 @@ def attempt_from_exception(exc: BaseException, http: HttpSession) -> TokenAttemp
     seen = http.last
     if not _is_network_error(exc) and seen is not None and _blames_the_answer(exc, seen):
         return attempt_from_answer(seen.status, seen.body, seen.retry_after)
-    explanation = catalogue.explain_exception(exc)
+    explanation = explain_exception(exc, http)
     return TokenAttempt(
         explanation=explanation,
         transient=explanation.code == catalogue.CONNECTION_RESET.code,
     )
+
+
+def explain_exception(exc: BaseException, http: HttpSession) -> Explanation:
+    """`catalogue.explain_exception`, naming the trust store when TLS verification failed."""
+    return catalogue.with_trust_source(catalogue.explain_exception(exc), http.trust.source)
 
 
 def _blames_the_answer(exc: BaseException, seen: SeenResponse) -> bool:
@@ -225,6 +253,7 @@ def acquire_token(
     import msal
 
     _quiet_msal()
+    http.token_answer = None
     try:
         app = msal.ConfidentialClientApplication(
             settings.client_id,
@@ -241,10 +270,15 @@ def acquire_token(
     except Cancelled:
         raise
     except Exception as exc:  # MSAL's failure modes are many and undocumented: see above.
+        answer = http.token_answer
+        if answer is not None:
+            # The token endpoint answered; what failed came after it (instance discovery, even
+            # when it could not connect): the token endpoint's answer is the one that counts.
+            return attempt_from_answer(answer.status, answer.body, answer.retry_after)
         return attempt_from_exception(exc, http)
-    seen = http.last
-    if seen is not None and (seen.status == 429 or seen.status >= 500):
-        return attempt_from_answer(seen.status, seen.body, seen.retry_after)
+    answer = http.token_answer
+    if answer is not None and answer.status != 200:
+        return attempt_from_answer(answer.status, answer.body, answer.retry_after)
     if not isinstance(result, dict):
         return TokenAttempt(explanation=catalogue.explain_not_json(None, ""))
     return attempt_from_result(result)

@@ -31,6 +31,7 @@ from wizard.signin.http import (
     acquire_token,
     attempt_from_answer,
     attempt_from_exception,
+    explain_exception,
     with_transient_retries,
 )
 from wizard.signin.plan import (
@@ -134,7 +135,7 @@ def _run_probe(
     except Cancelled:
         raise
     except Exception as exc:  # unforeseen: this probe proves nothing, say why
-        attempt = TokenAttempt(explanation=catalogue.explain_exception(exc))
+        attempt = TokenAttempt(explanation=explain_exception(exc, http))
     result.seconds = time.monotonic() - started
     _classify(probe, result, attempt)
     emit(result)
@@ -205,9 +206,10 @@ def _classify(probe: NegativeProbe, result: ProbeResult, attempt: TokenAttempt) 
         result.detail = "ALARM: a token was issued; this request must be refused"
         return
     if attempt.code is not None:
-        result.observed_code = f"AADSTS{attempt.code}"
+        codes = attempt.codes or (attempt.code,)
+        result.observed_code = _observed_code(probe, codes)
         result.refused = True
-        if attempt.code in probe.expected_codes:
+        if probe.refused_as_expected(codes):
             result.status = CheckStatus.OK
             result.detail = f"refused as expected ({result.observed_code})"
             return
@@ -221,6 +223,13 @@ def _classify(probe: NegativeProbe, result: ProbeResult, attempt: TokenAttempt) 
     explanation = attempt.explanation or catalogue.PROBE_UNRELATED
     result.observed_code = explanation.code
     result.detail = f"no verdict: {explanation.title}"
+
+
+def _observed_code(probe: NegativeProbe, codes: tuple[int, ...]) -> str:
+    """AADSTS700027, or both codes of a refusal that takes two (AADSTS70002+50012)."""
+    if tuple(codes[:2]) in probe.expected_pairs:
+        return f"AADSTS{codes[0]}+{codes[1]}"
+    return f"AADSTS{codes[0]}"
 
 
 def _raw_no_credential(

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from wizard.signin.catalogue import Explanation
     from wizard.signin.tokens import TokenSummary
 
@@ -57,10 +59,26 @@ class NegativeProbe:
     title: str
     proves: str
     expected_codes: frozenset[int]
+    # Answers with several codes that count only together, e.g. (70002, 50012).
+    expected_pairs: frozenset[tuple[int, int]] = frozenset()
 
     @property
     def expected(self) -> str:
-        return " or ".join(f"AADSTS{code}" for code in sorted(self.expected_codes))
+        codes = [f"AADSTS{code}" for code in sorted(self.expected_codes)]
+        pairs = [f"AADSTS{first}+{second}" for first, second in sorted(self.expected_pairs)]
+        return " or ".join(codes + pairs)
+
+    def refused_as_expected(self, codes: Sequence[int]) -> bool:
+        """True when the answer's AADSTS codes are one of the refusals this probe expects."""
+        if codes and codes[0] in self.expected_codes:
+            return True
+        return tuple(codes[:2]) in self.expected_pairs
+
+
+# How Entra ID refuses a certificate it does not accept (each with its source in catalogue.py):
+# 700027 (two wordings), 7000274, and from older tenants the pair 70002 + 50012.
+CERTIFICATE_REFUSAL_CODES = frozenset({700027, 7000274})
+CERTIFICATE_REFUSAL_PAIRS = frozenset({(70002, 50012)})
 
 
 NO_CREDENTIAL = NegativeProbe(
@@ -74,13 +92,15 @@ STRANGER_CERTIFICATE = NegativeProbe(
     title="A stranger's certificate, same name",
     proves="A certificate's name proves nothing: a self-signed certificate with the same "
     "subject, never uploaded, is refused.",
-    expected_codes=frozenset({700027}),
+    expected_codes=CERTIFICATE_REFUSAL_CODES,
+    expected_pairs=CERTIFICATE_REFUSAL_PAIRS,
 )
 STOLEN_PUBLIC_CERTIFICATE = NegativeProbe(
     key="stolen-public-certificate",
     title="The public certificate, wrong key",
     proves="The public .cer is not enough: only the holder of the private key gets in.",
-    expected_codes=frozenset({700027}),
+    expected_codes=CERTIFICATE_REFUSAL_CODES,
+    expected_pairs=CERTIFICATE_REFUSAL_PAIRS,
 )
 NEGATIVE_PROBES: tuple[NegativeProbe, ...] = (
     NO_CREDENTIAL,

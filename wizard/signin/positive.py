@@ -34,6 +34,7 @@ from wizard.signin.http import (
     acquire_token,
     attempt_from_exception,
     certificate_credential,
+    explain_exception,
     retry_after_seconds,
     with_transient_retries,
 )
@@ -84,7 +85,7 @@ def run_positive(
             run.end(current, CheckStatus.SKIPPED, "Cancelled.", catalogue.CANCELLED)
     except Exception as exc:  # a failure nobody foresaw still ends as a failed check
         if current is not None:
-            explanation = catalogue.explain_exception(exc)
+            explanation = explain_exception(exc, http)
             run.end(current, CheckStatus.FAIL, explanation.title, explanation)
     finally:
         http.close()
@@ -172,7 +173,7 @@ def _check_preflight(run: _Run, check: Check) -> bool:
     except Cancelled:
         raise
     except Exception as exc:
-        explanation = catalogue.explain_exception(exc)
+        explanation = explain_exception(exc, http)
         run.end(check, CheckStatus.FAIL,
                 f"The sign-in host {host} is not reachable: {explanation.title}.", explanation)
         return False
