@@ -148,9 +148,18 @@ def test_90002_when_msal_raises_value_error_building_the_app(
     assert record(attempt.explanation).code == "AADSTS90002"
 
 
-def test_900023_malformed_tenant(demo_info: DemoInfo, credential: Credential) -> None:
+def test_900023_multi_tenant_authority_at_the_token_endpoint(
+    demo_info: DemoInfo, credential: Credential
+) -> None:
+    # Like Entra: /organizations has an OpenID configuration; its token endpoint refuses an
+    # app-only sign-in with 900023 (a malformed name is already 90002 at discovery).
+    result = run_positive(settings_for(demo_info, tenant="organizations"), credential)
+    assert failed(result, "token").code == "AADSTS900023"
+
+
+def test_90002_malformed_tenant(demo_info: DemoInfo, credential: Credential) -> None:
     result = run_positive(settings_for(demo_info, tenant="not_a_tenant!"), credential)
-    assert failed(result, "discovery").code == "AADSTS900023"
+    assert failed(result, "discovery").code == "AADSTS90002"
 
 
 def test_700016_unknown_application(demo_info: DemoInfo, credential: Credential) -> None:

@@ -5,7 +5,8 @@ a command. No Textual here: the CLI and the tests use it alone.
 
 What it serves (authority_host = https://127.0.0.1:PORT, tenant = its GUID or domain):
 
-    GET  /{tenant}/v2.0/.well-known/openid-configuration   OpenID configuration (90002, 900023)
+    GET  /common/discovery/instance                        instance discovery (alias groups)
+    GET  /{tenant}/v2.0/.well-known/openid-configuration   OpenID configuration (90002)
     GET  /{tenant}/discovery/v2.0/keys                     the tenant's token-signing keys
     POST /{tenant}/oauth2/v2.0/token                       client credentials + client assertion
     GET  /graph/v1.0/organization                          Microsoft Graph (200, 401, 403)
@@ -14,6 +15,12 @@ What it serves (authority_host = https://127.0.0.1:PORT, tenant = its GUID or do
     DELETE /portal/applications/{client_id}/certificates/{thumbprint}
     POST /portal/applications/{client_id}/consent          {"granted": true|false}
     POST|DELETE /portal/faults                             fault injection (see Fault)
+
+With public_hosts (`emulator --public-hosts`) it answers as the global cloud: its URLs,
+accepted assertion audiences, OpenID configuration and instance discovery name
+login.microsoftonline.com (and its aliases), and a request whose Host is graph.microsoft.com
+is Graph (/v1.0/organization). It still listens on loopback only; a proxy or a hosts entry
+points those names at it, and its server certificate carries them (issued by its own CA).
 
 Module map (ARCHITECTURE.md at the repository root places it in the whole):
 - tenant: DemoTenant (start, stop, the running parts) and DemoInfo (the --json contract)

@@ -1,11 +1,13 @@
 """Entra ID's token service as the demo tenant serves it, and the envelope of its refusals.
 
     GET  /common/discovery/instance                        instance discovery (MSAL asks first)
-    GET  /{tenant}/v2.0/.well-known/openid-configuration   OpenID configuration (90002, 900023)
+    GET  /{tenant}/v2.0/.well-known/openid-configuration   OpenID configuration (90002; 200 for
+                                                           common and organizations)
     GET  /{tenant}/discovery/v2.0/keys                     the tenant's token-signing keys
     POST /{tenant}/oauth2/v2.0/token                       client credentials + client assertion
 
-{tenant} is the tenant's GUID or domain; anything else answers Entra's own refusal.
+{tenant} is the tenant's GUID or domain; anything else answers Entra's own refusal (900023
+on the token endpoint for common, organizations or a malformed name).
 """
 
 from __future__ import annotations
