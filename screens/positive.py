@@ -191,6 +191,10 @@ class PositiveScreen(LiveTestScreen):
                               organization if result.organization else "")
             self.ready = True
             self.query_one("#next", Button).focus()
+        elif result.unreached:
+            # No answer from the service proves nothing about the certificate.
+            self.show_outcome("? The service was never reached: nothing is proved about the "
+                              "certificate yet.", "warning")
         else:
             self.show_outcome("✗ The sign-in with the certificate failed.", "error")
         self.show_failure(result.error, warning=result.signed_in)

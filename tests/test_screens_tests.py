@@ -6,6 +6,8 @@ real MSAL; the only thing a test changes on the tenant it puts back (faults, upl
 
 from __future__ import annotations
 
+import dataclasses
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,6 +179,28 @@ async def test_positive_retry_passes_once_the_certificate_is_uploaded(
         finally:
             demo_portal.delete_certificate(demo_info.client_id, fresh_set.thumbprint_sha1)
     assert app.state.positive is not None and app.state.positive.ok
+
+
+async def test_positive_that_never_reaches_the_service_says_it_proves_nothing(
+    demo_info: DemoInfo, uploaded_set: CertificateSet
+) -> None:
+    """Nothing listening where the tenant should be: no verdict on the certificate."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"https://127.0.0.1:{probe.getsockname()[1]}"
+    gone = dataclasses.replace(demo_info, authority_host=closed,
+                               authority=f"{closed}/{demo_info.tenant_id}",
+                               token_endpoint=f"{closed}/{demo_info.tenant_id}/oauth2/v2.0/token",
+                               graph_endpoint=f"{closed}/graph")
+    app = StepHost(PositiveScreen, state_for(gone, uploaded_set))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.pause()
+        verdict = text_of(app, "#verdict")
+        assert "never reached" in verdict and "failed" not in verdict, verdict
+        assert "Connection refused" in explained_text(app)
+        assert app.screen.query_one("#failure-actions").display
+    assert app.state.positive is not None and app.state.positive.unreached
 
 
 async def test_positive_unconsented_app_shows_the_403_explained(

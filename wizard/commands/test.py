@@ -300,6 +300,10 @@ def _verdict_line(
     if not positive.ok:
         if positive.cancelled:
             return "CANCELLED: the test did not finish."
+        if positive.unreached and positive.error is not None:
+            return (f"INCONCLUSIVE: the service was never reached ({positive.error.title}), so "
+                    "this proves nothing about the certificate, either way. Fix the connection "
+                    "and test again.")
         if positive.signed_in and positive.error is not None:
             return f"FAIL: {positive.error.title} (the certificate itself works)."
         title = positive.error.title if positive.error else "an unknown error"
