@@ -88,6 +88,7 @@ class GenerateScreen(StepScreen):
     def __init__(self, state: WizardState) -> None:
         super().__init__(state)
         self.stages: list[str] = []
+        self.remade_because = ""  # why the certificate made earlier in this run was replaced
 
     def compose_body(self) -> ComposeResult:
         state = self.state
@@ -108,7 +109,15 @@ class GenerateScreen(StepScreen):
         super().on_mount()
         folder = target_folder(self.state)
         files = self.state.files
-        if files is not None and files.folder == folder and files.cer.exists():
+        changed = self.state.options_changed()
+        if files is not None and files.folder == folder and files.cer.exists() and changed:
+            # Back, then other options: the files on disk must follow what the screen shows.
+            self.remade_because = (
+                f"Changed since the certificate was made: {', '.join(changed)}. A new "
+                "certificate was made; upload this one instead."
+            )
+            self.start(force=True)
+        elif files is not None and files.folder == folder and files.cer.exists():
             # Made earlier in this run (Back, then Next again): show the same stages and files.
             self.stages = list(self.state.generation_stages)
             self.show_stages(running=False)
@@ -210,7 +219,8 @@ class GenerateScreen(StepScreen):
             lines.append(f"{permissions(path)}  {path.name}")
             lines.append(f"            → {purpose}")
         self.query_one("#files", Static).update("\n".join(lines))
-        notes = [f"The old files were moved to {backup}." if backup else ""]
+        notes = [self.remade_because,
+                 f"The old files were moved to {backup}." if backup else ""]
         notes += [f"⚠ {warning}" for warning in warnings]
         notes.append("Next: upload the .cer to your app registration.")
         self.query_one("#generate-notes", Static).update("\n".join(n for n in notes if n))

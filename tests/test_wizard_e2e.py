@@ -305,3 +305,59 @@ def _no_real_clipboard(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep the test machine's clipboard out of it (the copy falls back to OSC 52)."""
     monkeypatch.setenv("DISPLAY", "")
     monkeypatch.setenv("WAYLAND_DISPLAY", "")
+
+
+async def test_back_after_generate_with_other_options_makes_a_new_certificate(
+    demo_info: DemoInfo, isolated_home: Path
+) -> None:
+    """Generate, Esc back to step 2, other days, key size and passphrase, Next: the files on
+    disk follow what step 3 shows (the old ones backed up), and the new passphrase opens
+    the key on step 7."""
+    from textual.widgets import Select
+
+    new_passphrase = "another-Passphrase-42b1"
+    app = CertWizardApp(demo=True, demo_info=demo_info)
+    async with app.run_test(size=SIZE) as pilot:
+        driver = Driver(pilot)
+        await start(driver)
+        generate = await driver.on(GenerateScreen)
+        first = app.state.files
+        assert first is not None
+        old_thumbprint = app.state.thumbprint_sha1
+        await driver.press("escape")
+        name = await driver.on(NameScreen)
+        name.query_one("#days", Input).value = "730"
+        name.query_one("#key-size", Select).value = 3072
+        name.query_one("#passphrase", Input).value = new_passphrase
+        name.query_one("#confirm", Input).value = new_passphrase
+        name.query_one("#name", Input).focus()
+        await driver.press("enter")
+        generate = await driver.on(GenerateScreen)
+        await driver.settle()
+        assert "730 days · RSA 3072" in text_of(generate, "#generate-summary")
+        stages = text_of(generate, "#stages")
+        assert "RSA 3072-bit" in stages and "RSA 2048" not in stages, stages
+        notes = text_of(generate, "#generate-notes")
+        assert "A new certificate was made" in notes and "730 days" in notes, notes
+        assert "backup" in notes
+        files = app.state.files
+        assert files is not None and app.state.thumbprint_sha1 != old_thumbprint
+        on_disk = certs.load_certificate_file(files.cer)
+        assert certs.thumbprint_sha1(on_disk) == app.state.thumbprint_sha1
+        lifetime = certs.not_valid_after(on_disk) - on_disk.not_valid_before_utc
+        assert 729 <= lifetime.days <= 731
+        key = certs.load_private_key_file(files.key, new_passphrase.encode())
+        assert key.key_size == 3072  # type: ignore[union-attr]
+        assert list(files.folder.parent.glob(f"{files.folder.name}.backup-*"))
+        # On to step 7: the new passphrase opens the new key, the new certificate signs in.
+        await driver.press("enter")
+        upload_step = await driver.on(UploadScreen)
+        assert driver.app.focused is upload_step.query_one("#upload", Button)
+        await driver.press("enter")
+        await driver.settle()
+        await driver.press("enter")
+        await driver.on(ThumbprintScreen)
+        await driver.press("enter")
+        await fill_ids(driver)
+        test = await positive(driver)
+        assert set(statuses(test).values()) == {"ok"}, explained(test)

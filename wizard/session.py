@@ -28,6 +28,15 @@ if TYPE_CHECKING:
 Start = Literal["new", "test", "renew"]
 
 
+@dataclass(frozen=True)
+class MadeWith:
+    """The Name step's options a certificate on disk was made with."""
+
+    days: int
+    key_size: int
+    passphrase: bytes | None  # in memory only, like WizardState.passphrase
+
+
 @dataclass
 class WizardState:
     """Every answer so far. Back keeps them; never written to disk as is (holds the passphrase)."""
@@ -45,6 +54,7 @@ class WizardState:
     no_passphrase: bool = False  # the explicit "no passphrase" choice on the Name step
     files: CertificateFiles | None = None
     generation_stages: tuple[str, ...] = ()  # what Generate did, shown again on Back
+    made_with: MadeWith | None = None  # the options the files on disk were made with
     thumbprint_sha1: str = ""
     not_after: datetime | None = None
     uploaded_thumbprint: str | None = None
@@ -71,11 +81,31 @@ class WizardState:
     ) -> None:
         """Take a newly written certificate; what was uploaded or tested belonged to the old one."""
         self.files = files
+        self.made_with = self.options()
         self.thumbprint_sha1 = thumbprint_sha1
         self.not_after = not_after
         self.generation_stages = stages
         self.uploaded_thumbprint = self.uploaded_at = None
         self.positive = self.negative = None
+
+    def options(self) -> MadeWith:
+        """The Name step's options as they stand now."""
+        return MadeWith(self.days, self.key_size, self.passphrase)
+
+    def options_changed(self) -> list[str]:
+        """What changed on the Name step since the files on disk were made (their words)."""
+        made = self.made_with
+        if made is None or self.files is None:
+            return []
+        now = self.options()
+        changed = []
+        if now.days != made.days:
+            changed.append(f"validity {made.days} → {now.days} days")
+        if now.key_size != made.key_size:
+            changed.append(f"key size RSA {made.key_size} → {now.key_size}")
+        if now.passphrase != made.passphrase:
+            changed.append("the passphrase")
+        return changed
 
     def upload_recorded(self, thumbprint: str) -> None:
         """The portal accepted the certificate now and computed `thumbprint`."""
