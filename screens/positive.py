@@ -23,6 +23,7 @@ from wizard.session import (
     load_credential,
     recently_uploaded,
     save_tested_profile,
+    uploaded_elsewhere_note,
 )
 from wizard.signin.plan import POSITIVE_CHECKS
 
@@ -195,6 +196,9 @@ class PositiveScreen(LiveTestScreen):
             # No answer from the service proves nothing about the certificate.
             self.show_outcome("? The service was never reached: nothing is proved about the "
                               "certificate yet.", "warning")
+        elif (note := uploaded_elsewhere_note(self.state)) is not None:
+            self.show_outcome("✗ The sign-in failed: this app does not hold the certificate.",
+                              "error", note)
         else:
             self.show_outcome("✗ The sign-in with the certificate failed.", "error")
         self.show_failure(result.error, warning=result.signed_in)

@@ -361,3 +361,62 @@ async def test_back_after_generate_with_other_options_makes_a_new_certificate(
         await fill_ids(driver)
         test = await positive(driver)
         assert set(statuses(test).values()) == {"ok"}, explained(test)
+
+
+async def test_the_consent_lesson_in_a_few_keys_upload_to_the_unconsented_app(
+    demo_info: DemoInfo,
+) -> None:
+    """Step 4: choose the app without admin consent, upload; step 6: Fill takes that app;
+    step 7: the certificate signs in, Graph's 403 is explained, no waiting for retries."""
+    from textual.widgets import Select
+
+    app = CertWizardApp(demo=True, demo_info=demo_info)
+    async with app.run_test(size=SIZE) as pilot:
+        driver = Driver(pilot)
+        await start(driver)
+        generate = await driver.on(GenerateScreen)
+        assert not generate.query_one("#next", Button).disabled
+        await driver.press("enter")
+        upload_step = await driver.on(UploadScreen)
+        await driver.press("shift+tab")  # from the Upload button to the app to upload to
+        chooser = upload_step.query_one("#upload-app", Select)
+        assert driver.app.focused is chooser
+        await driver.press("enter", "down", "enter")
+        assert chooser.value == demo_info.unconsented_client_id
+        await driver.press("tab", "enter")  # Upload
+        await driver.settle()
+        status = text_of(upload_step, "#upload-status")
+        assert "✓ Uploaded to " + demo_info.unconsented_app_name in status, status
+        await driver.press("enter")
+        await driver.on(ThumbprintScreen)
+        await driver.press("enter")
+        await fill_ids(driver)
+        assert app.state.client_id == demo_info.unconsented_client_id
+        test = await positive(driver)
+        assert statuses(test)["token"] == "ok" and statuses(test)["graph"] == "warn"
+        text = explained(test)
+        assert "403" in text or "Authorization_RequestDenied" in text
+        assert "admin consent" in text.lower()
+
+
+async def test_a_certificate_uploaded_to_another_app_is_named_at_once(
+    demo_info: DemoInfo,
+) -> None:
+    """Uploaded to the consented app, tested against the unconsented one: no minute of
+    "not accepted yet" retries, a verdict at once that says where the certificate went."""
+    import time
+
+    app = CertWizardApp(demo=True, demo_info=demo_info)
+    async with app.run_test(size=SIZE) as pilot:
+        driver = Driver(pilot)
+        await start(driver)
+        await generate_and_upload(driver, upload=True)
+        await fill_ids(driver, client_id=demo_info.unconsented_client_id)
+        started = time.monotonic()
+        test = await positive(driver)
+        took = time.monotonic() - started
+        assert statuses(test)["token"] == "fail"
+        assert "AADSTS700027" in explained(test)
+        assert "does not hold the certificate" in text_of(test, "#verdict")
+        assert demo_info.app_name in text_of(test, "#permissions")
+    assert took < 10, f"{took:.1f} s: the just-uploaded window applied to another app"

@@ -59,6 +59,7 @@ class WizardState:
     not_after: datetime | None = None
     uploaded_thumbprint: str | None = None
     uploaded_at: datetime | None = None
+    uploaded_to: str = ""  # the demo app's client ID the certificate was uploaded to
     client_id: str = ""
     tenant: str = ""
     cloud_key: str = "global"  # a key of wizard.clouds.CLOUDS; not used in demo mode
@@ -86,6 +87,7 @@ class WizardState:
         self.not_after = not_after
         self.generation_stages = stages
         self.uploaded_thumbprint = self.uploaded_at = None
+        self.uploaded_to = ""
         self.positive = self.negative = None
 
     def options(self) -> MadeWith:
@@ -107,10 +109,15 @@ class WizardState:
             changed.append("the passphrase")
         return changed
 
-    def upload_recorded(self, thumbprint: str) -> None:
-        """The portal accepted the certificate now and computed `thumbprint`."""
+    def upload_recorded(self, thumbprint: str, client_id: str) -> None:
+        """The portal of app `client_id` accepted the certificate now, computed `thumbprint`."""
         self.uploaded_thumbprint = thumbprint.upper()
         self.uploaded_at = utc_now()
+        self.uploaded_to = client_id
+
+    def uploaded_to_tested_app(self) -> bool:
+        """The certificate was uploaded (in this run) to the app the IDs step names."""
+        return bool(self.uploaded_to) and self.uploaded_to.lower() == self.client_id.lower()
 
 
 # --- a saved set-up, picked up again -------------------------------------------------------
@@ -142,6 +149,7 @@ def load_saved_profile(state: WizardState) -> None:
     )
     state.positive = state.negative = None
     state.uploaded_at = state.uploaded_thumbprint = None
+    state.uploaded_to = ""
 
 
 def key_needs_passphrase(state: WizardState) -> bool:
@@ -209,10 +217,24 @@ def load_credential(state: WizardState) -> Credential:
 
 
 def recently_uploaded(state: WizardState, now: datetime | None = None) -> bool:
-    """True when the demo upload happened moments ago (Entra ID may still be catching up)."""
+    """True when the demo upload to the app being tested happened moments ago (Entra ID may
+    still be catching up). An upload to another app is no reason to wait: the certificate
+    is not on this one."""
     from wizard.signin.run import just_uploaded
 
-    return just_uploaded(state.uploaded_at, now or utc_now())
+    return state.uploaded_to_tested_app() and just_uploaded(state.uploaded_at, now or utc_now())
+
+
+def uploaded_elsewhere_note(state: WizardState) -> str | None:
+    """In demo mode, when the certificate went to another app than the one tested: say so."""
+    info = state.demo_info
+    if not state.demo or not state.uploaded_to or state.uploaded_to_tested_app():
+        return None
+    names = {info.client_id: info.app_name,
+             info.unconsented_client_id: info.unconsented_app_name} if info else {}
+    where = names.get(state.uploaded_to, state.uploaded_to)
+    return (f"This certificate was uploaded on step 4 to '{where}' ({state.uploaded_to}), "
+            f"not to the app tested here ({state.client_id}).")
 
 
 # --- the profile: saved once ---------------------------------------------------------------
