@@ -243,6 +243,70 @@ async def test_positive_back_cancels_the_running_test(
     assert load_profiles() == []
 
 
+async def test_a_hanging_request_shows_live_time_and_what_it_waits_for(
+    demo_info: DemoInfo, uploaded_set: CertificateSet, faults: DemoTenant
+) -> None:
+    faults.set_fault(Fault(kind="delay", endpoint="token", seconds=5.0))
+    app = StepHost(PositiveScreen, state_for(demo_info, uploaded_set))
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(200):  # until the token request is on its way
+            await pilot.pause(0.02)
+            if statuses(app).get("token") == "running":
+                break
+        row = app.screen.query_one("#check-token", CheckRow)
+
+        def time_shown() -> str:
+            return str(row.query_one(".check-time", Static).content)
+
+        await pilot.pause(1.3)
+        first = time_shown()
+        await pilot.pause(0.6)
+        second = time_shown()
+        detail = str(row.query_one(".check-detail", Static).content)
+        assert row.status == "running"
+        assert first.endswith(" s") and second.endswith(" s"), (first, second)
+        assert float(second.split()[0]) > float(first.split()[0]) >= 1.0, (first, second)
+        assert "Waiting for the sign-in service" in detail, detail
+        await settle(pilot)
+        await pilot.pause()
+        assert statuses(app)["token"] == "ok"
+        assert "Waiting" not in str(row.query_one(".check-detail", Static).content)
+
+
+async def test_the_not_accepted_yet_retry_counts_live(
+    demo_info: DemoInfo, fresh_set: CertificateSet, demo_portal: PortalClient,
+    faults: DemoTenant,
+) -> None:
+    """A fresh upload not accepted yet: between two retries the time keeps counting."""
+    state = state_for(demo_info, fresh_set)
+    demo_portal.upload_certificate(demo_info.client_id, fresh_set.files.cer.read_bytes())
+    state.upload_recorded(fresh_set.thumbprint_sha1, demo_info.client_id)
+    faults.set_fault(Fault(kind="upload-propagation", endpoint="token", seconds=5.0))
+    try:
+        app = StepHost(PositiveScreen, state)
+        async with app.run_test(size=(80, 24)) as pilot:
+            row = app.screen.query_one("#check-token", CheckRow)
+
+            def detail() -> str:
+                return str(row.query_one(".check-detail", Static).content)
+
+            for _ in range(400):  # the second wait: 4 s without a word from the engine
+                await pilot.pause(0.02)
+                if "retrying in 4 s" in detail():
+                    break
+            assert "retrying in 4 s" in detail()
+            await pilot.pause(1.0)
+            first = str(row.query_one(".check-time", Static).content)
+            await pilot.pause(1.0)
+            second = str(row.query_one(".check-time", Static).content)
+            assert "retrying in 4 s" in detail() and row.status == "running"
+            assert first and second and first != second, (first, second)
+            await settle(pilot)
+            assert statuses(app)["token"] == "ok"
+    finally:
+        demo_portal.delete_certificate(demo_info.client_id, fresh_set.thumbprint_sha1)
+
+
 # ------------------------------------------------------------------------ 8 Negative test
 async def test_negative_shows_three_refusals(
     demo_info: DemoInfo, uploaded_set: CertificateSet
