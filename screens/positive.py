@@ -23,6 +23,7 @@ from wizard.session import (
     load_credential,
     recently_uploaded,
     save_tested_profile,
+    save_untested_profile,
     uploaded_elsewhere_note,
 )
 from wizard.signin.plan import POSITIVE_CHECKS
@@ -125,6 +126,7 @@ class PositiveScreen(LiveTestScreen):
         except Exception as error:  # any failure to start is explained, never a traceback
             self.post_message(PositiveCouldNotStart(user_error_explanation(error)))
             return
+        save_untested_profile(self.state)  # something to come back to, whatever happens next
         result = run_positive(
             settings,
             credential,

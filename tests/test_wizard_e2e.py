@@ -420,3 +420,52 @@ async def test_a_certificate_uploaded_to_another_app_is_named_at_once(
         assert "does not hold the certificate" in text_of(test, "#verdict")
         assert demo_info.app_name in text_of(test, "#permissions")
     assert took < 10, f"{took:.1f} s: the just-uploaded window applied to another app"
+
+
+async def test_a_failed_test_leaves_a_set_up_to_continue_on_the_next_start(
+    demo_info: DemoInfo, demo_portal: PortalClient
+) -> None:
+    """Upload skipped, the test fails, the user quits; the next start offers to continue
+    where they left off, and once uploaded the saved set-up passes without a new certificate."""
+    from screens.dialogs import ConfirmScreen, PassphrasePrompt
+
+    app = CertWizardApp(demo=True, demo_info=demo_info)
+    async with app.run_test(size=SIZE) as pilot:
+        driver = Driver(pilot)
+        await start(driver)
+        await generate_and_upload(driver, upload=False)
+        await fill_ids(driver)
+        test = await positive(driver)
+        assert statuses(test)["token"] == "fail"
+        await pilot.press("ctrl+q")
+        await driver.on(ConfirmScreen)
+        await pilot.press("y")
+        await pilot.pause()
+    files, name = app.state.files, app.state.name
+    assert files is not None
+    assert [(p.name, p.last_test) for p in load_profiles()] == [(name, None)]
+
+    demo_portal.upload_certificate(demo_info.client_id, files.cer.read_bytes())
+    app = CertWizardApp(demo=True, demo_info=demo_info)
+    async with app.run_test(size=(120, 40)) as pilot:
+        driver = Driver(pilot)
+        welcome = await driver.on(WelcomeScreen)
+        for _ in range(100):
+            if welcome.query("#test-profile"):
+                break
+            await pilot.pause(0.02)
+        welcome_text = screen_text(app.export_screenshot()).replace("\xa0", " ")
+        assert "continue where you left off" in welcome_text
+        await pilot.click("#test-profile")
+        prompt = await driver.on(PassphrasePrompt)
+        prompt.query_one("#existing-passphrase", Input).value = PASSPHRASE
+        await pilot.press("enter")
+        test = await positive(driver)
+        assert set(statuses(test).values()) == {"ok"}, explained(test)
+        assert app.state.files is not None and app.state.files.key == files.key
+        await driver.press("enter")
+        negative = await driver.on(NegativeScreen)
+        assert set(statuses(negative).values()) == {"ok"}
+        await driver.press("enter")
+        await driver.on(SummaryScreen)
+    assert [(p.name, p.last_test) for p in load_profiles()] == [(name, "pass")]

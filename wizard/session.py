@@ -298,6 +298,26 @@ def save_set_up(profile: Profile) -> Profile:
     return profile
 
 
+def save_untested_profile(state: WizardState) -> str | None:
+    """Before a new set-up's first test: save it, marked untested, so a failed or abandoned
+    test leaves something to come back to (Welcome offers to continue). A profile already
+    saved for this very certificate keeps its verdict. The profile's name, or None."""
+    from wizard.errors import UserError
+    from wizard.profiles import load_profiles
+
+    if state.start != "new" or state.files is None:
+        return None
+    try:
+        profile = profile_for(state)
+        saved = next((p for p in load_profiles()
+                      if p.name.casefold() == profile.name.casefold()), None)
+        if saved is not None and saved.thumbprint_sha1 == profile.thumbprint_sha1:
+            return saved.name
+        return save_set_up(profile).name
+    except UserError:
+        return None  # the test itself matters more; a failure to save shows after a pass
+
+
 def save_tested_profile(
     state: WizardState, positive: PositiveResult, *, cancelled: bool = False
 ) -> tuple[str | None, str | None]:
