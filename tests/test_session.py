@@ -28,6 +28,7 @@ from wizard.session import (
     verdict_line,
     wizard_hint,
 )
+from wizard.signin import catalogue
 from wizard.signin.clouds import CLOUDS, demo_cloud
 from wizard.signin.plan import NegativeResult, PositiveResult
 from wizard.signin.run import JUST_UPLOADED_WINDOW
@@ -210,6 +211,11 @@ def test_verdict_line_and_expiry_text() -> None:
     )
     state.negative = NegativeResult(probes=[], verdict="pass")
     assert verdict_line(state)[0].startswith("✓ Done")
+    state.negative = None
+    state.positive = PositiveResult(ok=False, checks=[], error=catalogue.DNS_FAILURE)
+    assert verdict_line(state) == (
+        "? The service was never reached: nothing is proved yet (see step 7).", "warning"
+    )
     now = datetime(2026, 1, 1, tzinfo=timezone.utc)
     assert expiry_text(now + timedelta(days=10, hours=1), now).endswith("(10 days left)")
     assert expiry_text(now - timedelta(days=3), now).endswith("(expired 3 days ago)")

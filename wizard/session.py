@@ -412,6 +412,9 @@ def verdict_line(state: WizardState) -> tuple[str, str]:
         return "✓ The certificate signs in (the negative test was not run).", "success"
     if negative is not None and negative.alarm:
         return "✗ ALARM: a request without the certificate got a token (see step 8).", "error"
+    if positive.unreached:
+        return ("? The service was never reached: nothing is proved yet (see step 7).",
+                "warning")
     if not positive.ok:
         return "✗ The positive test did not pass: the set-up is not finished.", "error"
     return "! Inconclusive: the negative test did not prove everything (see step 8).", "warning"
