@@ -4,6 +4,7 @@ with their permissions and what each one is for."""
 from __future__ import annotations
 
 import stat
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,8 @@ from screens.base import StepScreen
 from wizard.session import WizardState
 
 if TYPE_CHECKING:
+    from textual.timer import Timer
+
     from wizard.storage import CertificateFiles
 
 
@@ -89,6 +92,8 @@ class GenerateScreen(StepScreen):
         super().__init__(state)
         self.stages: list[str] = []
         self.remade_because = ""  # why the certificate made earlier in this run was replaced
+        self.stage_since: float | None = None  # time.monotonic() when the running stage began
+        self.ticker: Timer | None = None
 
     def compose_body(self) -> ComposeResult:
         state = self.state
@@ -197,12 +202,18 @@ class GenerateScreen(StepScreen):
     @on(StageStarted)
     def stage_started(self, event: StageStarted) -> None:
         self.stages.append(event.text)
+        self.stage_since = time.monotonic()
+        if self.ticker is None:
+            # A big key takes seconds: the running stage counts them (from the first second).
+            self.ticker = self.set_interval(0.2, lambda: self.show_stages(running=True))
         self.show_stages(running=True)
 
     def show_stages(self, *, running: bool) -> None:
         lines = [f"✓ {text}" for text in self.stages[:-1]]
         if self.stages:
-            lines.append(f"{'…' if running else '✓'} {self.stages[-1]}")
+            elapsed = time.monotonic() - self.stage_since if self.stage_since else 0.0
+            counter = f" ({elapsed:.1f} s)" if running and elapsed >= 1.0 else ""
+            lines.append(f"{'…' if running else '✓'} {self.stages[-1]}{counter}")
         self.query_one("#stages", Static).update("\n".join(lines))
 
     @on(CertificateWritten)
@@ -210,6 +221,7 @@ class GenerateScreen(StepScreen):
         self.state.certificate_made(
             event.files, event.thumbprint_sha1, event.not_after, tuple(self.stages)
         )
+        self.stop_ticking()
         self.show_stages(running=False)
         self.show_files(event.files, event.backup_folder, event.warnings)
 
@@ -227,8 +239,14 @@ class GenerateScreen(StepScreen):
         self.ready = True
         self.query_one("#next").focus()
 
+    def stop_ticking(self) -> None:
+        if self.ticker is not None:
+            self.ticker.stop()
+        self.ticker = None
+
     @on(GenerationFailed)
     def failed(self, event: GenerationFailed) -> None:
+        self.stop_ticking()
         text = f"✗ {event.message}\n{event.hint}"
         self.query_one("#stages", Static).update(text)
         self.query_one("#stages").add_class("error")
