@@ -68,6 +68,7 @@ class UploadScreen(StepScreen):
                         (f"{info.unconsented_app_name} (no admin consent)",
                          info.unconsented_client_id)]
                 chosen = self.state.uploaded_to or info.client_id
+                yield Static("The demo app to upload it to:", markup=False)
                 yield Select(apps, value=chosen, allow_blank=False, id="upload-app",
                              compact=True)
             yield Button("Upload to the demo tenant", id="upload", variant="success",
