@@ -3,7 +3,8 @@
 Human output (stdout): one line per check and probe with ✓/✗ and its time, the explanation
 under a failure, and a one-line verdict. With --json, stdout holds one JSON document and
 nothing else. Exit codes: 0 all passed, 1 positive test failed, 2 usage error, 3 a negative
-probe got a token, 4 inconclusive (`wizard.signin.plan.exit_code_for`).
+probe got a token, 4 inconclusive, also when the service was never reached
+(`wizard.signin.plan.exit_code_for`).
 """
 
 from __future__ import annotations
