@@ -3,6 +3,7 @@ failure (the connection settings and credential come from wizard.session)."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
@@ -17,6 +18,8 @@ from wizard.session import wizard_fix
 from wizard.signin.plan import format_seconds
 
 if TYPE_CHECKING:
+    from textual.timer import Timer
+
     from wizard.signin.catalogue import Explanation
 
 ICONS = {
@@ -27,6 +30,25 @@ ICONS = {
     "fail": "✗",
     "skipped": "–",
 }
+
+
+# What a running check waits for, said once it has waited LIVE_AFTER seconds (by key: the
+# positive checks, then the negative probes).
+WAITING_FOR = {
+    "preflight": "the certificate and key to be read",
+    "discovery": "the tenant's sign-in settings (discovery)",
+    "token": "the sign-in service to answer the token request",
+    "claims": "the token to be read",
+    "graph": "Microsoft Graph to answer",
+}
+WAITING_FOR_A_PROBE = "the sign-in service to answer this request"
+LIVE_AFTER = 1.0  # seconds: shorter waits need no counter
+LIVE_EVERY = 0.2  # seconds between two updates of the counter
+
+
+def live_seconds(seconds: float) -> str:
+    """A running check's time so far, e.g. "3.4 s"."""
+    return f"{seconds:.1f} s"
 
 
 class CheckRow(Vertical):
@@ -42,6 +64,9 @@ class CheckRow(Vertical):
         self.title = title
         self.status = "pending"
         self._detail = detail
+        self.running_since: float | None = None  # time.monotonic() when it started running
+        self.running_detail = ""  # what the engine said while running (a retry, a wait)
+        self._ticker: Timer | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="check-line"):
@@ -56,10 +81,38 @@ class CheckRow(Vertical):
         self.status = status
         self.add_class(f"-{status}")
         self.query_one(".check-icon", Static).update(ICONS.get(status, "?"))
+        if status == "running":
+            # Live from here on: the elapsed time counts, and what it waits for is said.
+            if self.running_since is None:
+                self.running_since = time.monotonic() - (seconds or 0.0)
+                self._ticker = self.set_interval(LIVE_EVERY, self.tick)
+            self.running_detail = detail
+            self.tick()
+            return
+        self.stop_ticking()
         self.query_one(".check-time", Static).update(format_seconds(seconds, below_one_ms="<1 ms"))
+        self.set_detail(detail)
+
+    def set_detail(self, detail: str) -> None:
         detail_line = self.query_one(".check-detail", Static)
         detail_line.update(detail)
         detail_line.display = bool(detail)
+
+    def tick(self) -> None:
+        """While running: the time so far and, after a second, what the check waits for."""
+        if self.running_since is None:
+            return
+        elapsed = time.monotonic() - self.running_since
+        live = elapsed >= LIVE_AFTER
+        self.query_one(".check-time", Static).update(live_seconds(elapsed) if live else "")
+        waiting = f"Waiting for {WAITING_FOR.get(self.key, WAITING_FOR_A_PROBE)}…"
+        self.set_detail(self.running_detail or (waiting if live else ""))
+
+    def stop_ticking(self) -> None:
+        if self._ticker is not None:
+            self._ticker.stop()
+        self._ticker = None
+        self.running_since = None
 
 
 class Explained(Vertical):

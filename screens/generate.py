@@ -4,6 +4,7 @@ with their permissions and what each one is for."""
 from __future__ import annotations
 
 import stat
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,8 @@ from screens.base import StepScreen
 from wizard.session import WizardState
 
 if TYPE_CHECKING:
+    from textual.timer import Timer
+
     from wizard.storage import CertificateFiles
 
 
@@ -88,6 +91,9 @@ class GenerateScreen(StepScreen):
     def __init__(self, state: WizardState) -> None:
         super().__init__(state)
         self.stages: list[str] = []
+        self.remade_because = ""  # why the certificate made earlier in this run was replaced
+        self.stage_since: float | None = None  # time.monotonic() when the running stage began
+        self.ticker: Timer | None = None
 
     def compose_body(self) -> ComposeResult:
         state = self.state
@@ -108,7 +114,15 @@ class GenerateScreen(StepScreen):
         super().on_mount()
         folder = target_folder(self.state)
         files = self.state.files
-        if files is not None and files.folder == folder and files.cer.exists():
+        changed = self.state.options_changed()
+        if files is not None and files.folder == folder and files.cer.exists() and changed:
+            # Back, then other options: the files on disk must follow what the screen shows.
+            self.remade_because = (
+                f"Changed since the certificate was made: {', '.join(changed)}. A new "
+                "certificate was made; upload this one instead."
+            )
+            self.start(force=True)
+        elif files is not None and files.folder == folder and files.cer.exists():
             # Made earlier in this run (Back, then Next again): show the same stages and files.
             self.stages = list(self.state.generation_stages)
             self.show_stages(running=False)
@@ -188,12 +202,18 @@ class GenerateScreen(StepScreen):
     @on(StageStarted)
     def stage_started(self, event: StageStarted) -> None:
         self.stages.append(event.text)
+        self.stage_since = time.monotonic()
+        if self.ticker is None:
+            # A big key takes seconds: the running stage counts them (from the first second).
+            self.ticker = self.set_interval(0.2, lambda: self.show_stages(running=True))
         self.show_stages(running=True)
 
     def show_stages(self, *, running: bool) -> None:
         lines = [f"✓ {text}" for text in self.stages[:-1]]
         if self.stages:
-            lines.append(f"{'…' if running else '✓'} {self.stages[-1]}")
+            elapsed = time.monotonic() - self.stage_since if self.stage_since else 0.0
+            counter = f" ({elapsed:.1f} s)" if running and elapsed >= 1.0 else ""
+            lines.append(f"{'…' if running else '✓'} {self.stages[-1]}{counter}")
         self.query_one("#stages", Static).update("\n".join(lines))
 
     @on(CertificateWritten)
@@ -201,6 +221,7 @@ class GenerateScreen(StepScreen):
         self.state.certificate_made(
             event.files, event.thumbprint_sha1, event.not_after, tuple(self.stages)
         )
+        self.stop_ticking()
         self.show_stages(running=False)
         self.show_files(event.files, event.backup_folder, event.warnings)
 
@@ -210,15 +231,22 @@ class GenerateScreen(StepScreen):
             lines.append(f"{permissions(path)}  {path.name}")
             lines.append(f"            → {purpose}")
         self.query_one("#files", Static).update("\n".join(lines))
-        notes = [f"The old files were moved to {backup}." if backup else ""]
+        notes = [self.remade_because,
+                 f"The old files were moved to {backup}." if backup else ""]
         notes += [f"⚠ {warning}" for warning in warnings]
         notes.append("Next: upload the .cer to your app registration.")
         self.query_one("#generate-notes", Static).update("\n".join(n for n in notes if n))
         self.ready = True
         self.query_one("#next").focus()
 
+    def stop_ticking(self) -> None:
+        if self.ticker is not None:
+            self.ticker.stop()
+        self.ticker = None
+
     @on(GenerationFailed)
     def failed(self, event: GenerationFailed) -> None:
+        self.stop_ticking()
         text = f"✗ {event.message}\n{event.hint}"
         self.query_one("#stages", Static).update(text)
         self.query_one("#stages").add_class("error")

@@ -81,7 +81,8 @@ class IdsScreen(StepScreen):
             if info is not None:
                 yield Static(
                     f"Demo app '{info.app_name}' has admin consent; '{info.unconsented_app_name}' "
-                    f"({info.unconsented_client_id}) has none, to see what that looks like.",
+                    f"({info.unconsented_client_id}) has none: upload to it on step 4 to see "
+                    "what that looks like. Fill uses the app the certificate was uploaded to.",
                     classes="muted", markup=False,
                 )
         else:
@@ -110,12 +111,13 @@ class IdsScreen(StepScreen):
         self.action_fill_from_demo()
 
     def action_fill_from_demo(self) -> None:
-        """Put the demo app's client ID and the demo tenant's ID in the fields."""
+        """Put the client ID of the demo app the certificate was uploaded to (else the
+        consented one) and the demo tenant's ID in the fields."""
         info = self.state.demo_info
         if info is None:
             self.notify("The demo tenant is not running: go back to Welcome.", severity="error")
             return
-        self.query_one("#client-id", Input).value = info.client_id
+        self.query_one("#client-id", Input).value = self.state.uploaded_to or info.client_id
         self.query_one("#tenant", Input).value = info.tenant_id
         self.validate_fields()
         self.query_one("#next").focus()

@@ -25,6 +25,8 @@ from wizard.session import (
     load_credential,
     recently_uploaded,
     save_tested_profile,
+    save_untested_profile,
+    uploaded_elsewhere_note,
 )
 from wizard.signin.plan import POSITIVE_CHECKS
 
@@ -136,6 +138,7 @@ class PositiveScreen(LiveTestScreen):
         except Exception as error:  # any failure to start is explained, never a traceback
             self.post_message(PositiveCouldNotStart(user_error_explanation(error)))
             return
+        save_untested_profile(self.state)  # something to come back to, whatever happens next
         result = run_positive(
             settings,
             credential,
@@ -203,6 +206,13 @@ class PositiveScreen(LiveTestScreen):
                               organization if result.organization else "")
             self.ready = True
             self.query_one("#next", Button).focus()
+        elif result.unreached:
+            # No answer from the service proves nothing about the certificate.
+            self.show_outcome("? The service was never reached: nothing is proved about the "
+                              "certificate yet.", "warning")
+        elif (note := uploaded_elsewhere_note(self.state)) is not None:
+            self.show_outcome("✗ The sign-in failed: this app does not hold the certificate.",
+                              "error", note)
         else:
             self.show_outcome("✗ The sign-in with the certificate failed.", "error")
         self.show_failure(result.error, warning=result.signed_in)

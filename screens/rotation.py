@@ -58,7 +58,8 @@ BUTTON_LABELS_REAL = {
 VERDICT_LINES = {
     "pass": "Both tests passed: the new certificate works and nothing else does.",
     "fail": "The tests failed: see above. Fix it, then run them again.",
-    "inconclusive": "Inconclusive: a probe proved nothing. Run the tests again.",
+    "inconclusive": "Inconclusive: the service was not reached, or a probe proved nothing. "
+    "Run the tests again.",
 }
 
 

@@ -10,7 +10,7 @@ from typing import ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
-from textual.widgets import Button, Static
+from textual.widgets import Button, Select, Static
 
 from screens.base import StepScreen
 from screens.widgets import CopyableValue
@@ -37,6 +37,7 @@ class Uploaded(Message):
     """The demo portal accepted the certificate and computed this thumbprint."""
 
     thumbprint: str
+    client_id: str
 
 
 @dataclass
@@ -61,8 +62,16 @@ class UploadScreen(StepScreen):
         if self.state.demo:
             yield Static(DEMO_STEPS, classes="lead", markup=False)
             info = self.state.demo_info
-            target = f" ({info.app_name})" if info is not None else ""
-            yield Button(f"Upload to the demo tenant{target}", id="upload", variant="success",
+            if info is not None:
+                # Before the button: Tab from the button still goes Back, then Next.
+                apps = [(f"{info.app_name} (admin consent granted)", info.client_id),
+                        (f"{info.unconsented_app_name} (no admin consent)",
+                         info.unconsented_client_id)]
+                chosen = self.state.uploaded_to or info.client_id
+                yield Static("The demo app to upload it to:", markup=False)
+                yield Select(apps, value=chosen, allow_blank=False, id="upload-app",
+                             compact=True)
+            yield Button("Upload to the demo tenant", id="upload", variant="success",
                          compact=True)
             yield Static(self.upload_status(), id="upload-status", markup=False)
         else:
@@ -78,11 +87,18 @@ class UploadScreen(StepScreen):
         if uploaded is None:
             return "Not uploaded yet. (Skip it, and the sign-in test fails: try it if you like.)"
         if uploaded == self.state.thumbprint_sha1:
-            return f"✓ Uploaded. The portal computed thumbprint {uploaded}: it matches ours."
+            return (f"✓ Uploaded to {self.app_name(self.state.uploaded_to)}. The portal "
+                    f"computed thumbprint {uploaded}: it matches ours.")
         return (
             f"✗ The portal computed thumbprint {uploaded}, but ours is "
             f"{self.state.thumbprint_sha1}: that is a different certificate."
         )
+
+    def app_name(self, client_id: str) -> str:
+        info = self.state.demo_info
+        if info is not None and client_id == info.unconsented_client_id:
+            return info.unconsented_app_name
+        return info.app_name if info is not None else client_id
 
     @on(Button.Pressed, "#upload")
     def upload_pressed(self, event: Button.Pressed) -> None:
@@ -94,10 +110,10 @@ class UploadScreen(StepScreen):
             return
         self.query_one("#upload", Button).disabled = True
         self.query_one("#upload-status", Static).update("Uploading…")
-        self.upload()
+        self.upload(str(self.query_one("#upload-app", Select).value))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="upload")
-    def upload(self) -> None:
+    def upload(self, client_id: str) -> None:
         from wizard.certs import read_input_file
         from wizard.errors import UserError
 
@@ -105,18 +121,18 @@ class UploadScreen(StepScreen):
         assert state.files is not None and state.portal is not None and state.demo_info is not None
         try:
             data = read_input_file(state.files.cer, "certificate")
-            thumbprint = state.portal.upload_certificate(state.demo_info.client_id, data)
+            thumbprint = state.portal.upload_certificate(client_id, data)
         except UserError as error:
             self.post_message(UploadFailed(f"The upload failed: {error}"))
             return
         except OSError as error:
             self.post_message(UploadFailed(f"Could not read {state.files.cer}: {error.strerror}"))
             return
-        self.post_message(Uploaded(thumbprint))
+        self.post_message(Uploaded(thumbprint, client_id))
 
     @on(Uploaded)
     def uploaded(self, event: Uploaded) -> None:
-        self.state.upload_recorded(event.thumbprint)
+        self.state.upload_recorded(event.thumbprint, event.client_id)
         status = self.query_one("#upload-status", Static)
         status.update(self.upload_status())
         status.set_class(self.state.uploaded_thumbprint == self.state.thumbprint_sha1, "success")

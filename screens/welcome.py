@@ -132,7 +132,9 @@ class WelcomeScreen(StepScreen):
             from textual.widgets import Select
 
             options = [
-                (f"{profile.name} · {days_left_text(profile.days_left())}", profile.name)
+                (f"{profile.name} · {days_left_text(profile.days_left())}"
+                 + (" · untested: continue where you left off" if profile.last_test is None
+                    else ""), profile.name)
                 for profile in self.profiles
             ]
             widgets += [

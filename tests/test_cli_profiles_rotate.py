@@ -3,6 +3,7 @@ and a real demo tenant that each command starts from the profile's state folder.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -226,3 +227,103 @@ def test_demo_rotation_end_to_end_from_the_command_line(tmp_path: Path, demo_sta
     # and the profile tests green with the new certificate
     result = cli("test", "--profile", "cli-rot", "--passphrase-env", "NEW_PW", "--json")
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_test_profile_with_an_encrypted_key_and_no_terminal_is_a_usage_error(
+    tmp_path: Path,
+) -> None:
+    """No terminal to ask and no --passphrase-env: the command line lacks an input (exit 2)."""
+    generated = certs.generate_certificate("Locked")
+    files = write_certificate_set(
+        generated, "Locked", out_root=tmp_path / "certs", passphrase=OLD_PW.encode()
+    ).files
+    save_profile(profile_from_files(
+        name="locked", files=files, cloud="global", tenant="contoso.onmicrosoft.com",
+        client_id="11111111-2222-4333-8444-555555555555",
+    ))
+    result = cli("test", "--profile", "locked")
+    no_traceback(result)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: ") and "--passphrase-env" in result.stderr
+
+
+def test_test_demo_hint_names_no_address_of_its_stopped_tenant(tmp_path: Path) -> None:
+    """`test --demo` stops its demo tenant on exit: the upload hint names no URL of it."""
+    generated = certs.generate_certificate("NeverUploaded")
+    files = write_certificate_set(
+        generated, "NeverUploaded", out_root=tmp_path / "certs", passphrase=None
+    ).files
+    result = cli("test", "--demo", "--cert", str(files.pem), "--key", str(files.key),
+                 "--no-negative", "--json")
+    assert result.returncode == 1, result.stderr
+    document = json.loads(result.stdout)
+    stopped_host = document["authority"].split("/")[2]
+    assert document["hint"] and "emulator" in document["hint"]
+    assert stopped_host not in document["hint"]
+
+
+@pytest.mark.skipif(os.name == "nt", reason="needs a pseudo-terminal")
+def test_rotate_at_a_terminal_asks_the_new_passphrase_once_then_the_old(
+    tmp_path: Path, demo_state: Path
+) -> None:
+    """New passphrase and its confirmation (generate), nothing more for the test of the new
+    key, then the old key's passphrase once (retire)."""
+    import pty
+    import select
+    import time
+
+    with DemoTenant(demo_state) as tenant:
+        info = tenant.info
+        generated = certs.generate_certificate("Tty Rotation")
+        files = write_certificate_set(
+            generated, "Tty Rotation", out_root=tmp_path / "certs", passphrase=OLD_PW.encode()
+        ).files
+        PortalClient.for_demo(info).upload_certificate(
+            info.client_id, certs.cert_der(generated.certificate))
+        save_profile(profile_from_files(
+            name="tty-rot", files=files, cloud="global", tenant=info.tenant_id,
+            client_id=info.client_id, demo=True, demo_state_dir=demo_state,
+        ))
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wizard", "rotate", "tty-rot"],
+        stdin=terminal, stdout=terminal, stderr=terminal, start_new_session=True,
+    )
+    os.close(terminal)
+    seen = b""
+
+    def read_some() -> None:
+        nonlocal seen
+        if select.select([controller], [], [], 0.5)[0]:
+            with contextlib.suppress(OSError):  # EIO: the process closed the terminal
+                seen += os.read(controller, 4096)
+
+    def answer(prompt: bytes, text: bytes) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + 60
+        while prompt not in seen:
+            assert time.monotonic() < deadline and process.poll() is None, seen
+            read_some()
+        seen = seen.replace(prompt, b"<answered>", 1)
+        os.write(controller, text + b"\n")
+
+    try:
+        answer(b"new private key: ", NEW_PW.encode())
+        answer(b"to confirm: ", NEW_PW.encode())
+        answer(b"[y/N] ", b"y")
+        answer(b"OLD private key: ", OLD_PW.encode())
+        deadline = time.monotonic() + 60
+        while process.poll() is None:
+            assert time.monotonic() < deadline, seen
+            read_some()
+        read_some()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(controller)
+    text = seen.decode(errors="replace")
+    assert process.returncode == 0, text
+    assert text.count("Passphrase for") == 2, text  # the new key's, then the old key's
+    assert text.count("Type it again") == 1, text
+    assert "NEW private key" not in text, text  # the test of the new key asks nothing
+    assert get_profile("tty-rot").rotation is None

@@ -75,15 +75,17 @@ class CliFault:
 
 CLI_FAULTS: dict[str, CliFault] = {
     "slow token answer beyond --timeout": CliFault(
-        Fault(kind="delay", endpoint="token", seconds=4.0), 1, (catalogue.TIMEOUT.title,),
+        Fault(kind="delay", endpoint="token", seconds=4.0), 4,
+        (catalogue.TIMEOUT.title, "INCONCLUSIVE: the service was never reached"),
         timeout=1.0, max_seconds=8),  # 1 s for the positive test, 1 s for each probe
     "slow discovery beyond --timeout": CliFault(
-        Fault(kind="delay", endpoint="discovery", seconds=4.0), 1, (catalogue.TIMEOUT.title,),
+        Fault(kind="delay", endpoint="discovery", seconds=4.0), 4, (catalogue.TIMEOUT.title,),
         timeout=1.0, max_seconds=8),
-    "connection refused": CliFault(None, 1, (catalogue.CONNECTION_REFUSED.title,),
+    "connection refused": CliFault(None, 4, (catalogue.CONNECTION_REFUSED.title,
+                                             "proves nothing about the certificate"),
                                    host=f"https://127.0.0.1:{closed_port()}"),
     "reset mid-response, every time": CliFault(
-        Fault(kind="reset", endpoint="token"), 1,
+        Fault(kind="reset", endpoint="token"), 4,
         (catalogue.CONNECTION_RESET.title, "retrying in 2 s", "retrying in 4 s"),
         extra=("--no-negative",)),  # with the probes: 3 x 6 s more of the same retries
     "reset mid-response, once": CliFault(
@@ -106,8 +108,10 @@ CLI_FAULTS: dict[str, CliFault] = {
         (catalogue.explain_not_json(200).title, "Proxy login page")),
     "a discovery answer that is not JSON": CliFault(
         Fault(kind="not-json", endpoint="discovery"), 1, (catalogue.explain_not_json(200).title,)),
-    "untrusted TLS certificate": CliFault(None, 1, (catalogue.TLS_FAILURE.title,), trust=False),
-    "unresolvable host": CliFault(None, 1, (catalogue.DNS_FAILURE.title,), host=UNRESOLVABLE),
+    "untrusted TLS certificate": CliFault(None, 4, (catalogue.TLS_FAILURE.title,), trust=False),
+    "unresolvable host": CliFault(
+        None, 4, (catalogue.DNS_FAILURE.title, "INCONCLUSIVE: the service was never reached"),
+        host=UNRESOLVABLE),
     "the tenant accepts anything": CliFault(
         Fault(kind="accept-any", endpoint="token"), 3,
         ("ALARM: a token was issued", "ALARM: a request WITHOUT the certificate")),
@@ -199,7 +203,7 @@ def test_cli_test_under_fault(name: str, cli_outcomes: dict[str, CliOutcome]) ->
     assert outcome.code == case.exit_code, shown
     for words in case.says:
         assert flat(words) in flat(shown), (words, shown)
-    if case.exit_code == 1:
+    if case.exit_code in (1, 4):
         assert "Why:" in outcome.stdout and "Fix:" in outcome.stdout, shown
         assert "Unexpected error" not in shown
     assert outcome.seconds < case.max_seconds, outcome.seconds

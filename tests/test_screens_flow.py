@@ -664,3 +664,26 @@ async def test_app_tests_a_saved_profile_again_after_asking_its_passphrase(
                 break
             await pilot.pause(0.05)
         assert app.state.positive is not None
+
+
+async def test_generate_counts_the_seconds_of_a_long_stage(tmp_path: Path) -> None:
+    """A stage that runs over a second (a 4096-bit key on a slow machine) shows its time so
+    far. The stage is announced as the worker announces it; no key is made meanwhile."""
+    from screens.generate import StageStarted
+
+    storage.write_certificate_set(certs.generate_certificate("Taken", days=5), "Taken",
+                                  out_root=tmp_path, passphrase=None)
+    state = WizardState(demo=True, name="Taken", days=30, out_dir=tmp_path,
+                        passphrase=PASSPHRASE.encode())
+    app = StepHost(GenerateScreen, state)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "already exists" in text_of(app, "#stages")  # nothing running: no worker
+        app.screen.post_message(StageStarted("Making the RSA 4096-bit key and the certificate"))
+        await pilot.pause(0.3)
+        assert text_of(app, "#stages") == "… Making the RSA 4096-bit key and the certificate"
+        await pilot.pause(1.0)
+        first = text_of(app, "#stages")
+        await pilot.pause(0.5)
+        second = text_of(app, "#stages")
+    assert first.endswith(" s)") and second.endswith(" s)") and first != second, (first, second)

@@ -29,6 +29,7 @@ from wizard.session import (
     verdict_line,
     wizard_hint,
 )
+from wizard.signin import catalogue
 from wizard.signin.clouds import CLOUDS, demo_cloud
 from wizard.signin.plan import NegativeResult, PositiveResult
 from wizard.signin.run import JUST_UPLOADED_WINDOW
@@ -89,22 +90,29 @@ def test_the_credential_is_read_from_the_files_written(files: CertificateFiles) 
 
 
 def test_an_upload_is_recent_within_the_window() -> None:
-    state = WizardState(demo=True)
+    state = WizardState(demo=True, client_id="app-one")
     assert not recently_uploaded(state)
-    state.upload_recorded("ab" * 20)
+    state.upload_recorded("ab" * 20, "APP-ONE")
     assert state.uploaded_thumbprint == "AB" * 20 and state.uploaded_at is not None
     assert recently_uploaded(state)
     later = state.uploaded_at + JUST_UPLOADED_WINDOW + timedelta(seconds=1)
     assert not recently_uploaded(state, now=later)
 
 
+def test_an_upload_to_another_app_is_no_reason_to_wait() -> None:
+    state = WizardState(demo=True, client_id="app-two")
+    state.upload_recorded("ab" * 20, "app-one")
+    assert not recently_uploaded(state)
+
+
 def test_a_new_certificate_forgets_what_belonged_to_the_old_one(files: CertificateFiles) -> None:
     state = answers(files)
-    state.upload_recorded("AB" * 20)
+    state.upload_recorded("AB" * 20, "app-one")
     state.positive = passed()
     state.certificate_made(files, "CD" * 20, datetime(2030, 1, 1, tzinfo=timezone.utc), ("x",))
     assert state.thumbprint_sha1 == "CD" * 20 and state.generation_stages == ("x",)
     assert (state.uploaded_thumbprint, state.uploaded_at, state.positive) == (None, None, None)
+    assert state.uploaded_to == ""
 
 
 def test_the_key_passphrase_is_checked(files: CertificateFiles) -> None:
@@ -204,6 +212,11 @@ def test_verdict_line_and_expiry_text() -> None:
     )
     state.negative = NegativeResult(probes=[], verdict="pass")
     assert verdict_line(state)[0].startswith("✓ Done")
+    state.negative = None
+    state.positive = PositiveResult(ok=False, checks=[], error=catalogue.DNS_FAILURE)
+    assert verdict_line(state) == (
+        "? The service was never reached: nothing is proved yet (see step 7).", "warning"
+    )
     now = datetime(2026, 1, 1, tzinfo=timezone.utc)
     assert expiry_text(now + timedelta(days=10, hours=1), now).endswith("(10 days left)")
     assert expiry_text(now - timedelta(days=3), now).endswith("(expired 3 days ago)")

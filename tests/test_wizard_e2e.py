@@ -344,3 +344,167 @@ def _no_real_clipboard(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep the test machine's clipboard out of it (the copy falls back to OSC 52)."""
     monkeypatch.setenv("DISPLAY", "")
     monkeypatch.setenv("WAYLAND_DISPLAY", "")
+
+
+async def test_back_after_generate_with_other_options_makes_a_new_certificate(
+    demo_info: DemoInfo, isolated_home: Path
+) -> None:
+    """Generate, Esc back to step 2, other days, key size and passphrase, Next: the files on
+    disk follow what step 3 shows (the old ones backed up), and the new passphrase opens
+    the key on step 7."""
+    from textual.widgets import Select
+
+    new_passphrase = "another-Passphrase-42b1"
+    app = CertWizardApp(demo=True, demo_info=demo_info)
+    async with app.run_test(size=SIZE) as pilot:
+        driver = Driver(pilot)
+        await start(driver)
+        generate = await driver.on(GenerateScreen)
+        first = app.state.files
+        assert first is not None
+        old_thumbprint = app.state.thumbprint_sha1
+        await driver.press("escape")
+        name = await driver.on(NameScreen)
+        name.query_one("#days", Input).value = "730"
+        name.query_one("#key-size", Select).value = 3072
+        name.query_one("#passphrase", Input).value = new_passphrase
+        name.query_one("#confirm", Input).value = new_passphrase
+        name.query_one("#name", Input).focus()
+        await driver.press("enter")
+        generate = await driver.on(GenerateScreen)
+        await driver.settle()
+        assert "730 days · RSA 3072" in text_of(generate, "#generate-summary")
+        stages = text_of(generate, "#stages")
+        assert "RSA 3072-bit" in stages and "RSA 2048" not in stages, stages
+        notes = text_of(generate, "#generate-notes")
+        assert "A new certificate was made" in notes and "730 days" in notes, notes
+        assert "backup" in notes
+        files = app.state.files
+        assert files is not None and app.state.thumbprint_sha1 != old_thumbprint
+        on_disk = certs.load_certificate_file(files.cer)
+        assert certs.thumbprint_sha1(on_disk) == app.state.thumbprint_sha1
+        lifetime = certs.not_valid_after(on_disk) - on_disk.not_valid_before_utc
+        assert 729 <= lifetime.days <= 731
+        key = certs.load_private_key_file(files.key, new_passphrase.encode())
+        assert key.key_size == 3072  # type: ignore[union-attr]
+        assert list(files.folder.parent.glob(f"{files.folder.name}.backup-*"))
+        # On to step 7: the new passphrase opens the new key, the new certificate signs in.
+        await driver.press("enter")
+        upload_step = await driver.on(UploadScreen)
+        assert driver.app.focused is upload_step.query_one("#upload", Button)
+        await driver.press("enter")
+        await driver.settle()
+        await driver.press("enter")
+        await driver.on(ThumbprintScreen)
+        await driver.press("enter")
+        await fill_ids(driver)
+        test = await positive(driver)
+        assert set(statuses(test).values()) == {"ok"}, explained(test)
+
+
+async def test_the_consent_lesson_in_a_few_keys_upload_to_the_unconsented_app(
+    demo_info: DemoInfo,
+) -> None:
+    """Step 4: choose the app without admin consent, upload; step 6: Fill takes that app;
+    step 7: the certificate signs in, Graph's 403 is explained, no waiting for retries."""
+    from textual.widgets import Select
+
+    app = CertWizardApp(demo=True, demo_info=demo_info)
+    async with app.run_test(size=SIZE) as pilot:
+        driver = Driver(pilot)
+        await start(driver)
+        generate = await driver.on(GenerateScreen)
+        assert not generate.query_one("#next", Button).disabled
+        await driver.press("enter")
+        upload_step = await driver.on(UploadScreen)
+        await driver.press("shift+tab")  # from the Upload button to the app to upload to
+        chooser = upload_step.query_one("#upload-app", Select)
+        assert driver.app.focused is chooser
+        await driver.press("enter", "down", "enter")
+        assert chooser.value == demo_info.unconsented_client_id
+        await driver.press("tab", "enter")  # Upload
+        await driver.settle()
+        status = text_of(upload_step, "#upload-status")
+        assert "✓ Uploaded to " + demo_info.unconsented_app_name in status, status
+        await driver.press("enter")
+        await driver.on(ThumbprintScreen)
+        await driver.press("enter")
+        await fill_ids(driver)
+        assert app.state.client_id == demo_info.unconsented_client_id
+        test = await positive(driver)
+        assert statuses(test)["token"] == "ok" and statuses(test)["graph"] == "warn"
+        text = explained(test)
+        assert "403" in text or "Authorization_RequestDenied" in text
+        assert "admin consent" in text.lower()
+
+
+async def test_a_certificate_uploaded_to_another_app_is_named_at_once(
+    demo_info: DemoInfo,
+) -> None:
+    """Uploaded to the consented app, tested against the unconsented one: no minute of
+    "not accepted yet" retries, a verdict at once that says where the certificate went."""
+    import time
+
+    app = CertWizardApp(demo=True, demo_info=demo_info)
+    async with app.run_test(size=SIZE) as pilot:
+        driver = Driver(pilot)
+        await start(driver)
+        await generate_and_upload(driver, upload=True)
+        await fill_ids(driver, client_id=demo_info.unconsented_client_id)
+        started = time.monotonic()
+        test = await positive(driver)
+        took = time.monotonic() - started
+        assert statuses(test)["token"] == "fail"
+        assert "AADSTS700027" in explained(test)
+        assert "does not hold the certificate" in text_of(test, "#verdict")
+        assert demo_info.app_name in text_of(test, "#permissions")
+    assert took < 10, f"{took:.1f} s: the just-uploaded window applied to another app"
+
+
+async def test_a_failed_test_leaves_a_set_up_to_continue_on_the_next_start(
+    demo_info: DemoInfo, demo_portal: PortalClient
+) -> None:
+    """Upload skipped, the test fails, the user quits; the next start offers to continue
+    where they left off, and once uploaded the saved set-up passes without a new certificate."""
+    from screens.dialogs import ConfirmScreen, PassphrasePrompt
+
+    app = CertWizardApp(demo=True, demo_info=demo_info)
+    async with app.run_test(size=SIZE) as pilot:
+        driver = Driver(pilot)
+        await start(driver)
+        await generate_and_upload(driver, upload=False)
+        await fill_ids(driver)
+        test = await positive(driver)
+        assert statuses(test)["token"] == "fail"
+        await pilot.press("ctrl+q")
+        await driver.on(ConfirmScreen)
+        await pilot.press("y")
+        await pilot.pause()
+    files, name = app.state.files, app.state.name
+    assert files is not None
+    assert [(p.name, p.last_test) for p in load_profiles()] == [(name, None)]
+
+    demo_portal.upload_certificate(demo_info.client_id, files.cer.read_bytes())
+    app = CertWizardApp(demo=True, demo_info=demo_info)
+    async with app.run_test(size=(120, 40)) as pilot:
+        driver = Driver(pilot)
+        welcome = await driver.on(WelcomeScreen)
+        for _ in range(100):
+            if welcome.query("#test-profile"):
+                break
+            await pilot.pause(0.02)
+        welcome_text = screen_text(app.export_screenshot()).replace("\xa0", " ")
+        assert "continue where you left off" in welcome_text
+        await pilot.click("#test-profile")
+        prompt = await driver.on(PassphrasePrompt)
+        prompt.query_one("#existing-passphrase", Input).value = PASSPHRASE
+        await pilot.press("enter")
+        test = await positive(driver)
+        assert set(statuses(test).values()) == {"ok"}, explained(test)
+        assert app.state.files is not None and app.state.files.key == files.key
+        await driver.press("enter")
+        negative = await driver.on(NegativeScreen)
+        assert set(statuses(negative).values()) == {"ok"}
+        await driver.press("enter")
+        await driver.on(SummaryScreen)
+    assert [(p.name, p.last_test) for p in load_profiles()] == [(name, "pass")]

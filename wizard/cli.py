@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Positive test: a token with the certificate and a Microsoft Graph call. "
         "Negative test: the same app without the certificate must be refused.",
         epilog="exit codes: 0 all passed, 1 positive test failed, 2 usage error, "
-        "3 a negative test got a token, 4 inconclusive",
+        "3 a negative test got a token, 4 inconclusive (or the service was never reached)",
     )
     test.add_argument("--profile", metavar="NAME", help="re-run the tests of a saved profile")
     test.add_argument(
@@ -228,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Without --step, runs the next steps until one needs you (then says what to do). "
         "Demo profiles upload and remove certificates on the demo tenant for real. "
         "exit codes: 0 done or waiting for you, 1 a step failed, 2 usage error, "
-        "3 a negative test got a token, 4 inconclusive",
+        "3 a negative test got a token, 4 inconclusive (or the service was never reached)",
     )
     rotate.add_argument("profile", help="the saved profile to rotate")
     rotate.add_argument(

@@ -29,6 +29,15 @@ if TYPE_CHECKING:
 Start = Literal["new", "test", "renew"]
 
 
+@dataclass(frozen=True)
+class MadeWith:
+    """The Name step's options a certificate on disk was made with."""
+
+    days: int
+    key_size: int
+    passphrase: bytes | None  # in memory only, like WizardState.passphrase
+
+
 @dataclass
 class WizardState:
     """Every answer so far. Back keeps them; never written to disk as is (holds the passphrase)."""
@@ -46,10 +55,12 @@ class WizardState:
     no_passphrase: bool = False  # the explicit "no passphrase" choice on the Name step
     files: CertificateFiles | None = None
     generation_stages: tuple[str, ...] = ()  # what Generate did, shown again on Back
+    made_with: MadeWith | None = None  # the options the files on disk were made with
     thumbprint_sha1: str = ""
     not_after: datetime | None = None
     uploaded_thumbprint: str | None = None
     uploaded_at: datetime | None = None
+    uploaded_to: str = ""  # the demo app's client ID the certificate was uploaded to
     client_id: str = ""
     tenant: str = ""
     cloud_key: str = "global"  # a key of wizard.clouds.CLOUDS; not used in demo mode
@@ -72,16 +83,42 @@ class WizardState:
     ) -> None:
         """Take a newly written certificate; what was uploaded or tested belonged to the old one."""
         self.files = files
+        self.made_with = self.options()
         self.thumbprint_sha1 = thumbprint_sha1
         self.not_after = not_after
         self.generation_stages = stages
         self.uploaded_thumbprint = self.uploaded_at = None
+        self.uploaded_to = ""
         self.positive = self.negative = None
 
-    def upload_recorded(self, thumbprint: str) -> None:
-        """The portal accepted the certificate now and computed `thumbprint`."""
+    def options(self) -> MadeWith:
+        """The Name step's options as they stand now."""
+        return MadeWith(self.days, self.key_size, self.passphrase)
+
+    def options_changed(self) -> list[str]:
+        """What changed on the Name step since the files on disk were made (their words)."""
+        made = self.made_with
+        if made is None or self.files is None:
+            return []
+        now = self.options()
+        changed = []
+        if now.days != made.days:
+            changed.append(f"validity {made.days} → {now.days} days")
+        if now.key_size != made.key_size:
+            changed.append(f"key size RSA {made.key_size} → {now.key_size}")
+        if now.passphrase != made.passphrase:
+            changed.append("the passphrase")
+        return changed
+
+    def upload_recorded(self, thumbprint: str, client_id: str) -> None:
+        """The portal of app `client_id` accepted the certificate now, computed `thumbprint`."""
         self.uploaded_thumbprint = thumbprint.upper()
         self.uploaded_at = utc_now()
+        self.uploaded_to = client_id
+
+    def uploaded_to_tested_app(self) -> bool:
+        """The certificate was uploaded (in this run) to the app the IDs step names."""
+        return bool(self.uploaded_to) and self.uploaded_to.lower() == self.client_id.lower()
 
 
 # --- a saved set-up, picked up again -------------------------------------------------------
@@ -113,6 +150,7 @@ def load_saved_profile(state: WizardState) -> None:
     )
     state.positive = state.negative = None
     state.uploaded_at = state.uploaded_thumbprint = None
+    state.uploaded_to = ""
 
 
 def key_needs_passphrase(state: WizardState) -> bool:
@@ -180,10 +218,24 @@ def load_credential(state: WizardState) -> Credential:
 
 
 def recently_uploaded(state: WizardState, now: datetime | None = None) -> bool:
-    """True when the demo upload happened moments ago (Entra ID may still be catching up)."""
+    """True when the demo upload to the app being tested happened moments ago (Entra ID may
+    still be catching up). An upload to another app is no reason to wait: the certificate
+    is not on this one."""
     from wizard.signin.run import just_uploaded
 
-    return just_uploaded(state.uploaded_at, now or utc_now())
+    return state.uploaded_to_tested_app() and just_uploaded(state.uploaded_at, now or utc_now())
+
+
+def uploaded_elsewhere_note(state: WizardState) -> str | None:
+    """In demo mode, when the certificate went to another app than the one tested: say so."""
+    info = state.demo_info
+    if not state.demo or not state.uploaded_to or state.uploaded_to_tested_app():
+        return None
+    names = {info.client_id: info.app_name,
+             info.unconsented_client_id: info.unconsented_app_name} if info else {}
+    where = names.get(state.uploaded_to, state.uploaded_to)
+    return (f"This certificate was uploaded on step 4 to '{where}' ({state.uploaded_to}), "
+            f"not to the app tested here ({state.client_id}).")
 
 
 # --- the profile: saved once ---------------------------------------------------------------
@@ -245,6 +297,26 @@ def save_set_up(profile: Profile) -> Profile:
             profile.rotation = saved.rotation
     save_profile(profile)
     return profile
+
+
+def save_untested_profile(state: WizardState) -> str | None:
+    """Before a new set-up's first test: save it, marked untested, so a failed or abandoned
+    test leaves something to come back to (Welcome offers to continue). A profile already
+    saved for this very certificate keeps its verdict. The profile's name, or None."""
+    from wizard.errors import UserError
+    from wizard.profiles import load_profiles
+
+    if state.start != "new" or state.files is None:
+        return None
+    try:
+        profile = profile_for(state)
+        saved = next((p for p in load_profiles()
+                      if p.name.casefold() == profile.name.casefold()), None)
+        if saved is not None and saved.thumbprint_sha1 == profile.thumbprint_sha1:
+            return saved.name
+        return save_set_up(profile).name
+    except UserError:
+        return None  # the test itself matters more; a failure to save shows after a pass
 
 
 def save_tested_profile(
@@ -341,6 +413,9 @@ def verdict_line(state: WizardState) -> tuple[str, str]:
         return "✓ The certificate signs in (the negative test was not run).", "success"
     if negative is not None and negative.alarm:
         return "✗ ALARM: a request without the certificate got a token (see step 8).", "error"
+    if positive.unreached:
+        return ("? The service was never reached: nothing is proved yet (see step 7).",
+                "warning")
     if not positive.ok:
         return "✗ The positive test did not pass: the set-up is not finished.", "error"
     return "! Inconclusive: the negative test did not prove everything (see step 8).", "warning"

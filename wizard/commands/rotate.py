@@ -42,6 +42,9 @@ class _Run:
         self.results: dict[str, Any] = {}
         self.waiting_for: str | None = None
         self.exit_code = 0
+        # The new key's passphrase typed in this run opens the new key later on: one
+        # passphrase is typed (and confirmed) once, not asked again for the test.
+        self.typed_new_passphrase: bytes | None = None
 
     def say(self, text: str = "") -> None:
         """Human text: stdout normally, stderr under --json (stdout is the JSON document)."""
@@ -116,7 +119,9 @@ class _Run:
     def new_key_passphrase(self) -> bytes | None:
         from wizard.passphrase import passphrase_for_new_key
 
-        return passphrase_for_new_key(self.args.passphrase_env, self.args.no_passphrase)
+        passphrase = passphrase_for_new_key(self.args.passphrase_env, self.args.no_passphrase)
+        self.typed_new_passphrase = passphrase
+        return passphrase
 
     def open_key(
         self, role: KeyRole, key_path: str, opener: Callable[[bytes | None], Credential]
@@ -126,6 +131,8 @@ class _Run:
         if not key_is_encrypted(key_path):
             return opener(None)  # a passphrase variable given for another key is not needed here
         if role == "new":
+            if self.typed_new_passphrase is not None:
+                return opener(self.typed_new_passphrase)
             return open_with_passphrase(opener, self.args.passphrase_env, "the NEW private key")
         env = self.args.old_passphrase_env or self.args.passphrase_env
         return open_with_passphrase(opener, env, "the OLD private key")

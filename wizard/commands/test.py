@@ -3,7 +3,8 @@
 Human output (stdout): one line per check and probe with ✓/✗ and its time, the explanation
 under a failure, and a one-line verdict. With --json, stdout holds one JSON document and
 nothing else. Exit codes: 0 all passed, 1 positive test failed, 2 usage error, 3 a negative
-probe got a token, 4 inconclusive (`wizard.signin.plan.exit_code_for`).
+probe got a token, 4 inconclusive, also when the service was never reached
+(`wizard.signin.plan.exit_code_for`).
 """
 
 from __future__ import annotations
@@ -169,6 +170,20 @@ def _settings(
 
 
 def _credential(args: argparse.Namespace, inputs: _Inputs) -> Credential:
+    from wizard.passphrase import stdin_is_interactive
+
+    try:
+        return _open_credential(args, inputs)
+    except UserError as error:
+        # An encrypted key, no terminal to ask and no --passphrase-env: the command line
+        # lacks an input, a usage error.
+        if error.option == "passphrase" and not args.passphrase_env and not stdin_is_interactive():
+            raise UserError(error.message, hint=error.hint, exit_code=USAGE,
+                            option="passphrase") from None
+        raise
+
+
+def _open_credential(args: argparse.Namespace, inputs: _Inputs) -> Credential:
     from wizard.passphrase import open_with_passphrase
     from wizard.signin.settings import Credential
 
@@ -301,10 +316,12 @@ def _demo_upload_hint(
         return None
     if error.code != "AADSTS700027" or "not found" not in error.title:
         return None
+    # This command's demo tenant stops when it ends: name no address of it.
     return (
-        f"with --demo the certificate must have been uploaded to the demo tenant (state in "
-        f"{demo_info.state_dir or 'your data folder'}): run the wizard with --demo, or POST "
-        f"the .cer to {demo_info.portal}/applications/{client_id}/certificates."
+        f"with --demo the certificate must have been uploaded to app {client_id} of the demo "
+        f"tenant (state in {demo_info.state_dir or 'your data folder'}): run the wizard with "
+        "--demo, or start `entra-cert-wizard emulator` and POST the .cer to "
+        f"<portal>/applications/{client_id}/certificates, <portal> being the address it prints."
     )
 
 
@@ -317,6 +334,10 @@ def _verdict_line(
     if not positive.ok:
         if positive.cancelled:
             return "CANCELLED: the test did not finish."
+        if positive.unreached and positive.error is not None:
+            return (f"INCONCLUSIVE: the service was never reached ({positive.error.title}), so "
+                    "this proves nothing about the certificate, either way. Fix the connection "
+                    "and test again.")
         if positive.signed_in and positive.error is not None:
             return f"FAIL: {positive.error.title} (the certificate itself works)."
         title = positive.error.title if positive.error else "an unknown error"

@@ -11,6 +11,8 @@ import enum
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from wizard.signin.catalogue import NETWORK_FAILURE_CODES
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -153,6 +155,17 @@ class PositiveResult:
     cancelled: bool = False
     tenant_id: str | None = None
 
+    @property
+    def unreached(self) -> bool:
+        """The service never answered (no network, DNS, refused, reset, timeout, TLS, proxy):
+        the run proves nothing about the certificate, either way."""
+        return (
+            not self.ok
+            and not self.signed_in
+            and self.error is not None
+            and self.error.code in NETWORK_FAILURE_CODES
+        )
+
     def check(self, key: str) -> Check | None:
         """The check with this key (a key of POSITIVE_CHECKS), if it is in the result."""
         return next((check for check in self.checks if check.key == key), None)
@@ -245,12 +258,12 @@ def negative_verdict(results: list[ProbeResult]) -> Verdict:
 
 
 def overall_verdict(positive: PositiveResult, negative: NegativeResult | None) -> Verdict:
-    """fail if the certificate does not work or anything else does; inconclusive if a probe
-    proved nothing; pass otherwise."""
+    """fail if the certificate does not work or anything else does; inconclusive if the
+    service was never reached or a probe proved nothing; pass otherwise."""
     if negative is not None and negative.verdict == "fail":
         return "fail"
     if not positive.ok:
-        return "fail"
+        return "inconclusive" if positive.unreached else "fail"
     if negative is not None and negative.verdict == "inconclusive":
         return "inconclusive"
     return "pass"
@@ -263,12 +276,13 @@ EXIT_INCONCLUSIVE = 4
 
 
 def exit_code_for(positive: PositiveResult, negative: NegativeResult | None) -> int:
-    """The CLI contract: 0 pass, 1 positive failed, 3 a probe got a token, 4 inconclusive.
-    A token for a probe outranks everything: it is a security problem."""
+    """The CLI contract: 0 pass, 1 positive failed, 3 a probe got a token, 4 inconclusive
+    (also when the service was never reached). A token for a probe outranks everything: it
+    is a security problem."""
     if negative is not None and negative.alarm:
         return EXIT_NEGATIVE_ALARM
     if not positive.ok:
-        return EXIT_POSITIVE_FAILED
+        return EXIT_INCONCLUSIVE if positive.unreached else EXIT_POSITIVE_FAILED
     if negative is not None and negative.verdict != "pass":
         return EXIT_INCONCLUSIVE
     return EXIT_PASS
