@@ -13,6 +13,7 @@ from textual.reactive import reactive
 from textual.widgets import Button, Static
 
 from screens.base import StepScreen
+from wizard.shown import shown
 from wizard.signin.plan import format_seconds
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ class CheckRow(Vertical):
         self.query_one(".check-icon", Static).update(ICONS.get(status, "?"))
         self.query_one(".check-time", Static).update(format_seconds(seconds, below_one_ms="<1 ms"))
         detail_line = self.query_one(".check-detail", Static)
-        detail_line.update(detail)
+        detail_line.update(shown(detail, multiline=True))
         detail_line.display = bool(detail)
 
 
@@ -98,7 +99,7 @@ class Explained(Vertical):
         }
         for selector, text in lines.items():
             line = self.query_one(selector, Static)
-            line.update(text)
+            line.update(shown(text, multiline=True))  # server words are outside text
             line.display = bool(text)
 
 
@@ -147,7 +148,7 @@ class LiveTestScreen(StepScreen):
     def show_verdict(self, text: str, style: str) -> None:
         """The verdict line, coloured by `style` (success, warning, error, muted or "")."""
         line = self.query_one("#verdict", Static)
-        line.update(text)
+        line.update(shown(text, multiline=True))
         for name in ("success", "warning", "error", "muted"):
             line.set_class(name == style, name)
 

@@ -13,7 +13,7 @@ import importlib
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from wizard import EXIT_INTERRUPTED, INTERRUPTED, __version__
 from wizard.errors import UserError
@@ -270,6 +270,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(INTERRUPTED, file=sys.stderr)
         return EXIT_INTERRUPTED
     command = args.command or "wizard"
+    with _shown_output(command != "wizard"):
+        return _run(command, args)
+
+
+@contextlib.contextmanager
+def _shown_output(wanted: bool) -> Iterator[None]:
+    """Every line a command prints goes through `shown`: outside text never drives the terminal.
+
+    Not for the wizard: Textual writes to the terminal itself and shows outside text as plain,
+    escaped text in its widgets.
+    """
+    if not wanted:
+        yield
+        return
+    from wizard.shown import ShownStream
+
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = ShownStream(sys.stdout), ShownStream(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _run(command: str, args: argparse.Namespace) -> int:
     try:
         module = importlib.import_module(f"wizard.commands.{command}")
         return int(module.run(args))

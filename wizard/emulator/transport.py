@@ -22,6 +22,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from wizard.shown import shown
+
 log = logging.getLogger("wizard.emulator")
 
 MAX_BODY = 64 * 1024
@@ -205,7 +207,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         return True
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.client_address[0], *args)
+        # The request line is the client's: shown escaped, as CPython's own log_message does.
+        log.debug("%s %s", self.client_address[0], shown(format % args))
 
     def do_GET(self) -> None:
         self._dispatch("GET")
