@@ -24,6 +24,7 @@ from wizard.emulator.errors import EntraError
 from wizard.emulator.faults import answer_with_fault
 from wizard.emulator.graph_routes import GRAPH_PREFIX
 from wizard.emulator.transport import RequestHandler, plain_error
+from wizard.shown import shown
 
 if TYPE_CHECKING:
     from wizard.emulator.tenant import DemoTenant
@@ -237,7 +238,7 @@ def _token(handler: RequestHandler, tenant: DemoTenant, segment: str, body: byte
     if accept_any is not None and tenant.faults.take("token", ("accept-any",)) is not None:
         log.warning(
             "accept-any fault: issuing a token for app %s without checking its credential",
-            client_id,
+            shown(client_id),
         )
     else:
         if app.public_client and (field("client_assertion") or field("client_secret")):

@@ -313,4 +313,4 @@ class RequestHandler(BaseHTTPRequestHandler):
         except CONNECTION_ENDED:
             self.close_connection = True
         finally:
-            log.debug("%s %s in %.1f ms", method, path, (time.perf_counter() - started) * 1000)
+            log.debug("%s %s in %.1f ms", method, shown(path), (time.perf_counter() - started) * 1000)
