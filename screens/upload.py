@@ -9,12 +9,14 @@ from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, Static
 
 from screens.base import StepScreen
 from screens.widgets import CopyableValue
 from wizard.entra_portal import ADMIN_CENTER_URL, UPLOAD_CERTIFICATE
+from wizard.shown import shown
 
 REAL_STEPS = f"""\
 1. Open {ADMIN_CENTER_URL} and sign in as an admin of the app.
@@ -61,8 +63,9 @@ class UploadScreen(StepScreen):
         if self.state.demo:
             yield Static(DEMO_STEPS, classes="lead", markup=False)
             info = self.state.demo_info
-            target = f" ({info.app_name})" if info is not None else ""
-            yield Button(f"Upload to the demo tenant{target}", id="upload", variant="success",
+            target = f" ({shown(info.app_name)})" if info is not None else ""
+            # Content, not a str: a Button reads a str as markup, and the app's name is outside text.
+            yield Button(Content(f"Upload to the demo tenant{target}"), id="upload", variant="success",
                          compact=True)
             yield Static(self.upload_status(), id="upload-status", markup=False)
         else:

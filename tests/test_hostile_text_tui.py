@@ -123,3 +123,20 @@ async def test_the_services_words_are_shown_escaped() -> None:
         await pilot.pause()
         text = assert_nothing_raw(app)
     assert "The service said: Said [link=https://evil.example]Evil\\x1b" in " ".join(text.split())
+
+
+async def test_demo_app_names_are_shown_as_is_and_escaped(demo_info: DemoInfo) -> None:
+    """The demo tenant's app names, on the Upload button (a Button reads a str as markup)
+    and in the IDs step's note."""
+    from screens.ids import IdsScreen
+    from screens.upload import UploadScreen
+
+    hostile = dataclasses.replace(
+        demo_info, app_name=f"[b]Srv[/]{OSC_52}", unconsented_app_name=f"Other{HOSTILE}"
+    )
+    for screen in (UploadScreen, IdsScreen):
+        app = StepHost(screen, WizardState(demo=True, demo_info=hostile))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            text = " ".join(assert_nothing_raw(app).split())
+        assert "[b]Srv[/]\\x1b]52" in text, screen
