@@ -13,10 +13,11 @@ import importlib
 import os
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 from wizard import EXIT_INTERRUPTED, INTERRUPTED, __version__
 from wizard.errors import UserError
+from wizard.shown import ShownStream
 
 EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what the shell reports for a closed pipe
@@ -270,26 +271,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(INTERRUPTED, file=sys.stderr)
         return EXIT_INTERRUPTED
     command = args.command or "wizard"
-    with _shown_output(command != "wizard"):
-        return _run(command, args)
-
-
-@contextlib.contextmanager
-def _shown_output(wanted: bool) -> Iterator[None]:
-    """Every line a command prints goes through `shown`: outside text never drives the terminal.
-
-    Not for the wizard: Textual writes to the terminal itself and shows outside text as plain,
-    escaped text in its widgets.
-    """
-    if not wanted:
-        yield
-        return
-    from wizard.shown import ShownStream
-
     saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = ShownStream(sys.stdout), ShownStream(sys.stderr)
     try:
-        yield
+        # Every line a command prints goes through `shown`: outside text never drives the
+        # terminal. Not for the wizard: Textual writes to the terminal itself, and its
+        # screens show outside text escaped and plain.
+        if command != "wizard":
+            sys.stdout, sys.stderr = ShownStream(sys.stdout), ShownStream(sys.stderr)
+        return _run(command, args)
+    except KeyboardInterrupt:  # Ctrl+C between the lines above
+        print(INTERRUPTED, file=sys.stderr)
+        return EXIT_INTERRUPTED
     finally:
         sys.stdout, sys.stderr = saved
 
