@@ -3,7 +3,9 @@ a server's answer or profiles.json, and how to find a raw control character in w
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 ESC_CSI = "\x1b[2J\x1b[8m"  # clear the screen, then hide what follows
 OSC_52 = "\x1b]52;c;aGFja2Vk\x07"  # write the clipboard
@@ -20,6 +22,20 @@ MARKUP_NAMES = ("App [Prod]", "Srv[/]", '[link="https://evil.example/"]x')
 
 # What must never reach a terminal raw (tab and newline are the output's own layout).
 _RAW = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def make_hostile_tenant_state(state: Path) -> None:
+    """A demo tenant state folder whose organization name, domain and app roles carry
+    hostile text (a trainer's tenant opened with --allow-remote can say anything)."""
+    from wizard.emulator.directory import STATE_FILE, Directory
+
+    Directory(state)
+    data = json.loads((state / STATE_FILE).read_text(encoding="utf-8"))
+    data["tenant"]["display_name"] = f"Contoso{HOSTILE}"
+    data["tenant"]["domain"] = f"contoso{OSC_52}.example"
+    for app in data["applications"]:
+        app["requested_roles"].append(f"Role{HOSTILE}")
+    (state / STATE_FILE).write_text(json.dumps(data), encoding="utf-8")
 
 
 def raw_controls(text: str | bytes) -> list[str]:

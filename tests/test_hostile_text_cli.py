@@ -30,12 +30,12 @@ from hostile_text import (
     HOSTILE_PIECES,
     MARKUP_NAMES,
     OSC_52,
+    make_hostile_tenant_state,
     raw_controls,
 )
 
 from wizard import certs
 from wizard.emulator import DemoTenant
-from wizard.emulator.directory import STATE_FILE, Directory
 from wizard.portal import PortalClient
 from wizard.profiles import Profile, profiles_file, save_profile
 
@@ -124,16 +124,8 @@ def test_inspect_json_stays_exact(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def hostile_tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoTenant]:
-    """A demo tenant whose organization name, domain and app roles carry hostile text
-    (a trainer's tenant opened with --allow-remote can say anything)."""
     state = tmp_path_factory.mktemp("hostile-tenant")
-    Directory(state)
-    data = json.loads((state / STATE_FILE).read_text(encoding="utf-8"))
-    data["tenant"]["display_name"] = f"Contoso{HOSTILE}"
-    data["tenant"]["domain"] = f"contoso{OSC_52}.example"
-    for app in data["applications"]:
-        app["requested_roles"].append(f"Role{HOSTILE}")
-    (state / STATE_FILE).write_text(json.dumps(data), encoding="utf-8")
+    make_hostile_tenant_state(state)
     with DemoTenant(state) as tenant:
         yield tenant
 

@@ -7,18 +7,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from hostile_text import HOSTILE, MARKUP_NAMES, OSC_52, raw_controls
+import pytest
+from hostile_text import HOSTILE, MARKUP_NAMES, OSC_52, make_hostile_tenant_state, raw_controls
 from screen_host import StepHost
 from textual.app import App, ComposeResult
 from textual.widgets import Select
 
 from screens.checks import CheckRow, Explained
 from screens.welcome import WelcomeScreen
-from wizard.emulator import DemoInfo
+from wizard import certs, storage
+from wizard.emulator import DemoInfo, DemoTenant
+from wizard.portal import PortalClient
 from wizard.profiles import Profile, profiles_file, save_profile
 from wizard.session import WizardState
 from wizard.signin.catalogue import Explanation
@@ -140,3 +144,40 @@ async def test_demo_app_names_are_shown_as_is_and_escaped(demo_info: DemoInfo) -
             await pilot.pause()
             text = " ".join(assert_nothing_raw(app).split())
         assert "[b]Srv[/]\\x1b]52" in text, screen
+
+
+@pytest.fixture(scope="module")
+def hostile_tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoTenant]:
+    state = tmp_path_factory.mktemp("hostile-tenant")
+    make_hostile_tenant_state(state)
+    with DemoTenant(state) as tenant:
+        yield tenant
+
+
+async def test_positive_step_shows_the_tenants_words_escaped(
+    tmp_path: Path, hostile_tenant: DemoTenant
+) -> None:
+    """Graph's displayName and verifiedDomains and the token's roles, from a hostile tenant."""
+    from screens.positive import PositiveScreen
+
+    info = hostile_tenant.info
+    generated = certs.generate_certificate("HostileTenantScreen", days=30)
+    files = storage.write_certificate_set(
+        generated, "HostileTenantScreen", out_root=tmp_path, passphrase=None
+    ).files
+    PortalClient.for_demo(info).upload_certificate(info.client_id, files.cer.read_bytes())
+    state = WizardState(
+        demo=True, demo_info=info, portal=PortalClient.for_demo(info),
+        name="HostileTenantScreen", files=files,
+        thumbprint_sha1=certs.thumbprint_sha1(generated.certificate),
+        not_after=certs.not_valid_after(generated.certificate),
+        client_id=info.client_id, tenant=info.tenant_id, cloud_key="demo",
+    )
+    app = StepHost(PositiveScreen, state)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(2):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        text = " ".join(assert_nothing_raw(app).split())
+    assert "ContosoEvil\\x1b[2J" in text and "RoleEvil\\x1b[2J" in text, text
+    assert "contoso\\x1b]52" in text, text
