@@ -181,3 +181,29 @@ async def test_positive_step_shows_the_tenants_words_escaped(
         text = " ".join(assert_nothing_raw(app).split())
     assert "ContosoEvil\\x1b[2J" in text and "RoleEvil\\x1b[2J" in text, text
     assert "contoso\\x1b]52" in text, text
+
+
+async def test_renew_step_shows_a_hostile_profile_name_escaped(tmp_path: Path) -> None:
+    """The Renew screen names the profile (and its files) read from profiles.json."""
+    from demo_profiles import save_real_tenant_profile
+
+    from screens.rotation import RotationScreen
+
+    profile = save_real_tenant_profile(
+        certificate_name="Hostile Renew", profile_name="placeholder", out_root=tmp_path
+    )
+    name = f"Srv[/]{HOSTILE}"
+    text = profiles_file().read_text(encoding="utf-8")
+    profiles_file().write_text(
+        text.replace(json.dumps(profile.name), json.dumps(name)), encoding="utf-8"
+    )
+
+    class Host(App[None]):
+        def on_mount(self) -> None:
+            self.push_screen(RotationScreen(WizardState(demo=False), name))
+
+    app = Host()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        shown_text = " ".join(assert_nothing_raw(app).split())
+    assert "Renew Srv[/]Evil\\x1b[2J" in shown_text, shown_text
