@@ -150,7 +150,7 @@ class SummaryScreen(StepScreen):
                     with HorizontalScroll(id=f"scroll-{key}", classes="snippet-scroll"):
                         yield Static("Preparing…", id=f"code-{key}", classes="snippet-code",
                                      markup=False)
-        yield Static(self.files_text(), id="summary-files", markup=False)
+        yield Static(shown(self.files_text(), multiline=True), id="summary-files", markup=False)
 
     def files_text(self) -> str:
         files = self.state.files
@@ -194,7 +194,7 @@ class SummaryScreen(StepScreen):
         for key, _label, _what in SNIPPET_TABS:
             text = summary.snippets.get(key, "")
             code = self.query_one(f"#code-{key}", Static)
-            code.update(text.rstrip("\n") or "(no snippet: no certificate was made)")
+            code.update(shown(text.rstrip("\n"), multiline=True) or "(no snippet: no certificate was made)")
             self.query_one(f"#copy-{key}", Button).disabled = not text
 
     def summary_text(self, summary: Summary) -> str:
