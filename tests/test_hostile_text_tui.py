@@ -207,3 +207,27 @@ async def test_renew_step_shows_a_hostile_profile_name_escaped(tmp_path: Path) -
         await pilot.pause()
         shown_text = " ".join(assert_nothing_raw(app).split())
     assert "Renew Srv[/]Evil\\x1b[2J" in shown_text, shown_text
+
+
+async def test_a_saved_set_up_that_cannot_be_opened_is_notified_plainly(tmp_path: Path) -> None:
+    """The notice names the key file from profiles.json: not read as markup (no crash on
+    `[/]`) and with its controls escaped."""
+    from wizard.app import CertWizardApp
+
+    save_profiles_named(tmp_path, ["payroll"])
+    text = profiles_file().read_text(encoding="utf-8")
+    gone = str(tmp_path / "p.key")
+    hostile_key = str(tmp_path / f"gone[/]{OSC_52}.key")
+    profiles_file().write_text(
+        text.replace(json.dumps(gone), json.dumps(hostile_key)), encoding="utf-8"
+    )
+    app = CertWizardApp(demo=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        await pilot.click("#test-profile")
+        for _ in range(5):
+            await pilot.pause()
+        notices = [(notice.message, notice.markup) for notice in app._notifications]
+        assert_nothing_raw(app)
+    assert any("gone[/]\\x1b]52" in message and not markup for message, markup in notices), notices
