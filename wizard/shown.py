@@ -18,8 +18,6 @@ from typing import Any, TextIO
 _OTHER = "\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
 _ONE_LINE = re.compile(f"[\x00-\x1f{_OTHER}]")
 _MULTILINE = re.compile(f"[\x00-\x08\x0b-\x1f{_OTHER}]")  # keeps tab (\x09) and newline (\x0a)
-
-
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 
