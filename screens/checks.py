@@ -15,6 +15,7 @@ from textual.widgets import Button, Static
 
 from screens.base import StepScreen
 from wizard.session import wizard_fix
+from wizard.shown import shown
 from wizard.signin.plan import format_seconds
 
 if TYPE_CHECKING:
@@ -95,7 +96,7 @@ class CheckRow(Vertical):
 
     def set_detail(self, detail: str) -> None:
         detail_line = self.query_one(".check-detail", Static)
-        detail_line.update(detail)
+        detail_line.update(shown(detail, multiline=True))
         detail_line.display = bool(detail)
 
     def tick(self) -> None:
@@ -152,7 +153,7 @@ class Explained(Vertical):
         }
         for selector, text in lines.items():
             line = self.query_one(selector, Static)
-            line.update(text)
+            line.update(shown(text, multiline=True))  # server words are outside text
             line.display = bool(text)
 
 
@@ -201,7 +202,7 @@ class LiveTestScreen(StepScreen):
     def show_verdict(self, text: str, style: str) -> None:
         """The verdict line, coloured by `style` (success, warning, error, muted or "")."""
         line = self.query_one("#verdict", Static)
-        line.update(text)
+        line.update(shown(text, multiline=True))
         for name in ("success", "warning", "error", "muted"):
             line.set_class(name == style, name)
 

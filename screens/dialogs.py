@@ -16,6 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Static
 
 from screens.widgets import Field, NextButton, StepInput
+from wizard.shown import shown
 
 _Answer = TypeVar("_Answer")
 
@@ -130,7 +131,7 @@ class ConfirmScreen(Dialog[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-dialog"):
-            yield Static(self.question, id="confirm-question", markup=False)
+            yield Static(shown(self.question, multiline=True), id="confirm-question", markup=False)
             with Horizontal(id="confirm-buttons"):
                 yield Button(self.yes_label, id="confirm-yes", variant="warning", compact=True)
                 yield Button(self.no_label, id="confirm-no", variant="primary", compact=True)
@@ -180,7 +181,7 @@ class PassphrasePrompt(Dialog[bytes | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="passphrase-dialog"):
-            yield Static(self.question, id="passphrase-question", markup=False)
+            yield Static(shown(self.question, multiline=True), id="passphrase-question", markup=False)
             yield Field("Passphrase", StepInput(id="existing-passphrase", password=True,
                                                compact=True), id="existing-passphrase-field")
             with Horizontal(id="confirm-buttons"):

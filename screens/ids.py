@@ -14,6 +14,7 @@ from screens.base import StepScreen
 from screens.widgets import EngineCheck, Field, StepInput
 from wizard import inputs
 from wizard.entra_portal import OVERVIEW
+from wizard.shown import shown
 from wizard.signin.clouds import CLOUDS, DEFAULT_CLOUD
 
 WHERE = f"Both are on the app's Overview page: {OVERVIEW}."
@@ -80,9 +81,10 @@ class IdsScreen(StepScreen):
             info = state.demo_info
             if info is not None:
                 yield Static(
-                    f"Demo app '{info.app_name}' has admin consent; '{info.unconsented_app_name}' "
-                    f"({info.unconsented_client_id}) has none: upload to it on step 4 to see "
-                    "what that looks like. Fill uses the app the certificate was uploaded to.",
+                    shown(f"Demo app '{info.app_name}' has admin consent; "
+                          f"'{info.unconsented_app_name}' ({info.unconsented_client_id}) has none: "
+                          "upload to it on step 4 to see what that looks like. Fill uses the app "
+                          "the certificate was uploaded to."),
                     classes="muted", markup=False,
                 )
         else:

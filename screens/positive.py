@@ -28,6 +28,7 @@ from wizard.session import (
     save_untested_profile,
     uploaded_elsewhere_note,
 )
+from wizard.shown import shown
 from wizard.signin.plan import POSITIVE_CHECKS
 
 if TYPE_CHECKING:
@@ -190,11 +191,11 @@ class PositiveScreen(LiveTestScreen):
                               "success", permissions, organization)
             profile = self.query_one("#profile", Static)
             if event.profile_name is not None and self.state.start == "test":
-                profile.update(f'Profile "{event.profile_name}".')
+                profile.update(f'Profile "{shown(event.profile_name)}".')
             elif event.profile_name is not None:
-                profile.update(f'Saved as profile "{event.profile_name}".')
+                profile.update(f'Saved as profile "{shown(event.profile_name)}".')
             elif event.profile_problem is not None:
-                profile.update(f"The profile was not saved: {event.profile_problem}")
+                profile.update(shown(f"The profile was not saved: {event.profile_problem}"))
             profile.display = True
             self.ready = True
             self.query_one("#next", Button).focus()
@@ -223,7 +224,7 @@ class PositiveScreen(LiveTestScreen):
         for widget_id, text in (("#permissions", permissions), ("#organization", organization),
                                 ("#profile", "")):
             widget = self.query_one(widget_id, Static)
-            widget.update(text)
+            widget.update(shown(text, multiline=True))  # roles and names come from the service
             widget.display = bool(text)
 
     def show_failure(self, explanation: Explanation | None, *, warning: bool = False) -> None:

@@ -36,6 +36,7 @@ from wizard.rotation.work import (
     upload_instructions,
 )
 from wizard.session import WizardState, renew_hint, wizard_fix
+from wizard.shown import shown
 
 if TYPE_CHECKING:
     from wizard.signin.plan import Check, ProbeResult
@@ -161,10 +162,10 @@ class RotationScreen(StepScreen):
         title = stage_title(step, finished="Finished")
         indicator = self.query_one("#step-indicator", StepIndicator)
         if step == ROTATION_DONE:
-            indicator.update(f"Renew {self.profile.name} · done")
+            indicator.update(f"Renew {shown(self.profile.name)} · done")
         else:
             indicator.update(
-                f"Renew {self.profile.name} · Step {stage_number(step)} of {len(STAGES)} · {title}"
+                f"Renew {shown(self.profile.name)} · Step {stage_number(step)} of {len(STAGES)} · {title}"
             )
         lines = []
         for index, each in enumerate(STAGES, start=1):
@@ -175,7 +176,7 @@ class RotationScreen(StepScreen):
             )
             lines.append(f"{mark} {index}. {each.title}")
         self.query_one("#rotation-checklist", Static).update("\n".join(lines))
-        self.query_one("#rotation-explain", Static).update(self.explanation(step))
+        self.query_one("#rotation-explain", Static).update(shown(self.explanation(step), multiline=True))
         generate = step == "generate"
         new_pass = self.needs_new_passphrase_input()
         no_passphrase = self.query_one("#no-passphrase", Checkbox)
@@ -197,7 +198,7 @@ class RotationScreen(StepScreen):
             not self.needs_old_passphrase_input(), "hidden"
         )
         if step == "switch":
-            self.query_one("#rotation-detail", Static).update(switch_diff(self.profile))
+            self.query_one("#rotation-detail", Static).update(shown(switch_diff(self.profile), multiline=True))
         labels = BUTTON_LABELS_DEMO if self.profile.demo else BUTTON_LABELS_REAL
         next_button = self.query_one("#next", Button)
         next_button.label = labels.get(step, "Next")
@@ -254,7 +255,7 @@ class RotationScreen(StepScreen):
 
     def say(self, text: str, *, error: bool = False) -> None:
         status = self.query_one("#rotation-status", Static)
-        status.update(text)
+        status.update(shown(text, multiline=True))
         status.set_class(error, "error")
 
     # ------------------------------------------------------------- navigation
@@ -386,7 +387,7 @@ class RotationScreen(StepScreen):
         self.profile = event.profile
         self.finished = event.ok and event.stage == "archive"
         self.ready = True
-        self.query_one("#rotation-detail", Static).update(event.report)
+        self.query_one("#rotation-detail", Static).update(shown(event.report, multiline=True))
         for input_id in ("#new-pass-confirm", "#old-pass"):
             self.query_one(input_id, Input).value = ""
         if event.ok:
@@ -400,7 +401,7 @@ class RotationScreen(StepScreen):
         if event.ok and self.stage == "switch":
             detail += "\n\n" + switch_diff(self.profile)
         self.show_stage()
-        self.query_one("#rotation-detail", Static).update(detail)
+        self.query_one("#rotation-detail", Static).update(shown(detail, multiline=True))
         self.query_one("#next", Button).focus()
 
 

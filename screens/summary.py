@@ -23,6 +23,7 @@ from textual.widgets import Button, Static, TabbedContent, TabPane
 from screens.base import StepScreen
 from screens.widgets import CopyableValue
 from wizard.session import Summary, WizardState, expiry_text, summarize, verdict_line
+from wizard.shown import shown
 
 # Tab label and what the copy says it copied, in the order the tabs show.
 SNIPPET_TABS: tuple[tuple[str, str, str], ...] = (
@@ -45,12 +46,12 @@ def fact(label: str, value: str, value_id: str) -> ComposeResult:
     """One labelled line of the facts block."""
     with Horizontal(classes="fact"):
         yield Static(label, classes="fact-label", markup=False)
-        yield Static(value, id=value_id, classes="fact-value", markup=False)
+        yield Static(shown(value), id=value_id, classes="fact-value", markup=False)
 
 
 def shown_path(path: Path | str) -> str:
     """A path as people read it: the home folder as ~ (shells and PowerShell expand it)."""
-    text = str(path)
+    text = shown(path)
     home = str(Path.home())
     if home.rstrip(os.sep) and (text == home or text.startswith(home.rstrip(os.sep) + os.sep)):
         return "~" + text[len(home.rstrip(os.sep)):]
@@ -149,7 +150,7 @@ class SummaryScreen(StepScreen):
                     with HorizontalScroll(id=f"scroll-{key}", classes="snippet-scroll"):
                         yield Static("Preparing…", id=f"code-{key}", classes="snippet-code",
                                      markup=False)
-        yield Static(self.files_text(), id="summary-files", markup=False)
+        yield Static(shown(self.files_text(), multiline=True), id="summary-files", markup=False)
 
     def files_text(self) -> str:
         files = self.state.files
@@ -187,13 +188,13 @@ class SummaryScreen(StepScreen):
             if summary.profile_name
             else "not saved (the positive test has not passed)"
         )
-        self.query_one("#profile-name", Static).update(profile)
+        self.query_one("#profile-name", Static).update(shown(profile))
         self.query_one("#summary-path", PathText).update(self.summary_text(summary))
         self.snippet_texts = dict(summary.snippets)
         for key, _label, _what in SNIPPET_TABS:
             text = summary.snippets.get(key, "")
             code = self.query_one(f"#code-{key}", Static)
-            code.update(text.rstrip("\n") or "(no snippet: no certificate was made)")
+            code.update(shown(text.rstrip("\n"), multiline=True) or "(no snippet: no certificate was made)")
             self.query_one(f"#copy-{key}", Button).disabled = not text
 
     def summary_text(self, summary: Summary) -> str:

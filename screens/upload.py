@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
@@ -15,6 +16,7 @@ from textual.widgets import Button, Select, Static
 from screens.base import StepScreen
 from screens.widgets import CopyableValue
 from wizard.entra_portal import ADMIN_CENTER_URL, UPLOAD_CERTIFICATE
+from wizard.shown import shown
 
 REAL_STEPS = f"""\
 1. Open {ADMIN_CENTER_URL} and sign in as an admin of the app.
@@ -64,8 +66,9 @@ class UploadScreen(StepScreen):
             info = self.state.demo_info
             if info is not None:
                 # Before the button: Tab from the button still goes Back, then Next.
-                apps = [(f"{info.app_name} (admin consent granted)", info.client_id),
-                        (f"{info.unconsented_app_name} (no admin consent)",
+                # Text, not a str: the app names are outside text, never read as markup.
+                apps = [(Text(shown(f"{info.app_name} (admin consent granted)")), info.client_id),
+                        (Text(shown(f"{info.unconsented_app_name} (no admin consent)")),
                          info.unconsented_client_id)]
                 chosen = self.state.uploaded_to or info.client_id
                 yield Static("The demo app to upload it to:", markup=False)

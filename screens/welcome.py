@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -21,6 +22,7 @@ from textual.widgets import Button, Static
 
 from screens.base import Nav, StepScreen
 from wizard.session import WizardState
+from wizard.shown import shown
 
 if TYPE_CHECKING:
     from wizard.emulator import DemoInfo, DemoTenant
@@ -127,14 +129,15 @@ class WelcomeScreen(StepScreen):
         container = self.query_one("#saved-setups", Vertical)
         widgets: list[Widget] = []
         if problem:
-            widgets.append(Static(problem, classes="warning", markup=False))
+            widgets.append(Static(shown(problem, multiline=True), classes="warning", markup=False))
         if self.profiles:
             from textual.widgets import Select
 
+            # Rich Text, not a str: a name like "App [Prod]" is shown as is, never as markup.
             options = [
-                (f"{profile.name} · {days_left_text(profile.days_left())}"
-                 + (" · untested: continue where you left off" if profile.last_test is None
-                    else ""), profile.name)
+                (Text(f"{shown(profile.name)} · {days_left_text(profile.days_left())}"
+                      + (" · untested: continue where you left off" if profile.last_test is None
+                         else "")), profile.name)
                 for profile in self.profiles
             ]
             widgets += [
@@ -188,7 +191,7 @@ class WelcomeScreen(StepScreen):
         if not self.wants_demo:
             return "You need an app registration you can edit in the Entra admin center."
         if info is not None:
-            return f"Demo tenant running: {info.organization_name} ({info.tenant_domain})."
+            return shown(f"Demo tenant running: {info.organization_name} ({info.tenant_domain}).")
         if self.demo_starting:
             return "Starting the demo tenant…"
         return "The demo tenant starts when you press Start."
@@ -271,5 +274,6 @@ class WelcomeScreen(StepScreen):
     def demo_failed(self, event: DemoFailed) -> None:
         self.demo_starting = False
         self.advance_when_demo_ready = False
-        self.query_one("#demo-status", Static).update(event.message)
-        self.notify(event.message, severity="error", title="Demo tenant")
+        message = shown(event.message, multiline=True)
+        self.query_one("#demo-status", Static).update(message)
+        self.notify(message, severity="error", title="Demo tenant", markup=False)

@@ -17,6 +17,8 @@ from textual.validation import ValidationResult, Validator
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
+from wizard.shown import shown
+
 
 class StepIndicator(Static):
     """The line at the top of every step: "Step 3 of 9 · Generate"."""
@@ -214,7 +216,7 @@ class CopyableValue(Horizontal):
         self.button_label = label
 
     def compose(self) -> ComposeResult:
-        yield Static(self.value, classes="copyable-text", markup=False)
+        yield Static(shown(self.value, multiline=True), classes="copyable-text", markup=False)
         yield Button(self.button_label, classes="copy-button", compact=True)
 
     @on(Button.Pressed, ".copy-button")

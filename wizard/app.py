@@ -28,6 +28,7 @@ from wizard.session import (
     key_passphrase_problem,
     load_saved_profile,
 )
+from wizard.shown import shown
 
 if TYPE_CHECKING:
     from wizard.emulator import DemoInfo
@@ -177,7 +178,8 @@ class CertWizardApp(App[None]):
         try:
             load_saved_profile(self.state)
         except UserError as error:
-            self.notify(error.message, title="Saved set-up", severity="error")
+            self.notify(shown(error.message, multiline=True), title="Saved set-up", severity="error",
+                        markup=False)
             return Nav.BACK
         if not await self.unlock_key():
             return Nav.BACK
@@ -201,7 +203,8 @@ class CertWizardApp(App[None]):
         try:
             encrypted = key_needs_passphrase(state)
         except UserError as error:  # missing or unreadable: nothing to ask
-            self.notify(error.message, title="Saved set-up", severity="error")
+            self.notify(shown(error.message, multiline=True), title="Saved set-up", severity="error",
+                        markup=False)
             return False
         if not encrypted:
             state.passphrase = None

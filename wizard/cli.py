@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from wizard import EXIT_INTERRUPTED, INTERRUPTED, __version__
 from wizard.errors import UserError
+from wizard.shown import ShownStream
 
 EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what the shell reports for a closed pipe
@@ -276,6 +277,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(INTERRUPTED, file=sys.stderr)
         return EXIT_INTERRUPTED
     command = args.command or "wizard"
+    saved = sys.stdout, sys.stderr
+    try:
+        # Every line a command prints goes through `shown`: outside text never drives the
+        # terminal. Not for the wizard: Textual writes to the terminal itself, and its
+        # screens show outside text escaped and plain.
+        if command != "wizard":
+            sys.stdout, sys.stderr = ShownStream(sys.stdout), ShownStream(sys.stderr)
+        return _run(command, args)
+    except KeyboardInterrupt:  # Ctrl+C between the lines above
+        print(INTERRUPTED, file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _run(command: str, args: argparse.Namespace) -> int:
     try:
         module = importlib.import_module(f"wizard.commands.{command}")
         return int(module.run(args))

@@ -15,6 +15,7 @@ from typing import TypeVar
 from wizard.certs import PassphraseNeeded, WrongPassphrase
 from wizard.errors import UserError
 from wizard.names import passphrase_problem, weak_passphrase_warning
+from wizard.shown import shown
 
 T = TypeVar("T")
 PROMPT_ATTEMPTS = 3
@@ -83,7 +84,7 @@ def warn_if_weak(passphrase: bytes | None) -> None:
 
 def _ask(prompt: str) -> str:
     try:
-        return getpass.getpass(prompt)
+        return getpass.getpass(shown(prompt))  # written to the terminal itself: a file name is outside text
     except EOFError:
         raise UserError(
             "No passphrase was typed (end of input).", hint=NO_TTY_HINT, option="passphrase"

@@ -18,6 +18,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from wizard import certs, names
 from wizard.commands.generate import iso_utc
 from wizard.passphrase import open_with_passphrase
+from wizard.shown import shown
 
 WEAK_HASHES = {"md5", "sha1"}
 
@@ -217,7 +218,8 @@ def run(args: argparse.Namespace) -> int:
         ("x5t", facts["x5t"]),
         ("x5t#S256", facts["x5t_s256"]),
     ]
-    lines = [f"{label + ':':<15}{value}" for label, value in rows if value is not None]
+    # Each value is one line: a friendly name or subject cannot forge a line of its own.
+    lines = [f"{label + ':':<15}{shown(value)}" for label, value in rows if value is not None]
     lines.append("Checks:")
     lines += [f"  {check.status:<5} {check.name}: {check.detail}" for check in checks]
     print("\n".join(lines))

@@ -22,6 +22,7 @@ from wizard.rotation.access import key_is_encrypted, started_tenant
 from wizard.rotation.progress import check_stage_allowed, next_stage, status_lines, switch_diff
 from wizard.rotation.runner import RotationCallbacks, StageOutcome, run_stage, run_until_waiting
 from wizard.rotation.stages import ROTATION_DONE, KeyRole, Stage, stage_number, stage_title
+from wizard.shown import shown
 from wizard.signin.plan import EXIT_POSITIVE_FAILED, exit_code_for
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ class _Run:
         if self.args.json or not stdin_is_interactive():
             return False
         try:
-            answer = input(f"{question} [y/N] ")
+            answer = input(shown(f"{question} [y/N] "))  # input() may write past sys.stdout
         except EOFError:
             return False
         return answer.strip().lower() in ("y", "yes")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from wizard.errors import UserError
+from wizard.shown import shown
 
 if TYPE_CHECKING:
     from wizard.emulator import DemoInfo, DemoTenant
@@ -232,7 +233,7 @@ class _Printer:
     def wrapped(self, text: str, indent: str, first: str | None = None) -> None:
         self.line(
             textwrap.fill(
-                text,
+                shown(text, multiline=True),  # escaped before wrapping: the widths stay true
                 width=self.width,
                 initial_indent=first if first is not None else indent,
                 subsequent_indent=indent,

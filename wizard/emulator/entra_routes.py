@@ -25,6 +25,7 @@ from wizard.emulator.directory import DNS_RE, GRAPH_APP_ID, GRAPH_RESOURCE, GUID
 from wizard.emulator.errors import EntraError
 from wizard.emulator.faults import answer_with_fault
 from wizard.emulator.transport import RequestHandler, plain_error
+from wizard.shown import shown
 
 if TYPE_CHECKING:
     from wizard.emulator.tenant import DemoTenant
@@ -289,7 +290,7 @@ def _token(handler: RequestHandler, tenant: DemoTenant, segment: str, body: byte
     if accept_any is not None and tenant.faults.take("token", ("accept-any",)) is not None:
         log.warning(
             "accept-any fault: issuing a token for app %s without checking its credential",
-            client_id,
+            shown(client_id),
         )
     else:
         if app.public_client and (field("client_assertion") or field("client_secret")):

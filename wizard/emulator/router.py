@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from wizard.emulator import entra_routes, errors, graph_routes, portal_routes
 from wizard.emulator.errors import EntraError
 from wizard.emulator.transport import CONNECTION_ENDED, RequestHandler, plain_error
+from wizard.shown import shown
 
 if TYPE_CHECKING:
     from wizard.emulator.tenant import DemoTenant
@@ -41,7 +42,7 @@ def respond(
     except EntraError as error:
         entra_routes.send_entra_error(handler, tenant, error)
     except Exception:
-        log.exception("unexpected error answering %s %s", method, path)
+        log.exception("unexpected error answering %s %s", method, shown(path))
         handler.close_connection = True
         with contextlib.suppress(OSError):
             entra_routes.send_entra_error(handler, tenant, errors.server_error())

@@ -26,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from wizard.emulator.connections import ConnectionTable
+from wizard.shown import shown
 
 log = logging.getLogger("wizard.emulator")
 
@@ -234,7 +235,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         return True
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.client_address[0], *args)
+        # The request line is the client's: shown escaped, as CPython's own log_message does.
+        log.debug("%s %s", self.client_address[0], shown(format % args))
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -341,4 +343,4 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
         finally:
             self.server.connections.waiting(self.connection)
-            log.debug("%s %s in %.1f ms", method, path, (time.perf_counter() - started) * 1000)
+            log.debug("%s %s in %.1f ms", method, shown(path), (time.perf_counter() - started) * 1000)
