@@ -11,6 +11,7 @@ import pytest
 from demo_profiles import rotation_thumbprints, save_uploaded_demo_profile
 
 from wizard import certs
+from wizard.emulator import DemoTenant, Fault
 from wizard.errors import UserError
 from wizard.profiles import Profile, get_profile, save_profile
 from wizard.rotation import access, progress, work
@@ -185,6 +186,31 @@ def test_retire_without_removal_is_not_proven_and_keeps_the_profile(
     assert profile.rotation is not None
     assert profile.rotation.new_thumbprint_sha1 not in registered(demo_portal, demo_info.client_id)
     assert get_profile(profile.name).rotation is None
+
+
+@pytest.mark.parametrize("code", [700027, 7000274, 70002])
+def test_retire_counts_every_form_of_the_key_refusal_as_proof(
+    demo_tenant: DemoTenant,
+    demo_portal,  # type: ignore[no-untyped-def]
+    demo_profile: Profile,
+    code: int,
+) -> None:
+    """Entra refuses an unregistered key as 700027, 7000274 or the pair [70002, 50012]: each
+    proves the old certificate is gone."""
+    settings = access.connection_settings(demo_profile, demo_tenant.info)
+    profile = work.generate_new_certificate(demo_profile, passphrase=None)
+    profile = work.upload_new_certificate(profile, demo_portal)
+    profile.rotation.stage = "retire"  # type: ignore[union-attr]
+    save_profile(profile)
+    demo_tenant.set_fault(Fault("key-refusal", "token", code=code))
+    try:
+        outcome = work.retire_old_certificate(
+            profile, settings, access.old_credential(profile, OLD_PASSPHRASE), portal=demo_portal
+        )
+    finally:
+        demo_tenant.set_fault(None)
+    assert outcome.refused, outcome.detail
+    assert progress.next_stage(get_profile(profile.name)) == "archive"
 
 
 def test_abandon_is_refused_once_the_old_certificate_is_retired(demo_profile: Profile) -> None:

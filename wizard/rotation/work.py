@@ -256,8 +256,8 @@ def retire_old_certificate(
     cancel: threading.Event | None = None,
 ) -> RetireOutcome:
     """Stage 5. Demo (`portal` given): delete the old certificate for real; real tenant: the user
-    removed it. Then prove it: a token request signed with the old key must be refused with
-    AADSTS700027. Only then does the profile switch to the new certificate."""
+    removed it. Then prove it: a token request signed with the old key must be refused as
+    "key not registered" (AADSTS700027, or the other forms Entra uses for it). Only then does the profile switch to the new certificate."""
     from wizard.signin.positive import run_positive
 
     state = rotation_at(profile, "retire")
@@ -277,7 +277,7 @@ def retire_old_certificate(
             "(or the removal has not reached every server yet). Check the portal and try again "
             "in a minute.",
         )
-    if OLD_KEY_REFUSED_CODE not in code:
+    if not result.refused_the_certificate:
         title = result.error.title if result.error is not None else "no answer"
         return RetireOutcome(
             profile,

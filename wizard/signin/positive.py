@@ -286,6 +286,9 @@ def _check_token(run: _Run, check: Check) -> bool:
         wait = patience.next_wait(attempt) if patience is not None else None
         if wait is None:
             explanation = attempt.explanation or catalogue.explain_not_json(None, "")
+            run.result.error_codes = attempt.codes or (
+                (attempt.code,) if attempt.code is not None else ()
+            )
             run.end(check, CheckStatus.FAIL, explanation.title, explanation)
             return False
         assert patience is not None
