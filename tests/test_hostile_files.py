@@ -103,13 +103,16 @@ def test_a_huge_sparse_key_is_refused_without_reading_it(sparse: Path) -> None:
     done = python(
         "import resource, sys\n"
         "from wizard.rotation.access import key_is_encrypted\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         f"print(key_is_encrypted({str(sparse)!r}))\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n"
     )
     assert done.returncode == 0, done.stderr
-    answer, peak_kib = done.stdout.split()
+    answer, grown_kib = done.stdout.split()
     assert answer == "False"
-    assert int(peak_kib) < 300 * 1024
+    # Linux keeps the peak across exec (the child starts at pytest's own peak), so only the
+    # growth during the call is measured: reading the file whole would add 2 GB.
+    assert int(grown_kib) < 100 * 1024
 
 
 def test_a_named_pipe_or_a_device_as_a_key_never_hangs(fifo: Path) -> None:

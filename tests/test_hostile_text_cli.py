@@ -164,20 +164,25 @@ def test_test_shows_the_servers_words_escaped(tmp_path: Path, hostile_tenant: De
 # -- profiles and rotate: a tampered profiles.json ----------------------------------------
 
 
-def save_named(tmp_path: Path, names: dict[str, str]) -> None:
-    """Save one valid profile per placeholder, then write the real (hostile) names into the
-    file by hand, as a tampered profiles.json would hold them."""
+PATH_PLACEHOLDER = "-file-name-"
+
+
+def save_named(tmp_path: Path, names: dict[str, str], *, hostile_paths: bool = True) -> None:
+    """Save one valid profile per placeholder, then write the real (hostile) names (and, with
+    `hostile_paths`, file names) into the file by hand, as a tampered profiles.json holds them."""
     for index, placeholder in enumerate(names):
         save_profile(Profile(
             name=placeholder, cloud="global", tenant="contoso.onmicrosoft.com",
             client_id="1b2c3d4e-5f60-4a1b-9c2d-3e4f5a6b7c8d", thumbprint_sha1=f"{index:X}" * 40,
-            thumbprint_sha256="B" * 64, cert_path=str(tmp_path / f"p{index}{HOSTILE_IN_FILE_NAME}.pem"),
+            thumbprint_sha256="B" * 64, cert_path=str(tmp_path / f"p{index}{PATH_PLACEHOLDER}.pem"),
             key_path=str(tmp_path / f"p{index}.key"), pfx_path=None,
             not_after=datetime.now(timezone.utc) + timedelta(days=10),
         ))
     text = profiles_file().read_text(encoding="utf-8")
     for placeholder, name in names.items():
         text = text.replace(json.dumps(placeholder), json.dumps(name))
+    if hostile_paths:
+        text = text.replace(PATH_PLACEHOLDER, json.dumps(HOSTILE_IN_FILE_NAME)[1:-1])
     profiles_file().write_text(text, encoding="utf-8")
 
 
@@ -193,8 +198,9 @@ def test_profiles_and_rotate_show_names_from_the_file_escaped(tmp_path: Path) ->
     assert_shown_safely(status)
 
 
-def test_markup_names_and_hostile_paths_are_plain_in_profiles(tmp_path: Path) -> None:
-    save_named(tmp_path, {f"n{index}": name for index, name in enumerate(MARKUP_NAMES)})
+def test_markup_names_are_plain_in_profiles(tmp_path: Path) -> None:
+    save_named(tmp_path, {f"n{index}": name for index, name in enumerate(MARKUP_NAMES)},
+               hostile_paths=False)
     out = assert_shown_safely(run("profiles"))
     for name in MARKUP_NAMES:
         assert name in out
