@@ -23,7 +23,7 @@ from textual.message import Message
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Static
 
 from screens.base import Nav, StepScreen
-from screens.widgets import Field, StepIndicator
+from screens.widgets import Field, StepIndicator, StepInput
 from wizard.profiles import Profile, get_profile
 from wizard.rotation.access import TenantAccess, key_is_encrypted, portal_for, started_tenant
 from wizard.rotation.progress import next_stage, stage_done, switch_diff
@@ -109,17 +109,21 @@ class RotationScreen(StepScreen):
         yield Static("", id="rotation-explain", classes="lead", markup=False)
         yield Field(
             "New passphrase",
-            Input(password=True, id="new-pass"),
+            StepInput(password=True, id="new-pass", compact=True),
             hint="Protects the new key and its .pfx (kept in memory only).",
             id="new-pass-field",
         )
         yield Field(
-            "Confirm", Input(password=True, id="new-pass-confirm"), id="new-pass-confirm-field"
+            "Confirm",
+            StepInput(password=True, id="new-pass-confirm", compact=True),
+            id="new-pass-confirm-field",
         )
-        yield Checkbox("No passphrase (file permissions only, no .pfx)", id="no-passphrase")
+        yield Checkbox(
+            "No passphrase (file permissions only, no .pfx)", id="no-passphrase", compact=True
+        )
         yield Field(
             "Old passphrase",
-            Input(password=True, id="old-pass"),
+            StepInput(password=True, id="old-pass", compact=True),
             hint="The OLD key's passphrase: its refusal is proven by signing with it.",
             id="old-pass-field",
         )
