@@ -6,9 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from demo_profiles import save_real_tenant_profile
+from screen_host import wait_for_screen_workers
 from test_screens_rotation import Host as RotationHost
+from textual.command import CommandPalette
+from textual.pilot import Pilot
 from textual.widgets import Checkbox, Input, Static
 
+from wizard.emulator import DemoInfo
+from wizard.preferences import preferences_file, save_theme
 from wizard.session import WizardState
 
 SMALLEST = (80, 24)
@@ -32,3 +37,90 @@ async def test_renew_inputs_look_like_the_wizards_and_it_opens_at_the_top(tmp_pa
         assert screen.query_one("#body").scroll_y == 0
         checklist = screen.query_one("#rotation-checklist", Static)
         assert checklist.region.y >= 1 and "1. " in str(checklist.render())
+
+
+# ------------------------------------------------------------------ the command palette
+async def run_command(pilot: Pilot[None], words: str) -> None:
+    """Open the command palette, type `words`, take the best match."""
+    await pilot.press("ctrl+p")
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, CommandPalette)
+    await pilot.press(*words)
+    await pilot.pause(0.3)  # the palette searches its providers in the background
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+async def test_palette_offers_the_wizards_own_commands(demo_info: DemoInfo, tmp_path: Path) -> None:
+    from screens.dialogs import HelpScreen
+    from screens.generate import GenerateScreen
+    from screens.name import NameScreen
+    from wizard.app import CertWizardApp
+
+    app = CertWizardApp(demo_info=demo_info)
+    app.state.name, app.state.out_dir = "PaletteJump", tmp_path
+    app.state.passphrase = b"correct horse battery staple"
+    async with app.run_test(size=SMALLEST) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")  # Welcome: start (demo tenant already running)
+        await pilot.pause()
+        assert isinstance(app.screen, NameScreen)
+        await pilot.press("enter")
+        await wait_for_screen_workers(pilot)
+        await pilot.pause()
+        assert isinstance(app.screen, GenerateScreen)
+
+        await run_command(pilot, "help for this")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+
+        app.state.client_id = demo_info.client_id
+        await run_command(pilot, "copy the client id")
+        await wait_for_screen_workers(pilot)
+        await pilot.pause()
+        assert app.clipboard == demo_info.client_id
+
+        await run_command(pilot, "go to step 2")
+        assert isinstance(app.screen, NameScreen)
+        assert app.screen.query_one("#name", Input).value == "PaletteJump"
+
+
+# ------------------------------------------------------------------ the theme, kept
+async def test_the_chosen_theme_is_kept_across_restarts() -> None:
+    from wizard.app import CertWizardApp
+
+    first = CertWizardApp()
+    default = first.theme
+    async with first.run_test(size=SMALLEST) as pilot:
+        await pilot.pause()
+        first.theme = "nord" if default != "nord" else "gruvbox"
+        chosen = first.theme
+        await pilot.pause()
+        for worker in [w for w in first.workers if w.group == "preferences"]:
+            await worker.wait()
+        await pilot.press("ctrl+q")
+    assert preferences_file().stat().st_mode & 0o077 == 0  # owner-only, like every file we keep
+
+    second = CertWizardApp()
+    assert second.theme == chosen
+
+
+def test_a_damaged_or_oversized_preferences_file_is_ignored() -> None:
+    from wizard.app import CertWizardApp
+
+    default = CertWizardApp().theme
+    path = preferences_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for content in (
+        b"{not json",
+        b"\xff\xfe",
+        b'["nord"]',
+        b'{"theme": "no-such-theme"}',
+        b'{"theme": "nord\\u001b[31m"}',
+        b'{"theme": "nord", "pad": "' + b"x" * 5000 + b'"}',
+    ):
+        path.write_bytes(content)
+        assert CertWizardApp().theme == default, content
+    assert save_theme("nord") is None  # a damaged file is replaced by a good one
+    assert CertWizardApp().theme == "nord"
