@@ -22,7 +22,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Static
 
-from screens.base import Nav, StepScreen
+from screens.base import Nav, StepScreen, too_small_notice
 from screens.widgets import Field, StepIndicator, StepInput
 from wizard.profiles import Profile, get_profile
 from wizard.rotation.access import TenantAccess, key_is_encrypted, portal_for, started_tenant
@@ -97,6 +97,7 @@ class RotationScreen(StepScreen):
     # ----------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
         yield StepIndicator(1, len(STAGES), self.TITLE, id="step-indicator")
+        yield too_small_notice()
         with VerticalScroll(id="body"):
             yield from self.compose_body()
         with Horizontal(id="step-buttons"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from demo_profiles import save_real_tenant_profile
-from screen_host import wait_for_screen_workers
+from screen_host import StepHost, wait_for_screen_workers
 from test_screens_rotation import Host as RotationHost
 from textual.command import CommandPalette
 from textual.pilot import Pilot
@@ -124,3 +124,69 @@ def test_a_damaged_or_oversized_preferences_file_is_ignored() -> None:
         assert CertWizardApp().theme == default, content
     assert save_theme("nord") is None  # a damaged file is replaced by a good one
     assert CertWizardApp().theme == "nord"
+
+
+# ------------------------------------------------------------------ the smallest size
+async def test_below_the_smallest_size_a_step_asks_for_a_bigger_terminal(tmp_path: Path) -> None:
+    from screens.name import NameScreen
+
+    state = WizardState(demo=False, name="TooSmall", out_dir=tmp_path)
+    app = StepHost(NameScreen, state)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        notice = app.screen.query_one("#too-small", Static)
+        assert notice.region.height > 0 and "at least 80x24" in str(notice.render())
+        assert app.screen.query_one("#body").region.height == 0  # nothing half-drawn
+        await pilot.press("enter")  # no key acts on a step the user cannot see
+        await pilot.pause()
+        assert app.results == [] and isinstance(app.screen, NameScreen)
+
+        await pilot.resize_terminal(80, 23)  # one row short is still too small
+        await pilot.pause()
+        assert notice.region.height > 0
+
+        await pilot.resize_terminal(*SMALLEST)
+        await pilot.pause()
+        assert notice.region.height == 0
+        assert app.screen.query_one("#name", Input).region.height == 1
+        assert app.screen.query_one("#next").region.height == 1
+
+
+# ------------------------------------------------------------------ 80x24
+async def test_welcome_with_a_saved_setup_shows_its_buttons_without_scrolling(
+    tmp_path: Path,
+) -> None:
+    from screens.welcome import WelcomeScreen
+
+    save_real_tenant_profile(certificate_name="Welcome Back", profile_name="welcome-back",
+                             out_root=tmp_path)
+    app = StepHost(WelcomeScreen, WizardState(demo=False))
+    async with app.run_test(size=SMALLEST) as pilot:
+        await pilot.pause()
+        await pilot.pause(0.2)
+        body = app.screen.query_one("#body").region
+        for selector in ("#profile-select", "#test-profile", "#renew-profile"):
+            region = app.screen.query_one(selector).region
+            assert region.height == 1 and body.contains_region(region), f"{selector} is below the fold"
+        assert app.screen.query_one("#body").scroll_y == 0
+
+
+async def test_generate_breaks_a_long_folder_at_its_separators(tmp_path: Path) -> None:
+    from screens.generate import GenerateScreen
+    from screens.widgets import PathText
+
+    out_dir = tmp_path / "certificates-for-the-servers" / "in-the-second-datacenter"
+    state = WizardState(demo=False, name="ScriptServer-vm", out_dir=out_dir, no_passphrase=True)
+    app = StepHost(GenerateScreen, state)
+    async with app.run_test(size=SMALLEST) as pilot:
+        await wait_for_screen_workers(pilot)
+        await pilot.pause()
+        assert state.files is not None
+        shown = app.screen.query_one("#files-folder", PathText)
+        full = f"Written to {state.files.folder}"
+        assert str(shown.content) == full  # the whole path is there, for copying
+        lines = str(shown.render()).split("\n")
+        assert len(lines) > 1 and "".join(lines) == full
+        for line in lines[:-1]:
+            assert line.endswith("/") and len(line) <= shown.content_size.width, lines
+        assert shown.region.height == len(lines)
