@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from demo_profiles import save_real_tenant_profile
+from focus_look import invisible_focus_stops
 from screen_host import StepHost, wait_for_screen_workers
 from test_screens_rotation import Host as RotationHost
+from textual.app import App
 from textual.command import CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, Input, Static
 
+from wizard import certs, storage
 from wizard.emulator import DemoInfo
 from wizard.preferences import preferences_file, save_theme
 from wizard.session import WizardState
@@ -190,3 +194,46 @@ async def test_generate_breaks_a_long_folder_at_its_separators(tmp_path: Path) -
         for line in lines[:-1]:
             assert line.endswith("/") and len(line) <= shown.content_size.width, lines
         assert shown.region.height == len(lines)
+
+
+# ------------------------------------------------------------------ focus, without colour
+def written_certificate(tmp_path: Path) -> WizardState:
+    generated = certs.generate_certificate("FocusLook", days=30)
+    files = storage.write_certificate_set(
+        generated, "FocusLook", out_root=tmp_path / "certs", passphrase=None
+    ).files
+    return WizardState(
+        demo=False, name="FocusLook", files=files,
+        thumbprint_sha1=certs.thumbprint_sha1(generated.certificate),
+        not_after=certs.not_valid_after(generated.certificate),
+        client_id="11111111-2222-4333-8444-555555555555", tenant="contoso.onmicrosoft.com",
+    )
+
+
+@pytest.mark.parametrize("step", ["welcome", "name", "thumbprint", "summary", "renew"])
+async def test_every_focus_stop_shows_focus_in_monochrome(
+    step: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from screens.name import NameScreen
+    from screens.summary import SummaryScreen
+    from screens.thumbprint import ThumbprintScreen
+    from screens.welcome import WelcomeScreen
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    profile = save_real_tenant_profile(certificate_name="Focus Look", profile_name="focus-look",
+                                       out_root=tmp_path)  # Welcome then offers its list too
+    state = written_certificate(tmp_path)
+    app: App[None] = (
+        RotationHost(WizardState(demo=False), profile.name)
+        if step == "renew"
+        else StepHost(
+            {"welcome": WelcomeScreen, "name": NameScreen, "thumbprint": ThumbprintScreen,
+             "summary": SummaryScreen}[step],
+            state,
+        )
+    )
+    async with app.run_test(size=SMALLEST) as pilot:
+        await wait_for_screen_workers(pilot)
+        await pilot.pause(0.2)
+        assert len(app.screen.focus_chain) >= 3
+        assert await invisible_focus_stops(pilot) == []
