@@ -237,3 +237,16 @@ async def test_every_focus_stop_shows_focus_in_monochrome(
         await pilot.pause(0.2)
         assert len(app.screen.focus_chain) >= 3
         assert await invisible_focus_stops(pilot) == []
+
+
+async def test_summary_keeps_the_thumbprint_on_one_line_at_the_smallest_size(tmp_path: Path) -> None:
+    from screens.summary import SummaryScreen
+
+    state = written_certificate(tmp_path)
+    app = StepHost(SummaryScreen, state)
+    async with app.run_test(size=SMALLEST) as pilot:
+        await wait_for_screen_workers(pilot)
+        await pilot.pause()
+        shown = app.screen.query_one("#thumbprint .copyable-text", Static)
+        assert str(shown.content) == state.thumbprint_sha1
+        assert shown.region.height == 1 and shown.region.width >= len(state.thumbprint_sha1)
