@@ -85,6 +85,12 @@ async def test_palette_offers_the_wizards_own_commands(demo_info: DemoInfo, tmp_
         await pilot.pause()
         assert app.clipboard == demo_info.client_id
 
+        await run_command(pilot, "demo tenant's details")
+        notes = [note for note in app._notifications if note.title == "Demo tenant"]
+        assert len(notes) == 1 and demo_info.tenant_id in notes[0].message
+        await run_command(pilot, "demo tenant's details")  # the same command hides them
+        assert not [note for note in app._notifications if note.title == "Demo tenant"]
+
         await run_command(pilot, "go to step 2")
         assert isinstance(app.screen, NameScreen)
         assert app.screen.query_one("#name", Input).value == "PaletteJump"
