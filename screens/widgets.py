@@ -194,14 +194,18 @@ class CopyableValue(Horizontal):
         what: str
 
     def __init__(self, value: str, *, what: str = "value", label: str = "Copy",
-                 id: str | None = None, classes: str | None = None) -> None:
+                 path: bool = False, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.value = value
         self.what = what
         self.button_label = label
+        self.path = path  # a file path: wrapped at its separators, never mid-name
 
     def compose(self) -> ComposeResult:
-        yield Static(self.value, classes="copyable-text", markup=False)
+        if self.path:
+            yield PathText(self.value, classes="copyable-text")
+        else:
+            yield Static(self.value, classes="copyable-text", markup=False)
         yield Button(self.button_label, classes="copy-button", compact=True)
 
     @on(Button.Pressed, ".copy-button")

@@ -256,3 +256,24 @@ async def test_summary_keeps_the_thumbprint_on_one_line_at_the_smallest_size(tmp
         shown = app.screen.query_one("#thumbprint .copyable-text", Static)
         assert str(shown.content) == state.thumbprint_sha1
         assert shown.region.height == 1 and shown.region.width >= len(state.thumbprint_sha1)
+
+
+async def test_upload_breaks_the_certificates_path_at_its_separators(tmp_path: Path) -> None:
+    from screens.upload import UploadScreen
+    from screens.widgets import PathText
+
+    deep = tmp_path / "certificates-for-the-servers" / "in-the-second-datacenter-row"
+    state = written_certificate(deep)
+    assert state.files is not None and len(str(state.files.cer)) > 80
+    app = StepHost(UploadScreen, state)
+    async with app.run_test(size=SMALLEST) as pilot:
+        await pilot.pause()
+        shown = app.screen.query_one("#cer-path .copyable-text", PathText)
+        lines = str(shown.render()).split("\n")
+        assert len(lines) > 1 and "".join(lines) == str(state.files.cer)
+        assert all(line.endswith("/") for line in lines[:-1]), lines
+        assert shown.region.height == len(lines)
+        await pilot.click("#cer-path .copy-button")
+        await wait_for_screen_workers(pilot)
+        await pilot.pause()
+        assert app.clipboard == str(state.files.cer)  # the whole path, in one piece
