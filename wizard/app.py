@@ -140,6 +140,7 @@ class CertWizardApp(App[None]):
         self.jump_target: int | None = None
         # The theme chosen last time (preferences.json); one the app does not know is ignored.
         self.remembered_theme = saved_theme()
+        self.theme_save_lock = threading.Lock()
         if self.remembered_theme in self.available_themes:
             self.theme = self.remembered_theme
 
@@ -147,11 +148,14 @@ class CertWizardApp(App[None]):
         """Keep a newly chosen theme for the next start (written in a worker)."""
         if theme != self.remembered_theme and self.is_running:
             self.remembered_theme = theme
-            self.remember_theme(theme)
+            self.remember_theme()
 
     @work(thread=True, exit_on_error=False, group="preferences")
-    def remember_theme(self, theme: str) -> None:
-        problem = save_theme(theme)
+    def remember_theme(self) -> None:
+        # The theme picker previews each theme it passes: writes come fast and in threads.
+        # Each writes the theme of the moment, one at a time, so the last write is the last choice.
+        with self.theme_save_lock:
+            problem = save_theme(self.theme)
         if problem is not None:
             self.call_from_thread(self.notify, problem, title="Theme", severity="warning")
 
