@@ -24,7 +24,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Button, Footer, Input
+from textual.widgets import Button, Footer, Input, Static
 
 from screens.dialogs import HelpScreen
 from screens.widgets import (
@@ -40,6 +40,14 @@ STYLESHEET = Path(__file__).with_name("wizard.tcss")
 RESULTS_STYLESHEET = Path(__file__).with_name("results.tcss")
 """The test steps' rows, explanations, the summary and the alarm (see `StepScreen.CSS_PATH`)."""
 TOTAL_STEPS = 9
+MIN_WIDTH, MIN_HEIGHT = 80, 24
+"""The smallest terminal the wizard supports (the classic default); below it a step shows only
+a notice asking for a bigger one (README, "Terminal size")."""
+TOO_SMALL_NOTICE = (
+    f"This terminal is too small for the wizard.\n"
+    f"Make it at least {MIN_WIDTH}x{MIN_HEIGHT} (columns x rows); the step comes back as it was.\n"
+    "ctrl+q quits."
+)
 
 
 class Nav(Enum):
@@ -72,6 +80,11 @@ def enter_bindings(next_label: str) -> list[BindingType]:
     ]
 
 
+def too_small_notice() -> Static:
+    """The notice a step shows instead of itself in a terminal below MIN_WIDTH x MIN_HEIGHT."""
+    return Static(TOO_SMALL_NOTICE, id="too-small", markup=False)
+
+
 class StepScreen(Screen[Nav]):
     """One step of the wizard: "Step N of 9 · Title", a scrolling body, Back/Next, a footer.
 
@@ -101,6 +114,14 @@ class StepScreen(Screen[Nav]):
     # the wizard; the App parses the same two at start-up, so no step brings a new sheet and
     # makes Textual re-parse and re-apply every rule as it appears.
     CSS_PATH: ClassVar[list[str | PurePath]] = [STYLESHEET, RESULTS_STYLESHEET]
+    # Classes for a terminal below the smallest supported size: the step gives way to a notice.
+    # (No ClassVar: Textual declares these as instance variables, and mypy holds us to it.)
+    HORIZONTAL_BREAKPOINTS = [  # noqa: RUF012
+        (0, "-too-narrow"), (MIN_WIDTH, "-wide-enough")
+    ]
+    VERTICAL_BREAKPOINTS = [  # noqa: RUF012
+        (0, "-too-short"), (MIN_HEIGHT, "-tall-enough")
+    ]
     AUTO_FOCUS = "#body Input, #body Select, #body Checkbox, #body RadioSet, #body Button, #next"
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -133,6 +154,7 @@ class StepScreen(Screen[Nav]):
     # ----------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
         yield StepIndicator(self.STEP, TOTAL_STEPS, self.TITLE, id="step-indicator")
+        yield too_small_notice()
         with VerticalScroll(id="body"):
             yield from self.compose_body()
         with Horizontal(id="step-buttons"):
@@ -155,7 +177,14 @@ class StepScreen(Screen[Nav]):
         for button in self.query("#next").results(Button):
             button.disabled = not ready
 
+    @property
+    def too_small(self) -> bool:
+        """The terminal is below the smallest supported size: only the notice is shown."""
+        return self.has_class("-too-narrow") or self.has_class("-too-short")
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.too_small:
+            return False  # no key acts on a step the user cannot see
         # False hands Enter on to the focused widget (and its own footer entry, if any).
         if action == "press_focused":
             return self.enter_presses_button()

@@ -18,6 +18,7 @@ from textual.message import Message
 from textual.widgets import Button, Static
 
 from screens.base import StepScreen
+from screens.widgets import PathText, shown_path
 from wizard.session import WizardState
 
 if TYPE_CHECKING:
@@ -107,6 +108,7 @@ class GenerateScreen(StepScreen):
             yield Button("Back: choose another name", id="rename", compact=True)
             yield Button("Replace it (old files backed up first)", id="replace",
                          variant="warning", compact=True)
+        yield PathText("", id="files-folder")  # broken at separators, never mid-name
         yield Static("", id="files", markup=False)
         yield Static("", id="generate-notes", classes="muted", markup=False)
 
@@ -226,7 +228,8 @@ class GenerateScreen(StepScreen):
         self.show_files(event.files, event.backup_folder, event.warnings)
 
     def show_files(self, files: CertificateFiles, backup: Path | None, warnings: list[str]) -> None:
-        lines = [f"Written to {files.folder}", ""]
+        self.query_one("#files-folder", PathText).update(f"Written to {shown_path(files.folder)}")
+        lines = [""]
         for path, purpose in file_purposes(files):
             lines.append(f"{permissions(path)}  {path.name}")
             lines.append(f"            → {purpose}")

@@ -22,8 +22,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Static
 
-from screens.base import Nav, StepScreen
-from screens.widgets import Field, StepIndicator, TickBox
+from screens.base import Nav, StepScreen, too_small_notice
+from screens.widgets import Field, StepIndicator, StepInput, TickBox
 from wizard.profiles import Profile, get_profile
 from wizard.rotation.access import TenantAccess, key_is_encrypted, portal_for, started_tenant
 from wizard.rotation.progress import next_stage, stage_done, switch_diff
@@ -99,6 +99,7 @@ class RotationScreen(StepScreen):
     # ----------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
         yield StepIndicator(1, len(STAGES), self.TITLE, id="step-indicator")
+        yield too_small_notice()
         with VerticalScroll(id="body"):
             yield from self.compose_body()
         with Horizontal(id="step-buttons"):
@@ -111,17 +112,21 @@ class RotationScreen(StepScreen):
         yield Static("", id="rotation-explain", classes="lead", markup=False)
         yield Field(
             "New passphrase",
-            Input(password=True, id="new-pass"),
+            StepInput(password=True, id="new-pass", compact=True),
             hint="Protects the new key and its .pfx (kept in memory only).",
             id="new-pass-field",
         )
         yield Field(
-            "Confirm", Input(password=True, id="new-pass-confirm"), id="new-pass-confirm-field"
+            "Confirm",
+            StepInput(password=True, id="new-pass-confirm", compact=True),
+            id="new-pass-confirm-field",
         )
-        yield TickBox("No passphrase (file permissions only, no .pfx)", id="no-passphrase")
+        yield TickBox(
+            "No passphrase (file permissions only, no .pfx)", id="no-passphrase", compact=True
+        )
         yield Field(
             "Old passphrase",
-            Input(password=True, id="old-pass"),
+            StepInput(password=True, id="old-pass", compact=True),
             hint="The OLD key's passphrase: its refusal is proven by signing with it.",
             id="old-pass-field",
         )

@@ -5,23 +5,19 @@ beside the certificate. Finish ends the wizard."""
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from rich.cells import cell_len, chop_cells
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, HorizontalScroll, Vertical
-from textual.content import Content
-from textual.geometry import Size
 from textual.message import Message
 from textual.widgets import Button, Static, TabbedContent, TabPane
 
 from screens.base import StepScreen
-from screens.widgets import CopyableValue
+from screens.widgets import CopyableValue, PathText, shown_path
 from wizard.session import Summary, WizardState, expiry_text, summarize, verdict_line
 from wizard.shown import shown
 
@@ -47,56 +43,6 @@ def fact(label: str, value: str, value_id: str) -> ComposeResult:
     with Horizontal(classes="fact"):
         yield Static(label, classes="fact-label", markup=False)
         yield Static(shown(value), id=value_id, classes="fact-value", markup=False)
-
-
-def shown_path(path: Path | str) -> str:
-    """A path as people read it: the home folder as ~ (shells and PowerShell expand it)."""
-    text = shown(path)
-    home = str(Path.home())
-    if home.rstrip(os.sep) and (text == home or text.startswith(home.rstrip(os.sep) + os.sep)):
-        return "~" + text[len(home.rstrip(os.sep)):]
-    return text
-
-
-def fold_path(text: str, width: int) -> list[str]:
-    """`text` in lines of at most `width` cells, broken after a separator (/ or \\), so no
-    folder or file name is cut in two unless it alone is wider than the line."""
-    if width <= 0 or cell_len(text) <= width:
-        return [text]
-    lines: list[str] = []
-    line = ""
-    for part in re.findall(r"[^/\\]*[/\\]|[^/\\]+", text):
-        if line and cell_len(line) + cell_len(part) > width:
-            lines.append(line)
-            line = ""
-        line += part
-        if cell_len(line) > width:
-            *full, line = chop_cells(line, width)
-            lines += full
-    if line:
-        lines.append(line)
-    return lines
-
-
-class PathText(Static):
-    """A file path that wraps at its separators ("…/certificates/" then "ScriptServer/"),
-    never in the middle of a name, so a long path still reads as a path at 80 columns."""
-
-    def __init__(self, path: str, *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(path, id=id, classes=classes, markup=False)
-
-    @property
-    def path_text(self) -> str:
-        return str(self.content)
-
-    def get_content_width(self, container: Size, viewport: Size) -> int:
-        return cell_len(self.path_text)
-
-    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        return len(fold_path(self.path_text, width))
-
-    def render(self) -> Content:
-        return Content("\n".join(fold_path(self.path_text, self.content_size.width)))
 
 
 class SummaryScreen(StepScreen):

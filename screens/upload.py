@@ -60,7 +60,7 @@ class UploadScreen(StepScreen):
         files = self.state.files
         cer = str(files.cer) if files is not None else "(no certificate yet: go back a step)"
         yield Static("Upload this file (the public certificate):", classes="section")
-        yield CopyableValue(cer, what="file path", id="cer-path")
+        yield CopyableValue(cer, what="file path", path=files is not None, id="cer-path")
         if self.state.demo:
             yield Static(DEMO_STEPS, classes="lead", markup=False)
             info = self.state.demo_info

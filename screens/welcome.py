@@ -149,6 +149,10 @@ class WelcomeScreen(StepScreen):
                     id="profile-actions",
                 ),
             ]
+        if self.profiles:
+            # A returning user has seen the diagram: its rows go to the saved set-ups, whose
+            # buttons then fit at 80x24 without scrolling.
+            self.query_one("#diagram", Static).display = False
         if widgets:
             container.mount_all(widgets)
 

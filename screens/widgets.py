@@ -3,15 +3,20 @@ indicator, and a value the user can copy."""
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
+from rich.cells import cell_len, chop_cells
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.geometry import Size
 from textual.message import Message
 from textual.validation import ValidationResult, Validator
 from textual.widget import Widget
@@ -209,20 +214,74 @@ class CopyableValue(Horizontal):
         what: str
 
     def __init__(self, value: str, *, what: str = "value", label: str = "Copy",
-                 id: str | None = None, classes: str | None = None) -> None:
+                 path: bool = False, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.value = value
         self.what = what
         self.button_label = label
+        self.path = path  # a file path: wrapped at its separators, never mid-name
 
     def compose(self) -> ComposeResult:
-        yield Static(shown(self.value, multiline=True), classes="copyable-text", markup=False)
+        if self.path:
+            yield PathText(shown(self.value), classes="copyable-text")
+        else:
+            yield Static(shown(self.value, multiline=True), classes="copyable-text", markup=False)
         yield Button(self.button_label, classes="copy-button", compact=True)
 
     @on(Button.Pressed, ".copy-button")
     def request_copy(self, event: Button.Pressed) -> None:
         event.stop()
         self.post_message(self.CopyRequested(self.value, self.what))
+
+
+def shown_path(path: Path | str) -> str:
+    """A path as people read it: the home folder as ~ (shells and PowerShell expand it)."""
+    text = shown(path)
+    home = str(Path.home())
+    if home.rstrip(os.sep) and (text == home or text.startswith(home.rstrip(os.sep) + os.sep)):
+        return "~" + text[len(home.rstrip(os.sep)):]
+    return text
+
+
+def fold_path(text: str, width: int) -> list[str]:
+    """`text` in lines of at most `width` cells, broken after a separator (/ or \\), so no
+    folder or file name is cut in two unless it alone is wider than the line."""
+    if width <= 0 or cell_len(text) <= width:
+        return [text]
+    lines: list[str] = []
+    line = ""
+    for part in re.findall(r"[^/\\]*[/\\]|[^/\\]+", text):
+        if line and cell_len(line) + cell_len(part) > width:
+            lines.append(line)
+            line = ""
+        line += part
+        if cell_len(line) > width:
+            *full, line = chop_cells(line, width)
+            lines += full
+    if line:
+        lines.append(line)
+    return lines
+
+
+class PathText(Static):
+    """A file path that wraps at its separators ("…/certificates/" then "ScriptServer/"),
+    never in the middle of a name, so a long path still reads as a path at 80 columns."""
+
+    def __init__(self, path: str, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(path, id=id, classes=classes, markup=False)
+
+    @property
+    def path_text(self) -> str:
+        return str(self.content)
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        return cell_len(self.path_text)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(fold_path(self.path_text, width))
+
+    def render(self) -> Content:
+        return Content("\n".join(fold_path(self.path_text, self.content_size.width)))
 
 
 def copy_with_system_clipboard(text: str) -> str | None:

@@ -369,7 +369,7 @@ async def test_generate_shows_its_stages_again_after_back(tmp_path: Path) -> Non
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert text_of(app, "#stages") == stages
-        assert str(state.files.folder if state.files else "?") in text_of(app, "#files")
+        assert str(state.files.folder if state.files else "?") in text_of(app, "#files-folder")
 
 
 # ----------------------------------------------------------------------------- 4 Upload

@@ -23,7 +23,8 @@ from screens.base import Nav
 from screens.checks import CheckRow, Explained
 from screens.negative import NegativeScreen
 from screens.positive import NO_PERMISSIONS, PositiveScreen
-from screens.summary import PathText, SummaryScreen, fold_path, shown_path
+from screens.summary import SummaryScreen
+from screens.widgets import PathText, fold_path, shown_path
 from wizard import certs, storage
 from wizard.emulator import DemoInfo, DemoTenant, Fault
 from wizard.portal import PortalClient

@@ -17,10 +17,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.command import Provider
 
 from screens.base import RESULTS_STYLESHEET, STYLESHEET, Nav, StepScreen
 from screens.dialogs import ConfirmScreen, PassphrasePrompt
+from screens.palette import WizardCommands
 from screens.welcome import WelcomeScreen
+from wizard.preferences import save_theme, saved_theme
 from wizard.session import (
     WizardState,
     finish_note,
@@ -109,6 +112,10 @@ class CertWizardApp(App[None]):
     # The steps' stylesheets, parsed with the app's at start-up: a screen bringing a new
     # stylesheet makes Textual re-parse and re-apply every rule (~100 ms) as it appears.
     CSS_PATH: ClassVar[list[str | PurePath]] = [STYLESHEET, RESULTS_STYLESHEET]
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {
+        *App.COMMANDS,
+        WizardCommands,
+    }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -132,6 +139,29 @@ class CertWizardApp(App[None]):
                 portal = portal or PortalClient.for_demo(demo_info)
             state.portal = portal
         self.state = state
+        self.walk_steps: list[type[StepScreen]] = []
+        self.walk_index = 0
+        self.jump_target: int | None = None
+        # The theme chosen last time (preferences.json); one the app does not know is ignored.
+        self.remembered_theme = saved_theme()
+        self.theme_save_lock = threading.Lock()
+        if self.remembered_theme in self.available_themes:
+            self.theme = self.remembered_theme
+
+    def watch_theme(self, theme: str) -> None:
+        """Keep a newly chosen theme for the next start (written in a worker)."""
+        if theme != self.remembered_theme and self.is_running:
+            self.remembered_theme = theme
+            self.remember_theme()
+
+    @work(thread=True, exit_on_error=False, group="preferences")
+    def remember_theme(self) -> None:
+        # The theme picker previews each theme it passes: writes come fast and in threads.
+        # Each writes the theme of the moment, one at a time, so the last write is the last choice.
+        with self.theme_save_lock:
+            problem = save_theme(self.theme)
+        if problem is not None:
+            self.call_from_thread(self.notify, problem, title="Theme", severity="warning")
 
     def on_mount(self) -> None:
         self.run_flow()
@@ -156,20 +186,43 @@ class CertWizardApp(App[None]):
         self.exit()
 
     async def walk(self, steps: list[type[StepScreen]]) -> Nav:
-        """Show the steps in order: Next moves on, Back moves back, a jump goes to the step it
-        names; Nav.BACK off the start."""
-        index = 0
-        while 0 <= index < len(steps):
-            screen = steps[index](self.state)
-            nav = await self.push_screen_wait(screen)
-            if nav is Nav.QUIT:
-                return Nav.QUIT
-            if nav is Nav.JUMP:
-                numbers = [step.STEP for step in steps]
-                index = numbers.index(screen.jump_to) if screen.jump_to in numbers else index
-                continue
-            index += 1 if nav is Nav.NEXT else -1
-        return Nav.BACK if index < 0 else Nav.NEXT
+        """Show the steps in order: Next moves on, Back moves back; Nav.BACK off the start.
+
+        A step may leave with Nav.JUMP naming the step that fixes what failed (`jump_to`); a
+        jump from the command palette (`jump_to_step`) leaves the step as Back does and lands
+        on an earlier step of this walk.
+        """
+        self.walk_steps, self.walk_index = steps, 0
+        try:
+            while 0 <= self.walk_index < len(steps):
+                screen = steps[self.walk_index](self.state)
+                nav = await self.push_screen_wait(screen)
+                if nav is Nav.QUIT:
+                    return Nav.QUIT
+                if self.jump_target is not None:
+                    self.walk_index, self.jump_target = self.jump_target, None
+                elif nav is Nav.JUMP:
+                    numbers = [step.STEP for step in steps]
+                    if screen.jump_to in numbers:
+                        self.walk_index = numbers.index(screen.jump_to)
+                else:
+                    self.walk_index += 1 if nav is Nav.NEXT else -1
+            return Nav.BACK if self.walk_index < 0 else Nav.NEXT
+        finally:
+            self.walk_steps, self.walk_index, self.jump_target = [], 0, None
+
+    def completed_steps(self) -> list[tuple[int, type[StepScreen]]]:
+        """The steps of this walk before the one shown (by index), for jumping back to."""
+        return list(enumerate(self.walk_steps[: self.walk_index]))
+
+    def jump_to_step(self, index: int) -> None:
+        """Leave the step shown (answers kept, as with Back) for an earlier step of the walk."""
+        screen = self.screen
+        if not isinstance(screen, StepScreen) or not 0 <= index < self.walk_index:
+            return
+        self.jump_target = index
+        screen.save_answers()
+        screen.leave(Nav.BACK)
 
     async def retest_saved_profile(self) -> Nav:
         """Test a saved set-up again: its files and IDs, its key unlocked, then steps 7-9."""
