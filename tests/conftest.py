@@ -32,8 +32,9 @@ from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 from cryptography.x509.oid import NameOID  # noqa: E402
 
-from wizard.emulator import DemoInfo, DemoTenant  # noqa: E402
+from wizard.emulator import DemoInfo, DemoTenant, Fault  # noqa: E402
 from wizard.portal import PortalClient  # noqa: E402
+from wizard.signin.settings import Credential  # noqa: E402
 
 # What every DemoInfo JSON (in-process and from the `emulator` command) must fill in.
 DEMO_INFO_KEYS = (
@@ -177,3 +178,37 @@ def demo_certificate(
         return DemoCertificate(cert, key, thumbprint, target, upload)
 
     return make
+
+
+@pytest.fixture
+def fault(demo_tenant: DemoTenant) -> Iterator[Callable[[Fault], None]]:
+    """Set a fault on the shared demo tenant; always cleared afterwards."""
+    yield demo_tenant.set_fault
+    demo_tenant.set_fault(None)
+
+
+@pytest.fixture
+def make_cert(demo_certificate: Callable[..., object]) -> Callable[..., object]:
+    """Like demo_certificate, valid for 90 days so pre-flight has no expiry warning."""
+
+    def make(name: str, **kwargs: object) -> object:
+        kwargs.setdefault("days", 90)
+        return demo_certificate(name, **kwargs)
+
+    return make
+
+
+def credential_of(cert: object) -> Credential:
+    """The Credential of a certificate made by make_cert / demo_certificate."""
+    return Credential(certificate=cert.certificate, private_key=cert.private_key)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def hostile_tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoTenant]:
+    """A demo tenant whose organization, domain and app names carry hostile text."""
+    from hostile_text import make_hostile_tenant_state
+
+    state = tmp_path_factory.mktemp("hostile-tenant")
+    make_hostile_tenant_state(state)
+    with DemoTenant(state) as tenant:
+        yield tenant

@@ -21,7 +21,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from wizard import certs
-from wizard.emulator import DemoInfo, DemoTenant, Fault
+from wizard.emulator import DemoInfo, Fault
 from wizard.portal import PortalClient
 from wizard.session import wizard_fix
 from wizard.signin import catalogue
@@ -62,12 +62,6 @@ def cert(demo_certificate: MakeCert) -> Any:
 @pytest.fixture
 def credential(cert: Any) -> Credential:
     return Credential(cert.certificate, cert.private_key)
-
-
-@pytest.fixture
-def fault(demo_tenant: DemoTenant) -> Iterator[Callable[[Fault], None]]:
-    yield demo_tenant.set_fault
-    demo_tenant.set_fault(None)
 
 
 APP_SETTINGS = ("enabled", "public_client", "blocked_by_conditional_access")

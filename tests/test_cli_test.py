@@ -14,7 +14,7 @@ import re
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +64,6 @@ def run_subprocess(*argv: str) -> subprocess.CompletedProcess[str]:
         timeout=120,
         env=os.environ.copy(),
     )
-
-
-@pytest.fixture
-def fault(demo_tenant: DemoTenant) -> Iterator[Callable[[Fault], None]]:
-    yield demo_tenant.set_fault
-    demo_tenant.set_fault(None)
 
 
 def verdict_of(out: str) -> str:

@@ -1,15 +1,15 @@
-"""The connection tests against the real demo tenant: the 'done when' cases of issue 4."""
+"""The connection tests against the real demo tenant: positive, negative, verdicts, timings."""
 
 from __future__ import annotations
 
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import pytest
+from conftest import credential_of
 
-from wizard.emulator import DemoInfo, DemoTenant, Fault
+from wizard.emulator import DemoInfo, Fault
 from wizard.portal import PortalClient
 from wizard.signin.clouds import demo_cloud
 from wizard.signin.negative import run_negative
@@ -24,7 +24,7 @@ from wizard.signin.plan import (
     overall_verdict,
 )
 from wizard.signin.positive import run_positive
-from wizard.signin.settings import ConnectionSettings, Credential
+from wizard.signin.settings import ConnectionSettings
 
 MakeCert = Callable[..., object]
 
@@ -38,28 +38,6 @@ def settings_for(
         client_id=client_id or info.client_id,
         timeout=timeout,
     )
-
-
-def credential_of(cert: object) -> Credential:
-    return Credential(certificate=cert.certificate, private_key=cert.private_key)  # type: ignore[attr-defined]
-
-
-@pytest.fixture
-def make_cert(demo_certificate: MakeCert) -> MakeCert:
-    """Like demo_certificate, valid for 90 days so pre-flight has no expiry warning."""
-
-    def make(name: str, **kwargs: object) -> object:
-        kwargs.setdefault("days", 90)
-        return demo_certificate(name, **kwargs)
-
-    return make
-
-
-@pytest.fixture
-def fault(demo_tenant: DemoTenant) -> Iterator[Callable[[Fault], None]]:
-    """Set a fault on the shared demo tenant; always cleared afterwards."""
-    yield demo_tenant.set_fault
-    demo_tenant.set_fault(None)
 
 
 def statuses(result: PositiveResult) -> dict[str, CheckStatus]:

@@ -23,7 +23,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -249,12 +249,6 @@ def test_output_into_a_closed_pipe_is_quiet(fault_bench: FaultBench) -> None:
 
 
 # ------------------------------------------------------------------ the engine's recoveries
-
-
-@pytest.fixture
-def fault(demo_tenant: DemoTenant) -> Iterator[Callable[[Fault], None]]:
-    yield demo_tenant.set_fault
-    demo_tenant.set_fault(None)
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,9 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import pytest
 from conftest import make_test_certificate
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -30,7 +28,6 @@ from hostile_text import (
     HOSTILE_PIECES,
     MARKUP_NAMES,
     OSC_52,
-    make_hostile_tenant_state,
     raw_controls,
 )
 
@@ -120,14 +117,6 @@ def test_inspect_json_stays_exact(tmp_path: Path) -> None:
 
 
 # -- test: a hostile server ---------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def hostile_tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoTenant]:
-    state = tmp_path_factory.mktemp("hostile-tenant")
-    make_hostile_tenant_state(state)
-    with DemoTenant(state) as tenant:
-        yield tenant
 
 
 def custom_cloud(tenant: DemoTenant, client_id: str) -> list[str]:

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import pytest
-from hostile_text import HOSTILE, MARKUP_NAMES, OSC_52, make_hostile_tenant_state, raw_controls
+from hostile_text import HOSTILE, MARKUP_NAMES, OSC_52, raw_controls
 from screen_host import StepHost
 from textual.app import App, ComposeResult
 from textual.widgets import Select
@@ -148,14 +146,6 @@ async def test_demo_app_names_are_shown_as_is_and_escaped(demo_info: DemoInfo) -
             await pilot.pause()
             text = " ".join(assert_nothing_raw(app).split())
         assert "[b]Srv[/]\\x1b]52" in text, screen
-
-
-@pytest.fixture(scope="module")
-def hostile_tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoTenant]:
-    state = tmp_path_factory.mktemp("hostile-tenant")
-    make_hostile_tenant_state(state)
-    with DemoTenant(state) as tenant:
-        yield tenant
 
 
 async def test_positive_step_shows_the_tenants_words_escaped(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import certifi
 import pytest
-from conftest import make_test_certificate
+from conftest import credential_of, make_test_certificate
 from intercepting_proxy import InterceptingProxy
 
 from wizard import certs
@@ -34,25 +34,6 @@ from wizard.signin.settings import ConnectionSettings, Credential, CustomHosts, 
 from wizard.signin.trust import choose_trust
 
 MakeCert = Callable[..., object]
-
-
-@pytest.fixture
-def make_cert(demo_certificate: MakeCert) -> MakeCert:
-    def make(name: str, **kwargs: object) -> object:
-        kwargs.setdefault("days", 90)
-        return demo_certificate(name, **kwargs)
-
-    return make
-
-
-@pytest.fixture
-def fault(demo_tenant: DemoTenant) -> Iterator[Callable[[Fault], None]]:
-    yield demo_tenant.set_fault
-    demo_tenant.set_fault(None)
-
-
-def credential_of(cert: object) -> Credential:
-    return Credential(certificate=cert.certificate, private_key=cert.private_key)  # type: ignore[attr-defined]
 
 
 def without_ca(info: DemoInfo) -> ConnectionSettings:
