@@ -98,6 +98,9 @@ class CheckRow(Vertical):
         detail_line = self.query_one(".check-detail", Static)
         detail_line.update(shown(detail, multiline=True))
         detail_line.display = bool(detail)
+        # The row is measured anew too: otherwise it can keep the height it had with the
+        # previous detail (one line where the final detail needs two).
+        self.refresh(layout=True)
 
     def tick(self) -> None:
         """While running: the time so far and, after a second, what the check waits for."""
