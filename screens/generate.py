@@ -185,7 +185,7 @@ class GenerateScreen(StepScreen):
             if not self.query_one("#replace", Button).has_focus:
                 self.call_after_refresh(use.focus)  # once shown: a hidden button takes no focus
         else:
-            verdict.update(f"It cannot be used as it is: {shown(event.verdict, multiline=True)}")
+            verdict.update(f"It cannot be used as it is. {shown(event.verdict, multiline=True)}")
 
     @on(Button.Pressed, "#use-existing")
     async def use_existing(self, event: Button.Pressed) -> None:

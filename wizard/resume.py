@@ -52,8 +52,7 @@ def check_existing_set(
         folder=folder, stem=stem, cer=folder / f"{stem}.cer", pem=folder / f"{stem}.pem",
         key=folder / f"{stem}.key", pfx=folder / f"{stem}.pfx" if passphrase else None,
     )
-    wanted = [files.cer, files.pem, files.key] + ([files.pfx] if files.pfx else [])
-    missing = [path.name for path in wanted if not path.is_file()]
+    missing = [path.name for path in (files.cer, files.pem, files.key) if not path.is_file()]
     if missing:
         return f"It is not a complete set ({shown(', '.join(missing))} missing)."
     try:
@@ -69,6 +68,8 @@ def check_existing_set(
                 "and tick the no-passphrase box."
             )
         key = certs.load_private_key_bytes(key_data, passphrase, shown(files.key.name))
+        if files.pfx is not None and not files.pfx.is_file():
+            return f"It is not a complete set ({shown(files.pfx.name)} missing)."
         if files.pfx is not None:
             in_pfx = certs.load_pfx_file(files.pfx, passphrase)[0]
             if certs.thumbprint_sha1(in_pfx) != certs.thumbprint_sha1(cert):
@@ -76,7 +77,10 @@ def check_existing_set(
     except certs.PassphraseNeeded:
         return "Its key is protected by a passphrase, and none was given on step 2."
     except certs.WrongPassphrase:
-        return "The passphrase given on step 2 does not open its key."
+        return (
+            "The passphrase given on step 2 does not open its key: go back and type the one "
+            "chosen when it was made, or replace it."
+        )
     except UserError as error:
         return shown(error.message)
     if not certs.key_matches_certificate(key, cert):
