@@ -116,10 +116,11 @@ class GenerateScreen(StepScreen):
             id="generate-summary", classes="lead", markup=False,
         )
         yield Static("", id="stages", markup=False)
-        yield Static("", id="exists-verdict", markup=False)
+        yield Static("", id="exists-verdict", markup=False, classes="hidden")
+        # On a row of its own: beside Back and Replace it would not fit 80 columns.
+        yield Button("Use this certificate (continue where you left off)",
+                     id="use-existing", variant="primary", compact=True, classes="hidden")
         with Horizontal(id="exists-choice", classes="hidden"):
-            yield Button("Use this certificate (continue where you left off)",
-                         id="use-existing", variant="primary", compact=True, classes="hidden")
             yield Button("Back: choose another name", id="rename", compact=True)
             yield Button("Replace it (old files backed up first)", id="replace",
                          variant="warning", compact=True)
@@ -173,12 +174,14 @@ class GenerateScreen(StepScreen):
         if self.query_one("#exists-choice").has_class("hidden"):
             return  # replaced meanwhile
         verdict = self.query_one("#exists-verdict", Static)
+        verdict.remove_class("hidden")
         if isinstance(event.verdict, ExistingSet):
             self.existing = event.verdict
-            verdict.update(
-                f"It is a complete set made earlier: thumbprint {event.verdict.thumbprint_sha1}, "
-                f"expires {expiry_text(event.verdict.not_after)}. Use it to continue where you "
-                "left off (no new upload if it was uploaded already)."
+            verdict.update(  # the thumbprint on a line of its own: never wrapped
+                "It is a complete set made earlier, which you can use to continue where you "
+                "left off (no new upload if it was uploaded already).\n"
+                f"Thumbprint {event.verdict.thumbprint_sha1}\n"
+                f"Expires    {expiry_text(event.verdict.not_after)}"
             )
             use = self.query_one("#use-existing", Button)
             use.remove_class("hidden")
@@ -195,8 +198,9 @@ class GenerateScreen(StepScreen):
         if self.existing is None:
             return
         use_existing_set(self.state, self.existing)
+        event.button.add_class("hidden")
         self.query_one("#exists-choice").add_class("hidden")
-        self.query_one("#exists-verdict", Static).update("")
+        self.query_one("#exists-verdict", Static).add_class("hidden")
         self.stages = list(self.state.generation_stages)
         self.show_stages(running=False)
         self.show_files(self.existing.files, None, [])
@@ -211,7 +215,8 @@ class GenerateScreen(StepScreen):
     def replace(self, event: Button.Pressed) -> None:
         event.stop()
         self.query_one("#exists-choice").add_class("hidden")
-        self.query_one("#exists-verdict", Static).update("")
+        self.query_one("#exists-verdict", Static).add_class("hidden")
+        self.query_one("#use-existing").add_class("hidden")
         self.start(force=True)
 
     def start(self, *, force: bool) -> None:

@@ -117,5 +117,5 @@ def use_existing_set(state: WizardState, existing: ExistingSet) -> None:
     """Take the set into the wizard as if just generated: the Name step's options become the
     ones it was made with, so Back and Next again keep it, and a change on step 2 remakes it."""
     state.days, state.key_size = existing.days, existing.key_size
-    stages = (f"Kept the certificate made earlier in {shown(existing.files.folder)}",)
+    stages = ("Kept the certificate made earlier (not generated again)",)
     state.certificate_made(existing.files, existing.thumbprint_sha1, existing.not_after, stages)
