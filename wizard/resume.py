@@ -87,7 +87,11 @@ def check_existing_set(
         return f"Its {shown(files.key.name)} is not the key of its certificate."
     if certs.subject_cn(cert) != name:
         return f"It was made for another name ({shown(certs.subject_cn(cert))})."
-    if os.name != "nt" and stat.S_IMODE(files.key.stat().st_mode) & 0o077:
+    try:
+        open_to_others = os.name != "nt" and stat.S_IMODE(files.key.stat().st_mode) & 0o077
+    except OSError as error:  # removed or made unreadable since it was read
+        return f"Its {shown(files.key.name)} cannot be checked: {shown(error.strerror)}."
+    if open_to_others:
         return f"Its {shown(files.key.name)} can be read by other users."
     not_before, not_after = certs.not_valid_before(cert), certs.not_valid_after(cert)
     if not_after <= (now or utc_now()):
