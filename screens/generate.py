@@ -20,10 +20,12 @@ from textual.widgets import Button, Static
 from screens.base import StepScreen
 from screens.widgets import PathText, shown_path
 from wizard.session import WizardState
+from wizard.shown import shown
 
 if TYPE_CHECKING:
     from textual.timer import Timer
 
+    from wizard.resume import ExistingSet
     from wizard.storage import CertificateFiles
 
 
@@ -41,6 +43,13 @@ class CertificateWritten(Message):
     not_after: datetime
     backup_folder: Path | None
     warnings: list[str]
+
+
+@dataclass
+class ExistingChecked(Message):
+    """The check of the set found in the folder: usable as it is, or why not."""
+
+    verdict: ExistingSet | str
 
 
 @dataclass
@@ -87,7 +96,9 @@ class GenerateScreen(StepScreen):
     STEP = 3
     TITLE = "Generate"
     HELP_FILE = "generate"
-    ENTER_LABELS: ClassVar[Mapping[str, str]] = {"rename": "Back", "replace": "Replace"}
+    ENTER_LABELS: ClassVar[Mapping[str, str]] = {
+        "use-existing": "Use it", "rename": "Back", "replace": "Replace"
+    }
 
     def __init__(self, state: WizardState) -> None:
         super().__init__(state)
@@ -95,6 +106,7 @@ class GenerateScreen(StepScreen):
         self.remade_because = ""  # why the certificate made earlier in this run was replaced
         self.stage_since: float | None = None  # time.monotonic() when the running stage began
         self.ticker: Timer | None = None
+        self.existing: ExistingSet | None = None  # the set made earlier, checked usable
 
     def compose_body(self) -> ComposeResult:
         state = self.state
@@ -104,6 +116,10 @@ class GenerateScreen(StepScreen):
             id="generate-summary", classes="lead", markup=False,
         )
         yield Static("", id="stages", markup=False)
+        yield Static("", id="exists-verdict", markup=False, classes="hidden")
+        # On a row of its own: beside Back and Replace it would not fit 80 columns.
+        yield Button("Use this certificate (continue where you left off)",
+                     id="use-existing", variant="primary", compact=True, classes="hidden")
         with Horizontal(id="exists-choice", classes="hidden"):
             yield Button("Back: choose another name", id="rename", compact=True)
             yield Button("Replace it (old files backed up first)", id="replace",
@@ -138,8 +154,57 @@ class GenerateScreen(StepScreen):
             )
             self.query_one("#exists-choice").remove_class("hidden")
             self.query_one("#rename", Button).focus()
+            self.check_existing(folder)
         else:
             self.start(force=False)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="generate")
+    def check_existing(self, folder: Path) -> None:
+        """Can the set made in an earlier run be used as it is? (It decrypts the key: a worker.)"""
+        from wizard.resume import check_existing_set
+
+        state = self.state
+        self.post_message(ExistingChecked(check_existing_set(folder, state.name, state.passphrase)))
+
+    @on(ExistingChecked)
+    def existing_checked(self, event: ExistingChecked) -> None:
+        from wizard.resume import ExistingSet
+        from wizard.session import expiry_text
+
+        if self.query_one("#exists-choice").has_class("hidden"):
+            return  # replaced meanwhile
+        verdict = self.query_one("#exists-verdict", Static)
+        verdict.remove_class("hidden")
+        if isinstance(event.verdict, ExistingSet):
+            self.existing = event.verdict
+            verdict.update(  # the thumbprint on a line of its own: never wrapped
+                "It is a complete set made earlier, which you can use to continue where you "
+                "left off (no new upload if it was uploaded already).\n"
+                f"Thumbprint {event.verdict.thumbprint_sha1}\n"
+                f"Expires    {expiry_text(event.verdict.not_after)}"
+            )
+            use = self.query_one("#use-existing", Button)
+            use.remove_class("hidden")
+            if not self.query_one("#replace", Button).has_focus:
+                self.call_after_refresh(use.focus)  # once shown: a hidden button takes no focus
+        else:
+            verdict.update(f"It cannot be used as it is. {shown(event.verdict, multiline=True)}")
+
+    @on(Button.Pressed, "#use-existing")
+    async def use_existing(self, event: Button.Pressed) -> None:
+        from wizard.resume import use_existing_set
+
+        event.stop()
+        if self.existing is None:
+            return
+        use_existing_set(self.state, self.existing)
+        event.button.add_class("hidden")
+        self.query_one("#exists-choice").add_class("hidden")
+        self.query_one("#exists-verdict", Static).add_class("hidden")
+        self.stages = list(self.state.generation_stages)
+        self.show_stages(running=False)
+        self.show_files(self.existing.files, None, [])
+        await self.action_next()
 
     @on(Button.Pressed, "#rename")
     def rename(self, event: Button.Pressed) -> None:
@@ -150,6 +215,8 @@ class GenerateScreen(StepScreen):
     def replace(self, event: Button.Pressed) -> None:
         event.stop()
         self.query_one("#exists-choice").add_class("hidden")
+        self.query_one("#exists-verdict", Static).add_class("hidden")
+        self.query_one("#use-existing").add_class("hidden")
         self.start(force=True)
 
     def start(self, *, force: bool) -> None:

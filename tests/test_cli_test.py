@@ -404,3 +404,16 @@ def test_throttled_negative_test_is_inconclusive_exit_4(
     assert "+ Graph: read the organization" in out  # StringIO has no encoding: ASCII marks
     assert out.count("Too many requests") == 3 and out.count("Why:") == 1  # explained once
     assert verdict_of(out).startswith("INCONCLUSIVE: the certificate works, but 3 negative")
+
+
+def test_ca_bundle_help_names_a_proxy_too(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--ca-bundle also trusts a company proxy in front of a named cloud: the help says so."""
+    monkeypatch.setenv("COLUMNS", "200")  # one help line per option, unwrapped
+    with pytest.raises(SystemExit) as exit_info:
+        main(["test", "--help"])
+    assert exit_info.value.code == 0
+    rows = capsys.readouterr().out.splitlines()
+    line = next(row for row in rows if row.strip().startswith("--ca-bundle"))
+    assert "CA bundle to trust (a proxy's CA, or the custom hosts')" in line

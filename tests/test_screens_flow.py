@@ -356,6 +356,81 @@ async def test_generate_existing_name_offers_back_or_replace(tmp_path: Path) -> 
     assert list(tmp_path.glob("Taken.backup-*"))
 
 
+async def existing_set_screen(
+    tmp_path: Path, passphrase: bytes | None, *, made_with: bytes | None = None
+) -> tuple[StepHost, WizardState, str]:
+    """A set made earlier ("Earlier", 40 days, key with `made_with`), and step 3 for the same
+    name with `passphrase` given on step 2."""
+    generated = certs.generate_certificate("Earlier", days=40)
+    storage.write_certificate_set(generated, "Earlier", out_root=tmp_path, passphrase=made_with)
+    state = WizardState(demo=True, name="Earlier", days=365, out_dir=tmp_path,
+                        passphrase=passphrase, no_passphrase=passphrase is None)
+    return StepHost(GenerateScreen, state), state, certs.thumbprint_sha1(generated.certificate)
+
+
+async def test_generate_offers_the_set_made_earlier_and_enter_uses_it(tmp_path: Path) -> None:
+    app, state, thumbprint = await existing_set_screen(
+        tmp_path, PASSPHRASE.encode(), made_with=PASSPHRASE.encode()
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app)
+        await pilot.pause()
+        use = app.screen.query_one("#use-existing", Button)
+        assert use.display and app.focused is use
+        assert thumbprint in text_of(app, "#exists-verdict")
+        await pilot.press("enter")
+        await pilot.pause()
+    assert app.results == [Nav.NEXT]
+    assert state.files is not None and state.files.folder == tmp_path / "Earlier"
+    assert state.thumbprint_sha1 == thumbprint and state.files.pfx is not None
+    # What the files were made with, read from them: Back and Next again keeps them.
+    assert (state.days, state.key_size) == (40, 2048) and state.options_changed() == []
+    assert not list(tmp_path.glob("Earlier.backup-*"))
+
+    app = StepHost(GenerateScreen, state)  # Back from Upload: the same files, shown again
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "Kept the certificate made earlier" in text_of(app, "#stages")
+    assert state.thumbprint_sha1 == thumbprint
+
+
+async def test_generate_wrong_passphrase_for_the_set_made_earlier_says_so(
+    tmp_path: Path,
+) -> None:
+    app, state, _ = await existing_set_screen(
+        tmp_path, b"not-the-passphrase", made_with=PASSPHRASE.encode()
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app)
+        await pilot.pause()
+        verdict = text_of(app, "#exists-verdict")
+        assert "passphrase given on step 2 does not open" in verdict
+        assert not app.screen.query_one("#use-existing", Button).display
+        assert app.focused is app.screen.query_one("#rename", Button)
+        await pilot.click("#replace")
+        await settle(app)
+        await pilot.pause()
+    assert state.files is not None and list(tmp_path.glob("Earlier.backup-*"))
+
+
+@pytest.mark.parametrize(
+    ("given", "made_with", "said"),
+    [
+        (None, PASSPHRASE.encode(), "none was given"),
+        (PASSPHRASE.encode(), None, "has no passphrase"),
+    ],
+)
+async def test_generate_set_made_earlier_with_another_passphrase_choice_is_not_offered(
+    tmp_path: Path, given: bytes | None, made_with: bytes | None, said: str
+) -> None:
+    app, _, _ = await existing_set_screen(tmp_path, given, made_with=made_with)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app)
+        await pilot.pause()
+        assert said in text_of(app, "#exists-verdict")
+        assert not app.screen.query_one("#use-existing", Button).display
+
+
 async def test_generate_shows_its_stages_again_after_back(tmp_path: Path) -> None:
     state = WizardState(demo=True, name="StagesAgain", days=30, out_dir=tmp_path,
                         passphrase=PASSPHRASE.encode())

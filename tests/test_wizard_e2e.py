@@ -508,3 +508,49 @@ async def test_a_failed_test_leaves_a_set_up_to_continue_on_the_next_start(
         await driver.press("enter")
         await driver.on(SummaryScreen)
     assert [(p.name, p.last_test) for p in load_profiles()] == [(name, "pass")]
+
+
+async def test_quitting_after_generate_continues_with_the_same_certificate(
+    demo_info: DemoInfo,
+) -> None:
+    """Generate, then quit on the Upload step (no IDs yet, so no profile); the next start with
+    the same name and passphrase offers the certificate made earlier, and it passes the test."""
+    from screens.dialogs import ConfirmScreen
+
+    app = CertWizardApp(demo=True, demo_info=demo_info)
+    async with app.run_test(size=SIZE) as pilot:
+        driver = Driver(pilot)
+        await start(driver)
+        await driver.on(GenerateScreen)
+        await driver.press("enter")
+        await driver.on(UploadScreen)
+        await pilot.press("ctrl+q")
+        await driver.on(ConfirmScreen)
+        await pilot.press("y")
+        await pilot.pause()
+    files, thumbprint = app.state.files, app.state.thumbprint_sha1
+    assert files is not None and files.key.is_file() and load_profiles() == []
+
+    app = CertWizardApp(demo=True, demo_info=demo_info)
+    async with app.run_test(size=SIZE) as pilot:
+        driver = Driver(pilot)
+        await start(driver)
+        generate = await driver.on(GenerateScreen)
+        use = generate.query_one("#use-existing", Button)
+        assert use.display and "continue where you left off" in str(use.label)
+        assert driver.app.focused is use
+        await driver.press("enter")
+        upload_step = await driver.on(UploadScreen)
+        assert app.state.files == files and app.state.thumbprint_sha1 == thumbprint
+        assert app.state.options_changed() == []
+        assert driver.app.focused is upload_step.query_one("#upload", Button)
+        await driver.press("enter")
+        await driver.settle()
+        assert "✓ Uploaded" in text_of(upload_step, "#upload-status")
+        await driver.press("enter")
+        await driver.on(ThumbprintScreen)
+        await driver.press("enter")
+        await fill_ids(driver)
+        test = await positive(driver)
+        assert set(statuses(test).values()) == {"ok"}, explained(test)
+    assert files.key.is_file() and not list(files.folder.parent.glob("*.backup-*"))

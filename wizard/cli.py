@@ -175,7 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="custom Graph resource (default https://graph.microsoft.com)",
     )
-    test.add_argument("--ca-bundle", metavar="FILE", help="CA bundle to trust for the custom hosts")
+    test.add_argument("--ca-bundle", metavar="FILE",
+                      help="CA bundle to trust (a proxy's CA, or the custom hosts')")
     test.add_argument(
         "--timeout", type=float, default=20.0, help="seconds for each network call (default 20)"
     )
