@@ -24,6 +24,7 @@ _SHA256_BLOCK = 64
 SALT_BYTES = 16
 AES_BLOCK_BYTES = 16
 
+_PEM_LABEL = b"ENCRYPTED PRIVATE KEY"  # RFC 7468's label for EncryptedPrivateKeyInfo
 _PBES2 = "1.2.840.113549.1.5.13"
 _PBKDF2 = "1.2.840.113549.1.5.12"
 _HMAC_SHA256 = "1.2.840.113549.2.9"
@@ -84,10 +85,8 @@ def encrypted_pkcs8_pem(private_key_info_der: bytes, passphrase: bytes) -> bytes
     der = _sequence(scheme, _octets(encrypted))
     body = base64.encodebytes(der).replace(b"\n", b"")
     lines = [body[start : start + 64] for start in range(0, len(body), 64)]
-    return (
-        b"-----BEGIN ENCRYPTED PRIVATE KEY-----\n"
-        + b"\n".join(lines)
-        + b"\n-----END ENCRYPTED PRIVATE KEY-----\n"
+    return b"-----BEGIN %s-----\n%s\n-----END %s-----\n" % (
+        _PEM_LABEL, b"\n".join(lines), _PEM_LABEL
     )
 
 
