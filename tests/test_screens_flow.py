@@ -346,6 +346,8 @@ async def test_generate_existing_name_offers_back_or_replace(tmp_path: Path) -> 
 
     app = StepHost(GenerateScreen, state)
     async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app)  # the check of the set on disk may still move the buttons
+        await pilot.pause()
         await pilot.click("#replace")
         await settle(app)
         await pilot.pause()
