@@ -83,13 +83,6 @@ CERTIFICATE_REFUSAL_CODES = frozenset({700027, 7000274})
 CERTIFICATE_REFUSAL_PAIRS = frozenset({(70002, 50012)})
 
 
-def is_certificate_refusal(codes: Sequence[int]) -> bool:
-    """True when an answer's AADSTS codes say "this key is not registered on the app"."""
-    if codes and codes[0] in CERTIFICATE_REFUSAL_CODES:
-        return True
-    return tuple(codes[:2]) in CERTIFICATE_REFUSAL_PAIRS
-
-
 NO_CREDENTIAL = NegativeProbe(
     key="no-credential",
     title="No credential at all",
@@ -166,8 +159,8 @@ class PositiveResult:
     @property
     def refused_the_certificate(self) -> bool:
         """The token request was refused because the key is not registered (in any of the
-        forms Entra uses: see CERTIFICATE_REFUSAL_CODES and CERTIFICATE_REFUSAL_PAIRS)."""
-        return is_certificate_refusal(self.error_codes)
+        forms Entra uses): the refusal the stranger-certificate probe expects."""
+        return STRANGER_CERTIFICATE.refused_as_expected(self.error_codes)
 
     @property
     def unreached(self) -> bool:
