@@ -141,7 +141,7 @@ def test_an_app_reads_the_same_by_app_id_by_filter_and_by_object_id(
         }
     ]
     every = graph.get("applications").json()["value"]
-    assert {a["appId"] for a in every} == {info.client_id, info.unconsented_client_id}
+    assert {info.client_id, info.unconsented_client_id} <= {a["appId"] for a in every}
 
 
 def test_filters_and_identifiers_graph_does_not_take_are_refused(
@@ -418,3 +418,210 @@ def test_graph_applications_answer_as_graph_microsoft_com(public_tenant: DemoTen
     )
     assert answer.status_code == 200, answer.text
     assert answer.json()["@odata.context"].startswith("https://graph.microsoft.com/v1.0/")
+
+
+# -- creating an app, its service principal, admin consent -----------------------------------
+
+SETUP_SCOPES = "Application.ReadWrite.All AppRoleAssignment.ReadWrite.All"
+GRAPH_SP = "servicePrincipals(appId='00000003-0000-0000-c000-000000000000')"
+
+
+def _app_token(info: DemoInfo, client_id: str, cert: Any, key: Any) -> dict[str, Any]:
+    app = msal.ConfidentialClientApplication(
+        client_id,
+        authority=info.authority,
+        client_credential=thumbprint_credential(cert, key),
+        http_client=session(info),
+        instance_discovery=False,
+    )
+    return dict(app.acquire_token_for_client([info.graph_resource + "/.default"]))
+
+
+def _create(graph: Graph, name: str, roles: list[str] | None = None) -> dict[str, Any]:
+    access = [
+        {
+            "resourceAppId": "00000003-0000-0000-c000-000000000000",
+            "resourceAccess": [{"id": r, "type": "Role"} for r in (roles or [ORG_READ_ROLE_ID])],
+        }
+    ]
+    answer = graph.http.post(
+        f"{graph.info.graph_endpoint}/v1.0/applications",
+        json={"displayName": name, "requiredResourceAccess": access},
+    )
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json())
+
+
+def test_an_admin_creates_an_app_that_then_signs_in_and_reads_the_organization(
+    info: DemoInfo,
+) -> None:
+    graph = Graph(info, delegated_token(info, scope=SETUP_SCOPES))
+    created = _create(graph, "Created By Graph")
+    client_id = created["appId"]
+    assert created["keyCredentials"] == [] and created["displayName"] == "Created By Graph"
+    cert, key = make_test_certificate("CreatedApp")
+    assert (
+        graph.patch(
+            f"applications/{created['id']}", {"keyCredentials": [_new_key(cert)]}
+        ).status_code
+        == 204
+    )
+    no_sp = _app_token(info, client_id, cert, key)
+    assert no_sp["error_codes"] == [7000229], no_sp
+
+    made = graph.http.post(
+        f"{info.graph_endpoint}/v1.0/servicePrincipals", json={"appId": client_id}
+    )
+    assert made.status_code == 201, made.text
+    principal = made.json()
+    again = graph.http.post(
+        f"{info.graph_endpoint}/v1.0/servicePrincipals", json={"appId": client_id}
+    )
+    _graph_error(again, 409, "Request_MultipleObjectsWithSameKeyValue")
+    token = _app_token(info, client_id, cert, key)
+    assert "roles" not in jwt_claims(token["access_token"])
+    _graph_error(
+        Graph(info, token["access_token"]).get("organization"), 403, "Authorization_RequestDenied"
+    )
+
+    graph_sp = graph.get(GRAPH_SP).json()
+    assert ORG_READ_ROLE_ID in {r["id"] for r in graph_sp["appRoles"]}
+    listed = graph.get("servicePrincipals", params={"$filter": f"appId eq '{client_id}'"}).json()
+    assert [p["id"] for p in listed["value"]] == [principal["id"]]
+    grant = {
+        "principalId": principal["id"],
+        "resourceId": graph_sp["id"],
+        "appRoleId": ORG_READ_ROLE_ID,
+    }
+    url = f"{info.graph_endpoint}/v1.0/servicePrincipals/{graph_sp['id']}/appRoleAssignedTo"
+    granted = graph.http.post(url, json=grant)
+    assert granted.status_code == 201, granted.text
+    assert granted.json()["principalId"] == principal["id"]
+    twice = graph.http.post(url, json=grant)
+    assert (
+        _graph_error(twice, 400, "Request_BadRequest")
+        == "Permission being assigned already exists on the object"
+    )
+
+    consented = _app_token(info, client_id, cert, key)
+    assert jwt_claims(consented["access_token"])["roles"] == ["Organization.Read.All"]
+    organization = Graph(info, consented["access_token"]).get("organization")
+    assert organization.status_code == 200, organization.text
+
+
+def jwt_claims(token: str) -> dict[str, Any]:
+    import jwt
+
+    return dict(jwt.decode(token, options={"verify_signature": False}))
+
+
+def test_granting_consent_needs_the_scope_and_a_privileged_role(info: DemoInfo) -> None:
+    setup = Graph(info, delegated_token(info, scope=SETUP_SCOPES))
+    created = _create(setup, "Consent Checks")
+    principal = setup.http.post(
+        f"{info.graph_endpoint}/v1.0/servicePrincipals", json={"appId": created["appId"]}
+    ).json()
+    graph_sp = setup.get(GRAPH_SP).json()
+    grant = {
+        "principalId": principal["id"],
+        "resourceId": graph_sp["id"],
+        "appRoleId": ORG_READ_ROLE_ID,
+    }
+    url = f"{info.graph_endpoint}/v1.0/{GRAPH_SP}/appRoleAssignedTo"
+    for token in (
+        delegated_token(info, scope="Application.ReadWrite.All"),  # scope missing
+        delegated_token(info, user="user", scope=SETUP_SCOPES),  # role missing
+    ):
+        _graph_error(
+            Graph(info, token).http.post(url, json=grant), 403, "Authorization_RequestDenied"
+        )
+    nobody = "11111111-2222-3333-4444-555555555555"
+    refusals = [
+        ({**grant, "appRoleId": nobody}, 400, "Request_BadRequest"),
+        ({**grant, "principalId": nobody}, 404, "Request_ResourceNotFound"),
+        ({**grant, "principalId": "x"}, 400, "Request_BadRequest"),
+        ({**grant, "resourceId": principal["id"]}, 400, "Request_BadRequest"),
+        ({**grant, "extra": 1}, 400, "BadRequest"),
+    ]
+    for body, status, code in refusals:
+        _graph_error(setup.http.post(url, json=body), status, code)
+    own = f"{info.graph_endpoint}/v1.0/servicePrincipals/{principal['id']}/appRoleAssignedTo"
+    assert "was not found on application" in _graph_error(
+        setup.http.post(own, json=grant), 400, "Request_BadRequest"
+    )
+    assert setup.app(created["appId"])["requiredResourceAccess"][0]["resourceAccess"]  # unchanged
+    portal_view = [
+        a
+        for a in PortalClient(info.portal, info.ca_bundle).list_applications()
+        if a["client_id"] == created["appId"]
+    ]
+    assert portal_view[0]["consented"] is False
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"displayName": ""},
+        {"displayName": "x" * 121},
+        {"displayName": 5},
+        {"displayName": "ok", "requiredResourceAccess": "Organization.Read.All"},
+        {
+            "displayName": "ok",
+            "requiredResourceAccess": [
+                {"resourceAppId": "00000002-0000-0000-c000-000000000000", "resourceAccess": []}
+            ],
+        },
+        {
+            "displayName": "ok",
+            "requiredResourceAccess": [
+                {
+                    "resourceAppId": "00000003-0000-0000-c000-000000000000",
+                    "resourceAccess": [{"id": ORG_READ_ROLE_ID, "type": "Scope"}],
+                }
+            ],
+        },
+        {"displayName": "ok", "signInAudience": "AzureADMultipleOrgs"},
+        {"displayName": "ok", "keyCredentials": []},
+    ],
+    ids=[
+        "empty",
+        "blank-name",
+        "long-name",
+        "number-name",
+        "access-string",
+        "other-resource",
+        "scope-type",
+        "multi-tenant",
+        "unknown-field",
+    ],
+)
+def test_creating_an_app_refuses_what_graph_would(
+    info: DemoInfo, admin: str, body: dict[str, Any]
+) -> None:
+    graph = Graph(info, admin)
+    before = len(graph.get("applications").json()["value"])
+    answer = graph.http.post(f"{info.graph_endpoint}/v1.0/applications", json=body)
+    assert answer.status_code == 400, answer.text
+    assert len(graph.get("applications").json()["value"]) == before
+
+
+def test_service_principal_requests_graph_refuses(info: DemoInfo, admin: str) -> None:
+    graph = Graph(info, admin)
+    url = f"{info.graph_endpoint}/v1.0/servicePrincipals"
+    nobody = "11111111-2222-3333-4444-555555555555"
+    _graph_error(graph.http.post(url, json={"appId": nobody}), 400, "Request_BadRequest")
+    _graph_error(graph.http.post(url, json={"appId": "<x>"}), 400, "Request_BadRequest")
+    _graph_error(
+        graph.http.post(url, json={"appId": info.client_id}),
+        409,
+        "Request_MultipleObjectsWithSameKeyValue",
+    )
+    _graph_error(graph.http.post(url, data=b"[]"), 400, "BadRequest")
+    _graph_error(graph.get(f"servicePrincipals(appId='{nobody}')"), 404, "Request_ResourceNotFound")
+    _graph_error(graph.get("servicePrincipals/not-a-guid"), 400, "Request_BadRequest")
+    _graph_error(graph.http.delete(f"{url}(appId='{info.client_id}')"), 405, "Request_BadRequest")
+    user = Graph(info, delegated_token(info, user="user", scope="User.Read"))
+    _graph_error(
+        user.http.post(url, json={"appId": info.client_id}), 403, "Authorization_RequestDenied"
+    )

@@ -468,3 +468,41 @@ class Directory:
                 raise
         log.info("key credentials of app %s replaced (%d now)", client_id, len(app.key_credentials))
         return app
+
+    # -- changes (Graph: creating an app, its service principal, a role grant) ---------
+
+    def create_application(self, display_name: str, requested_roles: list[str]) -> Application:
+        """A new app registration, without a service principal until one is created."""
+        app = Application(
+            client_id=str(uuid.uuid4()),
+            app_object_id=str(uuid.uuid4()),
+            sp_object_id="",
+            display_name=display_name,
+            requested_roles=requested_roles,
+            consented=False,
+        )
+        with self._lock, state_lock(self.state_dir):
+            if self._file_stamp() not in (self._stamp, None):
+                self._load()
+            self._apps[app.client_id] = app
+            try:
+                self._save()
+            except BaseException:
+                del self._apps[app.client_id]
+                raise
+        log.info("application %s created", app.client_id)
+        return app
+
+    def change_application(self, client_id: str, change: Callable[[Application], None]) -> Application:
+        """Apply `change` to an app under the lock and persist it (undone if saving fails)."""
+        with self._lock, state_lock(self.state_dir):
+            app = self._require_app(client_id)
+            before = Application.from_state(app.to_state())
+            change(app)
+            try:
+                self._save()
+            except BaseException:
+                self._apps[app.client_id] = before
+                self._reindex()
+                raise
+        return app

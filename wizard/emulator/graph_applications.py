@@ -28,6 +28,7 @@ import dataclasses
 import re
 import urllib.parse
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -136,12 +137,22 @@ def caller(tenant: DemoTenant, handler: RequestHandler) -> Caller:
     return Caller(claims, None, permissions)
 
 
-def require(who: Caller, permissions: tuple[str, ...], *, change_apps: bool = False) -> None:
-    """403 unless the token carries one of `permissions` (and, delegated, the user's role)."""
+def require(
+    who: Caller,
+    permissions: tuple[str, ...],
+    *,
+    user_may: Callable[[DemoUser], bool] | None = None,
+) -> None:
+    """403 unless the token carries one of `permissions` and, when it is delegated and
+    `user_may` is given, its user passes that check (a directory role)."""
     if not who.permissions & set(permissions):
         raise GraphRefusal(403, "Authorization_RequestDenied", INSUFFICIENT)
-    if change_apps and who.delegated and (who.user is None or not who.user.can_change_applications):
+    if user_may is not None and who.delegated and (who.user is None or not user_may(who.user)):
         raise GraphRefusal(403, "Authorization_RequestDenied", INSUFFICIENT)
+
+
+def may_change_applications(user: DemoUser) -> bool:
+    return user.can_change_applications
 
 
 # -- routing --------------------------------------------------------------------------------
@@ -149,14 +160,14 @@ def require(who: Caller, permissions: tuple[str, ...], *, change_apps: bool = Fa
 
 def serves(path: str) -> bool:
     """Whether a Graph path is one of this module's (others, such as addKey, are not)."""
-    relative = _relative(path)
+    relative = relative_path(path)
     return relative is not None and any(
         pattern.match(relative)
         for pattern in (_APPLICATIONS, _APPLICATION_BY_ID, _APPLICATION_BY_APP_ID)
     )
 
 
-def _relative(path: str) -> str | None:
+def relative_path(path: str) -> str | None:
     if not path.startswith(V1):
         return None
     return urllib.parse.unquote(path[len(V1) :].rstrip("/"))
@@ -165,7 +176,7 @@ def _relative(path: str) -> str | None:
 def respond(
     handler: RequestHandler, tenant: DemoTenant, method: str, path: str, body: bytes
 ) -> GraphAnswer:
-    relative = _relative(path) or ""
+    relative = relative_path(path) or ""
     who = caller(tenant, handler)
     if _APPLICATIONS.match(relative):
         if method != "GET":
@@ -178,7 +189,7 @@ def respond(
     if method == "GET":
         require(who, READ_PERMISSIONS)
         return GraphAnswer(200, application_json(tenant, app, entity=True))
-    require(who, WRITE_PERMISSIONS, change_apps=True)
+    require(who, WRITE_PERMISSIONS, user_may=may_change_applications)
     patch_application(tenant, app, body)
     return GraphAnswer(204, None)
 
@@ -214,12 +225,12 @@ def find_application(tenant: DemoTenant, relative: str) -> Application:
     return app
 
 
-def _list(handler: RequestHandler, tenant: DemoTenant) -> GraphAnswer:
+def query_filter(handler: RequestHandler) -> str | None:
+    """The request's $filter, or None; Graph's refusal when it comes more than once."""
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(handler.path).query, keep_blank_values=True)
     filters = [
         v for name, values in query.items() if name.lower().lstrip("$") == "filter" for v in values
     ]
-    apps = tenant.directory.applications()
     if len(filters) > 1:
         raise GraphRefusal(
             400,
@@ -227,8 +238,14 @@ def _list(handler: RequestHandler, tenant: DemoTenant) -> GraphAnswer:
             "Query option 'Filter' was specified more than once, but it must be specified at "
             "most once.",
         )
-    if filters:
-        apps = [a for a in apps if a.client_id == _filtered_app_id(filters[0])]
+    return filters[0] if filters else None
+
+
+def _list(handler: RequestHandler, tenant: DemoTenant) -> GraphAnswer:
+    clause = query_filter(handler)
+    apps = tenant.directory.applications()
+    if clause is not None:
+        apps = [a for a in apps if a.client_id == filtered_app_id(clause, "Application")]
     return GraphAnswer(
         200,
         {
@@ -238,7 +255,7 @@ def _list(handler: RequestHandler, tenant: DemoTenant) -> GraphAnswer:
     )
 
 
-def _filtered_app_id(clause: str) -> str:
+def filtered_app_id(clause: str, resource: str) -> str:
     """The app ID in `appId eq '…'` (lower case), or Graph's refusal of any other filter."""
     matched = _FILTER_APP_ID.match(clause)
     if matched:
@@ -249,7 +266,7 @@ def _filtered_app_id(clause: str) -> str:
             400,
             "Request_UnsupportedQuery",
             f"Unsupported or invalid query filter clause specified for property "
-            f"'{other.group(1)[:64]}' of resource 'Application'.",
+            f"'{other.group(1)[:64]}' of resource '{resource}'.",
         )
     raise GraphRefusal(
         400, "BadRequest", f"Invalid filter clause: syntax error in '{clause[:100]}'."

@@ -1,5 +1,5 @@
 """The small Microsoft Graph the demo tenant serves: GET /graph/v1.0/organization, and the
-app registrations (graph_applications).
+app registrations (graph_applications, graph_provisioning).
 
 It answers like Graph: 200 with the organization for a token carrying an organization-read
 role, 403 for a valid token without one, 401 for any other bearer token, and Graph's
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import timezone
 from typing import TYPE_CHECKING, Any
 
-from wizard.emulator import graph_applications
+from wizard.emulator import graph_applications, graph_provisioning
 from wizard.emulator.directory import ORG_READ_ROLES
 from wizard.emulator.errors import graph_error
 from wizard.emulator.faults import answer_with_fault
@@ -46,7 +46,9 @@ def respond(
     """Answer a request under /graph/ (faults for the graph endpoint apply first)."""
     if answer_with_fault(handler, tenant.faults, "graph"):
         return
-    if graph_applications.serves(path):
+    if graph_provisioning.serves(method, path):
+        _answer(handler, lambda: graph_provisioning.respond(handler, tenant, method, path, body))
+    elif graph_applications.serves(path):
         _answer(handler, lambda: graph_applications.respond(handler, tenant, method, path, body))
     elif method == "GET" and path.rstrip("/") == ORGANIZATION_PATH:
         _organization(handler, tenant)
