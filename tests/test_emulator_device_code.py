@@ -80,7 +80,9 @@ def test_msal_device_flow_gets_a_delegated_graph_token_once_the_admin_approves(
 ) -> None:
     app = _public_app(demo_info)
     flow = app.initiate_device_flow(scopes=[WRITE_SCOPE])
-    assert flow["verification_uri"] == f"{demo_info.authority_host}/devicelogin"
+    assert flow["verification_uri"] == demo_info.device_login == (
+        f"{demo_info.authority_host}/devicelogin"
+    )
     assert flow["interval"] == 5 and flow["expires_in"] == 900
     assert flow["user_code"] in flow["message"] and flow["verification_uri"] in flow["message"]
     assert _decide(demo_info, flow["user_code"], "approve").json()["status"] == "approved"
