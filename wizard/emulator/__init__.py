@@ -39,7 +39,8 @@ Module map (ARCHITECTURE.md at the repository root places it in the whole):
 - entra_routes, graph_routes, portal_routes: the three APIs, one module each
 - device_code (codes, polling, the device-code policy) and device_login (its endpoints and
   approval page); users (the demo users and their directory roles)
-- graph_applications (reading apps, PATCH keyCredentials, who may) and graph_provisioning
+- graph_access (who may call Graph's app endpoints; Graph's refusals), graph_applications
+  (reading apps), graph_key_credentials (PATCH keyCredentials) and graph_provisioning
   (creating an app and its service principal, admin consent)
 - directory (tenant, apps, keys, persisted state), assertions (client-assertion checks),
   tokens (the tenant's access tokens), jose (JWS primitives), tls (CA and server
