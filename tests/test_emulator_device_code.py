@@ -442,3 +442,11 @@ def test_any_device_code_form_gets_an_answer_in_entras_envelope(
         assert answer.status_code in (400, 401), body
         assert body["error_description"].startswith(f"AADSTS{body['error_codes'][0]}: ")
         assert "access_token" not in body
+
+
+def test_a_refused_policy_change_changes_nothing(demo_info: DemoInfo) -> None:
+    http = session(demo_info)
+    before = http.get(f"{demo_info.portal}/devicecode").json()
+    refused = http.patch(f"{demo_info.portal}/devicecode", json={"interval": 2, "bogus": 1})
+    assert refused.status_code == 400
+    assert http.get(f"{demo_info.portal}/devicecode").json() == before
