@@ -11,7 +11,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from wizard.emulator import entra_routes, errors, graph_routes, portal_routes
+from wizard.emulator import entra_routes, errors, graph_routes, portal_routes, self_keys
 from wizard.emulator.errors import EntraError
 from wizard.emulator.transport import CONNECTION_ENDED, RequestHandler, plain_error
 from wizard.shown import shown
@@ -31,6 +31,8 @@ def respond(
     try:
         if portal_routes.serves(path):
             portal_routes.respond(handler, tenant, method, path, body)
+        elif self_keys.serves(path):
+            self_keys.respond(handler, tenant, method, path, body)
         elif graph_routes.serves(path):
             graph_routes.respond(handler, tenant, method, path)
         elif not entra_routes.respond(handler, tenant, method, path, body):
