@@ -72,7 +72,7 @@ class App:
         self.object_id: str = listed["object_id"]
         self.client_id = info.client_id
 
-    def keys(self) -> dict[str, str]:
+    def registered(self) -> dict[str, str]:
         """thumbprint -> keyId of the app's certificates."""
         listed = next(
             a for a in self.portal.list_applications() if a["client_id"] == self.client_id
@@ -147,15 +147,15 @@ def test_add_then_remove_a_key_by_object_id_and_by_app_id(app: App, current: Any
     assert added["key"] is None and added["type"] == "AsymmetricX509Cert"
     assert added["usage"] == "Verify"
     assert added["customKeyIdentifier"] == certs.thumbprint_sha1(new_cert)
-    assert app.keys()[certs.thumbprint_sha1(new_cert)] == added["keyId"]
-    assert certs.thumbprint_sha1(cert) in app.keys()  # nothing else removed
+    assert app.registered()[certs.thumbprint_sha1(new_cert)] == added["keyId"]
+    assert certs.thumbprint_sha1(cert) in app.registered()  # nothing else removed
     # The same certificate again: refused, still once on the app.
     again = app.post("addKey", body | {"proof": proof(key, cert, app.object_id)}, token)
     _graph_error(again, 400, "Request_BadRequest")
     removal = {"keyId": added["keyId"], "proof": proof(key, cert, app.object_id)}
     gone = app.post("removeKey", removal, token, by_app_id=True)
     assert gone.status_code == 204, gone.text
-    assert certs.thumbprint_sha1(new_cert) not in app.keys()
+    assert certs.thumbprint_sha1(new_cert) not in app.registered()
     missing = app.post("removeKey", removal | {"proof": proof(key, cert, app.object_id)}, token)
     _graph_error(missing, 404, "Request_ResourceNotFound")
 
@@ -205,7 +205,7 @@ def test_a_bad_proof_is_missing_or_malformed(
     if kwargs.get("header", {}).get("x5t", "") is None:
         kwargs = {"header": {"x5t": None}}
     new_cert, _ = make_test_certificate("SelfKeysRefused")
-    before = app.keys()
+    before = app.registered()
     made = proof(key, cert, app.object_id, **kwargs)
     if case == "names no certificate":
         head = json.loads(base64.urlsafe_b64decode(made.split(".")[0] + "=="))
@@ -213,20 +213,20 @@ def test_a_bad_proof_is_missing_or_malformed(
     answer = app.post("addKey", _new_cert_body(new_cert) | {"proof": made}, token)
     error = _graph_error(answer, 401, "Authentication_MissingOrMalformed")
     assert error["message"] == "Access Token missing or malformed.", case
-    assert app.keys() == before
+    assert app.registered() == before
 
 
 def test_a_proof_by_a_foreign_an_expired_or_a_mismatched_certificate_is_refused(
     app: App, current: Any
 ) -> None:
-    cert, key, token = current
+    cert, _, token = current
     new_cert, _ = make_test_certificate("SelfKeysTarget")
     stranger_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     stranger, _ = make_test_certificate("SelfKeysStranger", key=stranger_key)
     expired, expired_key = make_test_certificate("SelfKeysExpired", not_before=_EXPIRED_START)
     app.portal.upload_certificate(app.client_id, certs.cert_der(expired))
     try:
-        before = app.keys()
+        before = app.registered()
         for made in (
             proof(stranger_key, stranger, app.object_id),  # not registered on the app
             proof(expired_key, expired, app.object_id),  # registered, but expired
@@ -234,7 +234,7 @@ def test_a_proof_by_a_foreign_an_expired_or_a_mismatched_certificate_is_refused(
         ):
             answer = app.post("addKey", _new_cert_body(new_cert) | {"proof": made}, token)
             _graph_error(answer, 401, "Authentication_MissingOrMalformed")
-        assert app.keys() == before
+        assert app.registered() == before
     finally:
         app.portal.delete_certificate(app.client_id, certs.thumbprint_sha1(expired))
 
@@ -243,7 +243,7 @@ def test_who_may_call_and_what_body(app: App, current: Any) -> None:
     cert, key, token = current
     new_cert, _ = make_test_certificate("SelfKeysBody")
     good = proof(key, cert, app.object_id)
-    before = app.keys()
+    before = app.registered()
     # No proof: no permission to change the app.
     _graph_error(app.post("addKey", _new_cert_body(new_cert), token), 403,
                  "Authorization_RequestDenied")
@@ -270,7 +270,7 @@ def test_who_may_call_and_what_body(app: App, current: Any) -> None:
     _graph_error(app.post("addKey", body, token), 400, "Request_BadRequest")
     body = {"keyId": "x", "proof": proof(key, cert, app.object_id)}
     _graph_error(app.post("removeKey", body, token), 400, "Request_BadRequest")
-    assert app.keys() == before
+    assert app.registered() == before
 
 
 def test_another_app_s_token_and_an_unknown_application(
