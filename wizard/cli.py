@@ -326,6 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(command: str, args: argparse.Namespace) -> int:
     try:
+        if command == "rotate" and args.unattended:
+            command = "rotate_unattended"  # the same command, for cron: its own module
         module = importlib.import_module(f"wizard.commands.{command}")
         return int(module.run(args))
     except UserError as error:

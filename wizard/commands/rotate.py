@@ -310,10 +310,6 @@ def run(args: argparse.Namespace) -> int:
     profile = get_profile(args.profile)
     if args.object_id is not None or args.key_id is not None:
         profile = _remember_ids(profile, args)
-    if args.unattended:
-        from wizard.commands.rotate_unattended import run_unattended
-
-        return run_unattended(args, profile.name)
     session = _Run(args)
     callbacks = session.callbacks()
     if args.abandon:

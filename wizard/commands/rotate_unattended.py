@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from wizard.commands.rotate import _after, _document, _Run
+from wizard.commands.rotate import _after, _document, _remember_ids, _Run
 from wizard.errors import UserError
 from wizard.profiles import Profile, get_profile
 from wizard.rotation.access import key_is_encrypted, key_path_for
@@ -101,12 +101,15 @@ def _rotate(session: _UnattendedRun, profile: Profile) -> tuple[str, Profile]:
     return ("inconclusive" if session.exit_code == EXIT_INCONCLUSIVE else "failed"), profile
 
 
-def run_unattended(args: argparse.Namespace, name: str) -> int:
+def run(args: argparse.Namespace) -> int:
     from wizard.snippets import schedule_snippets
 
+    profile = get_profile(args.profile)
+    if args.object_id is not None or args.key_id is not None:
+        profile = _remember_ids(profile, args)
+    name = profile.name
     session = _UnattendedRun(args)
     document: dict[str, Any] = {"profile": name, "within_days": args.within_days}
-    profile = get_profile(name)
     try:
         with rotation_lock(name):
             profile = get_profile(name)  # as the last run left it, now that it is ours
