@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_real_mode import _ENV_TO_DROP, proxy  # noqa: F401  (the proxy fixture)
 
 from wizard import certs
 from wizard.emulator import DemoInfo
@@ -265,3 +266,82 @@ def test_a_proof_graph_refuses_is_explained(
     # The same call with the proof make_proof builds for the object ID gets past the proof.
     assert self_service.remove_key(settings, credential, object_id, body["keyId"]) is False
     demo_portal.delete_certificate(demo_info.client_id, made.thumbprint_sha1)
+
+
+def test_a_real_tenant_profile_rolls_itself_through_a_proxy(
+    public_tenant: Any, proxy: Any, tmp_path: Path  # noqa: F811  (the fixture)
+) -> None:
+    """Real mode: login.microsoftonline.com and graph.microsoft.com, reached only through a
+    TLS-intercepting proxy (as on a corporate network), no demo tenant in the profile, no
+    portal and no admin: the upload and the removal are the app's own Graph calls."""
+    info = public_tenant.info
+    portal = PortalClient(info.portal, info.ca_bundle)
+    generated = certs.generate_certificate("SelfRollReal", days=20)
+    files = write_certificate_set(generated, "SelfRollReal", out_root=tmp_path, passphrase=None).files
+    portal.upload_certificate(info.client_id, certs.cert_der(generated.certificate))
+    before = profile_from_files(
+        name="SelfRollReal", files=files, cloud="global", tenant=info.tenant_id,
+        client_id=info.client_id,
+    )
+    before.key_id = app_keys(portal, info.client_id)[certs.thumbprint_sha1(generated.certificate)]
+    save_profile(before)
+    object_id = next(a for a in portal.list_applications()
+                     if a["client_id"] == info.client_id)["object_id"]
+    environment = {k: v for k, v in os.environ.items() if k not in _ENV_TO_DROP}
+    environment.update(HTTPS_PROXY=proxy.url(), REQUESTS_CA_BUNDLE=str(proxy.ca_file))
+    done = subprocess.run(
+        rotate("SelfRollReal", "--object-id", object_id, "--unattended", "--json",
+               "--days", "365"),
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, env=environment,
+        timeout=180, check=False,
+    )
+    assert "Traceback" not in done.stdout + done.stderr
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["status"] == "rotated" and document["results"]["test"]["verdict"] == "pass"
+    after = get_profile("SelfRollReal")
+    assert after.object_id == object_id and not after.demo
+    keys = app_keys(portal, info.client_id)
+    assert before.thumbprint_sha1 not in keys and keys[after.thumbprint_sha1] == after.key_id
+
+
+def test_who_does_each_stage_when_the_app_rolls_its_own_keys() -> None:
+    from wizard.rotation.stages import STAGES, asks_the_user, keys_needed
+
+    asked = [s.name for s in STAGES if asks_the_user(s, demo=False, rolls_itself=True)]
+    assert asked == ["switch"]  # upload and retire are Graph calls now, on any tenant
+    needed = {s.name: keys_needed(s, rolls_itself=True) for s in STAGES}
+    assert needed["upload"] == ("old",)  # the current certificate proves the addition
+    assert needed["retire"] == ("old", "new")  # the new one proves the removal
+    assert keys_needed(STAGES[1], rolls_itself=False) == ()
+
+
+def test_the_lock_refuses_a_second_holder_and_is_released() -> None:
+    from wizard.rotation.unattended import RotationLocked, lock_path, rotation_lock
+
+    with rotation_lock("Locked One"):
+        assert lock_path("Locked One").stat().st_mode & 0o777 == 0o600
+        with pytest.raises(RotationLocked) as refused, rotation_lock("Locked One"):
+            pass
+        assert refused.value.exit_code == 5
+        with rotation_lock("Another One"):
+            pass  # one lock per profile
+    with rotation_lock("Locked One"):
+        pass  # released when the holder ended
+
+
+def test_the_summary_offers_the_schedule_once_the_object_id_is_known(tmp_path: Path) -> None:
+    from wizard.summary import summary_markdown
+
+    generated = certs.generate_certificate("SelfRollSummary")
+    files = write_certificate_set(generated, "SelfRoll Summary", out_root=tmp_path,
+                                  passphrase=None).files
+    profile = profile_from_files(
+        name="Summary's one", files=files, cloud="global", tenant="contoso.onmicrosoft.com",
+        client_id="11111111-2222-4333-8444-555555555555",
+    )
+    assert "--unattended" not in summary_markdown(profile)
+    profile.object_id = "22222222-3333-4444-8555-666666666666"
+    text = summary_markdown(profile)
+    assert "rotate 'Summary'\"'\"'s one' --unattended --json" in text
+    assert "OnCalendar=daily" in text and "ExecStart=" in text

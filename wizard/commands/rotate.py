@@ -202,6 +202,11 @@ class _Run:
                 "valid until "
                 f"{profile.not_after:%Y-%m-%d} ({profile.days_left()} days)."
             )
+            if profile.object_id:
+                from wizard.snippets import schedule_snippets
+
+                self.say("From now on the app can roll its own certificate, e.g. daily from cron:")
+                self.say(f"   {schedule_snippets(profile)['cron']}")
 
     def report_test(self, outcome: work.RotationTestOutcome, profile: Profile) -> None:
         positive, negative = outcome.positive, outcome.negative
