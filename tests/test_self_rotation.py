@@ -345,3 +345,46 @@ def test_the_summary_offers_the_schedule_once_the_object_id_is_known(tmp_path: P
     text = summary_markdown(profile)
     assert "rotate 'Summary'\"'\"'s one' --unattended --json" in text
     assert "OnCalendar=daily" in text and "ExecStart=" in text
+
+
+def test_saves_of_different_profiles_at_once_lose_nothing(tmp_path: Path) -> None:
+    """Scheduled rotations of two profiles save at the same moments: every save is kept."""
+    import threading
+
+    generated = certs.generate_certificate("SelfRollSaves")
+    files = write_certificate_set(generated, "SelfRollSaves", out_root=tmp_path,
+                                  passphrase=None).files
+
+    def save_many(prefix: str) -> None:
+        for number in range(15):
+            save_profile(profile_from_files(
+                name=f"{prefix}{number}", files=files, cloud="global",
+                tenant="contoso.onmicrosoft.com", client_id="11111111-2222-4333-8444-555555555555",
+            ))
+
+    threads = [threading.Thread(target=save_many, args=(prefix,)) for prefix in "AB"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    from wizard.profiles import load_profiles
+
+    names = {profile.name for profile in load_profiles()}
+    assert names == {f"{prefix}{n}" for prefix in "AB" for n in range(15)}
+
+
+def test_a_manual_rotation_waits_for_no_one_while_a_scheduled_one_runs(
+    demo_info: DemoInfo, demo_portal: PortalClient, tmp_path: Path
+) -> None:
+    from wizard.rotation.unattended import rotation_lock
+
+    profile = self_rolling_profile(demo_info, demo_portal, tmp_path, "SelfRollBusy", days=20)
+    try:
+        with rotation_lock("SelfRollBusy"):
+            code, document, stderr = run("SelfRollBusy", "--unattended", "--json")
+            assert (code, document["status"]) == (5, "locked")
+            code, _, stderr = run("SelfRollBusy", "--confirm")
+            assert code == 5 and "Another run is rotating" in stderr
+        assert get_profile("SelfRollBusy").rotation is None
+    finally:
+        demo_portal.delete_certificate(demo_info.client_id, profile.thumbprint_sha1)

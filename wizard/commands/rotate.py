@@ -312,9 +312,18 @@ def _remember_ids(profile: Profile, args: argparse.Namespace) -> Profile:
 
 
 def run(args: argparse.Namespace) -> int:
-    profile = get_profile(args.profile)
-    if args.object_id is not None or args.key_id is not None:
-        profile = _remember_ids(profile, args)
+    from wizard.rotation.unattended import rotation_lock
+
+    name = get_profile(args.profile).name
+    # One run at a time changes a profile's rotation (a scheduled one may be under way).
+    with rotation_lock(name):
+        profile = get_profile(name)
+        if args.object_id is not None or args.key_id is not None:
+            profile = _remember_ids(profile, args)
+        return _run_locked(args, profile)
+
+
+def _run_locked(args: argparse.Namespace, profile: Profile) -> int:
     session = _Run(args)
     callbacks = session.callbacks()
     if args.abandon:

@@ -22,7 +22,7 @@ from wizard.errors import UserError
 from wizard.profiles import Profile, get_profile
 from wizard.rotation.access import key_is_encrypted, key_path_for
 from wizard.rotation.runner import run_until_waiting
-from wizard.rotation.stages import KeyRole, Stage
+from wizard.rotation.stages import KeyRole, Stage, stage_number
 from wizard.rotation.unattended import RotationLocked, is_due, rotation_lock
 from wizard.signin.plan import EXIT_INCONCLUSIVE
 
@@ -38,8 +38,8 @@ class _UnattendedRun(_Run):
 
     def user_did_it(self, stage: Stage, profile: Profile) -> bool:
         if stage.name == "switch":
-            self.say("4. Switch: the script takes its certificate from the profile, which now "
-                     "names the new one once the old one is retired.")
+            self.say(f"{stage_number('switch')}. Switch: the script takes its certificate from "
+                     "the profile, which names the new one once the old one is retired.")
             return True
         raise UserError(  # only reached without the object ID, which is checked first
             f'The "{stage.name}" step needs a person on this tenant.',
@@ -82,6 +82,14 @@ def _preflight(args: argparse.Namespace, profile: Profile) -> None:
             "(the Object ID on the app registration's Overview page).",
             exit_code=EXIT_NEEDS_A_PERSON,
         )
+    if not (profile.key_id or profile.demo):
+        raise UserError(
+            f'The keyId of the current certificate of "{profile.name}" is not known, so Graph\'s '
+            "removeKey could not retire it.",
+            hint=f"Run once: entra-cert-wizard rotate {profile.shell_name} --key-id GUID (the "
+            "Certificate ID the portal lists for that thumbprint).",
+            exit_code=EXIT_NEEDS_A_PERSON,
+        )
     if key_is_encrypted(key_path_for(profile, "old")) and not (
         args.passphrase_env or args.old_passphrase_env
     ):
@@ -105,14 +113,14 @@ def run(args: argparse.Namespace) -> int:
     from wizard.snippets import schedule_snippets
 
     profile = get_profile(args.profile)
-    if args.object_id is not None or args.key_id is not None:
-        profile = _remember_ids(profile, args)
     name = profile.name
     session = _UnattendedRun(args)
     document: dict[str, Any] = {"profile": name, "within_days": args.within_days}
     try:
         with rotation_lock(name):
             profile = get_profile(name)  # as the last run left it, now that it is ours
+            if args.object_id is not None or args.key_id is not None:
+                profile = _remember_ids(profile, args)
             if not is_due(profile, args.within_days):
                 status = "not due"
                 session.say(

@@ -380,7 +380,9 @@ def _add_key(
         added = tenant.directory.add_certificate(app.client_id, der, key_id)
     except PortalError as error:
         if error.code == "CertificateAlreadyRegistered":
-            raise _bad_request("This key credential already exists on the application.") from None
+            raise _bad_request(
+                "The certificate is already on the application, under another keyId."
+            ) from None
         raise _bad_request(
             f"Invalid value specified for property 'key' of resource 'KeyCredential': "
             f"{error.message}"

@@ -36,11 +36,18 @@ def lock_path(profile_name: str) -> Path:
 
 @contextlib.contextmanager
 def rotation_lock(profile_name: str) -> Iterator[None]:
-    """Hold the profile's rotation lock for the duration, or raise RotationLocked at once."""
-    import fcntl
+    """Hold the profile's rotation lock for the duration, or raise RotationLocked at once.
+    Where flock does not exist (Windows) there is no lock: one run at a time is up to the
+    scheduler (Task Scheduler starts no second instance by default)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    from wizard.storage import ensure_private_dir
 
     path = lock_path(profile_name)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(path.parent)
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         try:
