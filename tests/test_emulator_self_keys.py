@@ -40,6 +40,7 @@ def proof(
     object_id: str,
     *,
     claims: dict[str, Any] | None = None,
+    relative: dict[str, int] | None = None,
     drop: tuple[str, ...] = (),
     header: dict[str, Any] | None = None,
     pad_header: bool = False,
@@ -48,6 +49,7 @@ def proof(
     now = int(time.time())
     body: dict[str, Any] = {"aud": AUD, "iss": object_id, "nbf": now, "exp": now + 600}
     body.update(claims or {})
+    body.update({name: now + seconds for name, seconds in (relative or {}).items()})
     for name in drop:
         body.pop(name)
     head: dict[str, Any] = {"alg": "RS256", "typ": "JWT", "x5t": certs.x5t(cert)}
@@ -185,9 +187,10 @@ _EXPIRED_START = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=40)
         ("no iss", {"drop": ("iss",)}),
         ("no nbf", {"drop": ("nbf",)}),
         ("no exp", {"drop": ("exp",)}),
-        ("lives 11 minutes", {"claims": {"exp": int(time.time()) + 660}}),
-        ("expired", {"claims": {"nbf": int(time.time()) - 900, "exp": int(time.time()) - 300}}),
-        ("not yet valid", {"claims": {"nbf": int(time.time()) + 3600, "exp": int(time.time()) + 4000}}),
+        ("lives 11 minutes", {"relative": {"exp": 660}}),
+        ("exp before nbf", {"relative": {"exp": -1}}),
+        ("expired", {"relative": {"nbf": -900, "exp": -300}}),
+        ("not yet valid", {"relative": {"nbf": 3600, "exp": 4000}}),
         ("exp is a string", {"claims": {"exp": "soon"}}),
         ("exp is NaN-like huge", {"claims": {"exp": 10**400}}),
         ("alg none", {"header": {"alg": "none"}}),

@@ -271,7 +271,10 @@ def _abandon(session: _Run, profile: Profile) -> Profile:
     session.say(
         f'The rotation of "{profile.name}" was abandoned; the new files were left in place.'
     )
-    if not profile.demo:
+    if not profile.demo and profile.object_id:
+        session.say("The new certificate may already be on the app registration (added with "
+                    "Graph addKey): remove it in the portal too.")
+    elif not profile.demo:
         session.say("If you uploaded the new certificate, remove it in the portal too.")
     return profile
 
