@@ -302,3 +302,41 @@ def test_another_app_s_token_and_an_unknown_application(
     _graph_error(unknown.post("addKey", body, token), 404, "Request_ResourceNotFound")
     unknown.object_id = "..%2f..%2fportal"
     _graph_error(unknown.post("addKey", body, token), 400, "Request_BadRequest")
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "applications(appId='not-a-guid')/addKey",
+        "applications(appId='%00%1b[31m')/addKey",
+        "applications/%2e%2e/addKey",
+        "applications/" + "a" * 5000 + "/addKey",
+    ],
+)
+def test_hostile_application_paths_are_refused_in_graph_s_envelope(
+    app: App, current: Any, target: str
+) -> None:
+    cert, key, token = current
+    new_cert, _ = make_test_certificate("SelfKeysPath")
+    body = _new_cert_body(new_cert) | {"proof": proof(key, cert, app.object_id)}
+    before = app.registered()
+    answer = session(app.info).post(
+        f"{app.info.graph_endpoint}/v1.0/{target}", json=body,
+        headers={"Authorization": f"Bearer {token}"}, timeout=20,
+    )
+    assert 400 <= answer.status_code < 500
+    if answer.headers.get("Content-Type", "").startswith("application/json"):
+        assert "error" in answer.json()
+    assert app.registered() == before
+
+
+def test_oversized_and_deeply_nested_proofs_are_malformed(app: App, current: Any) -> None:
+    cert, _, token = current
+    new_cert, _ = make_test_certificate("SelfKeysHuge")
+    deep = _b64url(b"[" * 200 + b"]" * 200)
+    for made in ("a." * 9000 + "a", f"{deep}.{deep}.sig", "..", "a.b", "\u202e.x.y"):
+        answer = app.post("addKey", _new_cert_body(new_cert) | {"proof": made}, token)
+        _graph_error(answer, 401, "Authentication_MissingOrMalformed")
+    wrong_type = app.post("addKey", _new_cert_body(new_cert) | {"proof": 12}, token)
+    _graph_error(wrong_type, 400, "Request_BadRequest")
+    assert certs.thumbprint_sha1(cert) in app.registered()

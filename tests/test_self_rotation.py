@@ -388,3 +388,34 @@ def test_a_manual_rotation_waits_for_no_one_while_a_scheduled_one_runs(
         assert get_profile("SelfRollBusy").rotation is None
     finally:
         demo_portal.delete_certificate(demo_info.client_id, profile.thumbprint_sha1)
+
+
+def test_graph_unavailable_is_inconclusive_and_changes_nothing(
+    demo_info: DemoInfo, demo_portal: PortalClient, make_cert: Any, fault: Any
+) -> None:
+    from conftest import credential_of
+
+    from wizard.emulator import Fault
+    from wizard.rotation import self_service
+    from wizard.rotation.access import connection_settings
+
+    made = make_cert("SelfRollBusyGraph")
+    new_cert = make_cert("SelfRollBusyNew", upload=False)
+    profile = Profile(
+        name="busy", cloud="global", tenant=demo_info.tenant_id, client_id=demo_info.client_id,
+        thumbprint_sha1=made.thumbprint_sha1, cert_path="x", key_path="y", pfx_path=None,
+        not_after=certs.not_valid_after(made.certificate), demo=True,
+    )
+    object_id = next(a for a in demo_portal.list_applications()
+                     if a["client_id"] == demo_info.client_id)["object_id"]
+    fault(Fault(kind="status", endpoint="graph", status=503))
+    try:
+        with pytest.raises(self_service.SelfServiceError) as refused:
+            self_service.add_key(
+                connection_settings(profile, demo_info), credential_of(made), object_id,
+                certs.cert_der(new_cert.certificate), key_id="00000000-0000-4000-8000-00000000abcd",
+            )
+        assert refused.value.exit_code == 4 and "carries on" in (refused.value.hint or "")
+        assert new_cert.thumbprint_sha1 not in app_keys(demo_portal, demo_info.client_id)
+    finally:
+        demo_portal.delete_certificate(demo_info.client_id, made.thumbprint_sha1)

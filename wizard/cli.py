@@ -232,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
         "exit codes: 0 done or waiting for you (--unattended: done, or not due yet), 1 a step "
         "failed, 2 usage error (--unattended: something only a person can give is missing), "
         "3 a negative test got a token, 4 inconclusive (or the service was never reached), "
-        "5 another run holds the lock (--unattended). "
+        "5 another run holds the profile's lock. "
         "With the app's object ID known (--object-id, asked once) the app rolls its own "
         "certificate through Microsoft Graph (addKey/removeKey): no admin and no portal. "
         "Daily from cron: 17 3 * * * entra-cert-wizard rotate NAME --unattended --json "

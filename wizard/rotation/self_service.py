@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from wizard.errors import UserError
+from wizard.signin.plan import EXIT_INCONCLUSIVE  # Graph busy, down or never reached
 
 if TYPE_CHECKING:
     from wizard.signin.http import HttpSession
@@ -84,6 +85,12 @@ def _explain(status: int, body: str, action: str, object_id: str) -> SelfService
     except (ValueError, AttributeError):
         pass
     said = shown(f"{code}: {message}".strip(": ")[:300]) or f"HTTP {status}"
+    if status == 429 or status >= 500:
+        return SelfServiceError(
+            f"Graph could not take {action} now ({said}).",
+            hint="Nothing was lost: run again later and the rotation carries on from this step.",
+            exit_code=EXIT_INCONCLUSIVE,
+        )
     if code == "Authentication_MissingOrMalformed":
         return SelfServiceError(
             f"Graph refused the proof of possession for {action} ({said}).",
@@ -147,7 +154,7 @@ def _call(
         except Exception as exc:  # network failures are explained, never a traceback
             explanation = explain_exception(exc, http)
             raise UserError(f"{action} did not reach Graph: {explanation.title}.",
-                            hint=explanation.fix) from None
+                            hint=explanation.fix, exit_code=EXIT_INCONCLUSIVE) from None
         return response.status_code, response.text
     finally:
         http.close()
