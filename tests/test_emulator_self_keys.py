@@ -300,8 +300,10 @@ def test_another_app_s_token_and_an_unknown_application(
     unknown.info, unknown.portal, unknown.client_id = app.info, app.portal, app.client_id
     unknown.object_id = str(uuid.uuid4())
     _graph_error(unknown.post("addKey", body, token), 404, "Request_ResourceNotFound")
-    unknown.object_id = "..%2f..%2fportal"
+    unknown.object_id = "not-a-guid"
     _graph_error(unknown.post("addKey", body, token), 400, "Request_BadRequest")
+    unknown.object_id = "..%2f..%2fportal"  # no longer an application's path once decoded
+    _graph_error(unknown.post("addKey", body, token), 400, "BadRequest")
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ possession: a JWT signed with a certificate registered on the app and valid now,
 `aud` 00000002-0000-0000-c000-000000000000, `iss` = the application's OBJECT id, `nbf` and
 `exp` at most ten minutes apart, and no `=` padding.
 
-What the answers rely on (learn.microsoft.com/graph/api/application-addkey and -removekey;
+graph_routes sends the answers, refusals in Graph's envelope. What they rely on (learn.microsoft.com/graph/api/application-addkey and -removekey;
 issue threads microsoftgraph/microsoft-graph-docs #10556, #10686, #14626, #22076 and
 msgraph-sdk-powershell #779, with captured bodies):
 - every proof Graph cannot accept is 401 Authentication_MissingOrMalformed "Access Token
@@ -44,16 +44,19 @@ from wizard.emulator.directory import (
     PortalError,
     _iso,
 )
-from wizard.emulator.errors import graph_error
-from wizard.emulator.faults import answer_with_fault
-from wizard.emulator.graph_routes import _CHALLENGE, GRAPH_PREFIX, _request_ids
+from wizard.emulator.graph_access import (
+    INSUFFICIENT,
+    GraphAnswer,
+    GraphRefusal,
+    caller,
+    relative_path,
+)
 from wizard.emulator.jose import SUPPORTED_ALGORITHMS, JoseError, b64url_decode, verify_signature
-from wizard.emulator.tokens import BearerRejected
-from wizard.emulator.transport import RequestHandler
 from wizard.errors import UserError
 
 if TYPE_CHECKING:
     from wizard.emulator.tenant import DemoTenant
+    from wizard.emulator.transport import RequestHandler
 
 log = logging.getLogger("wizard.emulator")
 
@@ -65,12 +68,11 @@ MAX_PROOF_LENGTH = 16 * 1024
 MAX_BODY_KEY_LENGTH = 64 * 1024
 
 _PATH = re.compile(
-    r"^/v1\.0/applications(?:/(?P<object_id>[^/()]+)|\(appId='(?P<app_id>[^'/]+)'\))"
-    r"/(?:microsoft\.graph\.)?(?P<action>addKey|removeKey)/?$",
+    r"^applications(?:/(?P<object_id>[^/()]+)|\(appId='(?P<app_id>[^'/]+)'\))"
+    r"/(?:microsoft\.graph\.)?(?P<action>addKey|removeKey)$",
     re.IGNORECASE,
 )
 MALFORMED = "Access Token missing or malformed."
-DENIED = "Insufficient privileges to complete the operation."
 NOT_BINARY = (
     "Cannot convert a primitive value to the expected type 'Edm.Binary'. See the inner "
     "exception for more details."
@@ -81,16 +83,14 @@ BAD_PAYLOAD = (
 )
 
 
-class GraphRefusal(Exception):
-    """An answer in Graph's error envelope; `reason` is for the log only."""
-
-    def __init__(self, status: int, code: str, message: str, reason: str = "") -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.reason = status, code, message, reason
+def _refused(status: int, code: str, message: str, reason: str) -> GraphRefusal:
+    """A refusal whose reason Graph does not say: it goes to the log only."""
+    log.info("addKey/removeKey refused: %s", reason)
+    return GraphRefusal(status, code, message)
 
 
 def _malformed(reason: str) -> GraphRefusal:
-    return GraphRefusal(401, "Authentication_MissingOrMalformed", MALFORMED, reason)
+    return _refused(401, "Authentication_MissingOrMalformed", MALFORMED, reason)
 
 
 def _bad_request(message: str) -> GraphRefusal:
@@ -105,9 +105,8 @@ class _Target:
 
 
 def _target(path: str) -> _Target | None:
-    if not path.startswith(GRAPH_PREFIX + "/"):
-        return None
-    match = _PATH.match(path[len(GRAPH_PREFIX) :])
+    relative = relative_path(path)
+    match = _PATH.match(relative) if relative is not None else None
     if match is None:
         return None
     return _Target(match["action"].lower(), match["object_id"], match["app_id"])
@@ -120,91 +119,53 @@ def serves(path: str) -> bool:
 
 def respond(
     handler: RequestHandler, tenant: DemoTenant, method: str, path: str, body: bytes
-) -> None:
-    """Answer addKey / removeKey (faults for the graph endpoint apply first)."""
-    if answer_with_fault(handler, tenant.faults, "graph"):
-        return
+) -> GraphAnswer:
+    """addKey's 200 with the new keyCredential, removeKey's 204, or a GraphRefusal (which
+    graph_routes sends in Graph's envelope)."""
     target = _target(path)
     assert target is not None
-    request_id, client_request_id = _request_ids(handler)
-    ids = {"request-id": request_id, "client-request-id": client_request_id}
-    try:
-        if method != "POST":
-            raise GraphRefusal(
-                405, "Request_BadRequest", f"The HTTP method '{method}' is not allowed here."
-            )
-        answer = _act(handler, tenant, target, body)
-    except GraphRefusal as refusal:
-        if refusal.reason:
-            log.info("%s refused: %s", target.action, refusal.reason)
-        headers = dict(ids)
-        if refusal.status == 401 and refusal.code == "InvalidAuthenticationToken":
-            headers["WWW-Authenticate"] = _CHALLENGE
-        handler.send_json(
-            refusal.status,
-            graph_error(
-                refusal.code,
-                refusal.message,
-                request_id=request_id,
-                client_request_id=client_request_id,
-            ),
-            headers,
+    if method != "POST":
+        raise GraphRefusal(
+            405, "Request_BadRequest", f"The HTTP method '{method}' is not allowed here."
         )
-        return
-    if answer is None:
-        handler.send(204, b"", "text/plain", ids)
-    else:
-        answer["@odata.context"] = (
-            f"{tenant.graph_endpoint}/v1.0/$metadata#microsoft.graph.keyCredential"
-        )
-        handler.send_json(200, answer, {**ids, "OData-Version": "4.0"})
-
-
-def _act(
-    handler: RequestHandler, tenant: DemoTenant, target: _Target, body: bytes
-) -> dict[str, Any] | None:
-    claims = _bearer_claims(handler, tenant)
+    who = caller(tenant, handler)
     app = _application(tenant, target)
     # Only the application itself, app-only: another app's token (or a user's) has no
-    # permission for this call without Application.ReadWrite.* (which the demo never grants).
-    if claims.get("idtyp") != "app" or str(claims.get("appid", "")).lower() != app.client_id:
-        raise GraphRefusal(403, "Authorization_RequestDenied", DENIED, "not the app's own token")
+    # permission for this call without Application.ReadWrite.* (not modelled here).
+    if who.delegated or str(who.claims.get("appid", "")).lower() != app.client_id:
+        raise _refused(403, "Authorization_RequestDenied", INSUFFICIENT, "not the app's own token")
     request = _json_body(body)
     proof = request.get("proof")
     if proof is None or proof == "":
-        raise GraphRefusal(403, "Authorization_RequestDenied", DENIED, "no proof")
+        raise _refused(403, "Authorization_RequestDenied", INSUFFICIENT, "no proof")
     if not isinstance(proof, str):
         raise _bad_request("The 'proof' property must be a string.")
     now = time.time()
     verify_proof(proof, app, now=now)
-    if target.action == "addkey":
-        return _add_key(tenant, app, request, now)
-    _remove_key(tenant, app, request)
-    return None
-
-
-def _bearer_claims(handler: RequestHandler, tenant: DemoTenant) -> dict[str, Any]:
-    scheme, _, token = handler.headers.get("Authorization", "").partition(" ")
-    try:
-        return tenant.issuer.validate(token.strip() if scheme.lower() == "bearer" else "")
-    except BearerRejected as rejected:
-        raise GraphRefusal(401, "InvalidAuthenticationToken", str(rejected)) from None
+    if target.action == "removekey":
+        _remove_key(tenant, app, request)
+        return GraphAnswer(204, None)
+    added = _add_key(tenant, app, request, now)
+    context = f"{tenant.graph_endpoint}/v1.0/$metadata#microsoft.graph.keyCredential"
+    return GraphAnswer(200, {"@odata.context": context, **added})
 
 
 def _application(tenant: DemoTenant, target: _Target) -> Application:
-    tenant.directory.refresh()
-    wanted = (target.object_id or target.app_id or "").lower()
-    for app in tenant.directory.applications():
-        key = app.app_object_id if target.object_id is not None else app.client_id
-        if key.lower() == wanted:
-            return app
+    directory = tenant.directory
+    if target.object_id is not None:
+        wanted, app = target.object_id, directory.application_by_object_id(target.object_id)
+    else:
+        wanted = target.app_id or ""
+        app = directory.application(wanted)
+    if app is not None:
+        return app
     if not GUID_RE.match(wanted):
         raise _bad_request(f"Invalid object identifier '{wanted[:64]}'.")
     raise GraphRefusal(
         404,
         "Request_ResourceNotFound",
-        f"Resource '{wanted}' does not exist or one of its queried reference-property objects "
-        "are not present.",
+        f"Resource '{wanted.lower()}' does not exist or one of its queried reference-property "
+        "objects are not present.",
     )
 
 
