@@ -112,6 +112,8 @@ def _rotate(session: _UnattendedRun, profile: Profile) -> tuple[str, Profile]:
 def run(args: argparse.Namespace) -> int:
     from wizard.snippets import schedule_snippets
 
+    if args.within_days < 0:
+        raise UserError("--within-days must be 0 or more.", exit_code=2)
     profile = get_profile(args.profile)
     name = profile.name
     session = _UnattendedRun(args)
