@@ -229,8 +229,14 @@ def build_parser() -> argparse.ArgumentParser:
         "one, test, switch, remove the old one and prove it is refused. Resumable.",
         epilog="Without --step, runs the next steps until one needs you (then says what to do). "
         "Demo profiles upload and remove certificates on the demo tenant for real. "
-        "exit codes: 0 done or waiting for you, 1 a step failed, 2 usage error, "
-        "3 a negative test got a token, 4 inconclusive (or the service was never reached)",
+        "exit codes: 0 done or waiting for you (--unattended: done, or not due yet), 1 a step "
+        "failed, 2 usage error (--unattended: something only a person can give is missing), "
+        "3 a negative test got a token, 4 inconclusive (or the service was never reached), "
+        "5 another run holds the profile's lock. "
+        "With the app's object ID known (--object-id, asked once) the app rolls its own "
+        "certificate through Microsoft Graph (addKey/removeKey): no admin and no portal. "
+        "Daily from cron: 17 3 * * * entra-cert-wizard rotate NAME --unattended --json "
+        "(a systemd timer works the same; the finished rotation prints both).",
     )
     rotate.add_argument("profile", help="the saved profile to rotate")
     rotate.add_argument(
@@ -264,6 +270,31 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument(
         "--timeout", type=float, default=20.0, help="seconds for each network call (default 20)"
     )
+    rotate.add_argument(
+        "--object-id",
+        metavar="GUID",
+        help="the app registration's Object ID (not the client ID), remembered in the profile: "
+        "the app then rolls its own certificate through Graph",
+    )
+    rotate.add_argument(
+        "--key-id",
+        metavar="GUID",
+        help="the current certificate's Certificate ID in the portal, remembered in the profile "
+        "(needed once, when the certificate was not added by a rotation)",
+    )
+    rotate.add_argument(
+        "--unattended",
+        action="store_true",
+        help="for cron/systemd: never ask, do nothing until the certificate is due, hold a lock, "
+        "resume after a crash",
+    )
+    rotate.add_argument(
+        "--within-days",
+        type=int,
+        default=30,
+        metavar="N",
+        help="--unattended: rotate once the certificate expires within N days (default 30)",
+    )
     _add_json(rotate)
     return parser
 
@@ -295,6 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(command: str, args: argparse.Namespace) -> int:
     try:
+        if command == "rotate" and args.unattended:
+            command = "rotate_unattended"  # the same command, for cron: its own module
         module = importlib.import_module(f"wizard.commands.{command}")
         return int(module.run(args))
     except UserError as error:

@@ -321,3 +321,46 @@ def snippet_diff(old: Profile | SnippetFields, new: Profile | SnippetFields) -> 
         body = "\n".join(f"{sign} {line}" for sign, line in lines)
         blocks.append(f"{SNIPPET_TITLES[key]}\n{body}")
     return "\n\n".join(blocks) + ("\n" if blocks else "")
+
+
+# --- the schedule of an unattended rotation ---------------------------------------------------
+
+
+def schedule_snippets(profile: Profile, passphrase_env: str | None = None) -> dict[str, str]:
+    """A systemd service + timer and a cron line that run the unattended rotation daily."""
+    import hashlib
+
+    command = f"entra-cert-wizard rotate {profile.shell_name} --unattended --json"
+    if passphrase_env:
+        command += f" --passphrase-env {shlex.quote(passphrase_env)}"
+        env_line = (
+            f"# Put {passphrase_env}=... in this file (chmod 600): never on a command line.\n"
+            "EnvironmentFile=/etc/entra-cert-wizard/rotate.env\n"
+        )
+    else:
+        env_line = ""
+    unit = f"entra-cert-rotate-{hashlib.sha256(profile.name.encode()).hexdigest()[:8]}"
+    return {
+        "systemd_service": (
+            f"# /etc/systemd/system/{unit}.service\n"
+            "[Unit]\n"
+            f"Description=Roll the Entra certificate of {profile.name} before it expires\n\n"
+            "[Service]\n"
+            "Type=oneshot\n"
+            "User=YOUR-SERVICE-USER\n"
+            f"{env_line}"
+            f"ExecStart={command}\n"
+        ),
+        "systemd_timer": (
+            f"# /etc/systemd/system/{unit}.timer  (then: systemctl enable --now {unit}.timer)\n"
+            "[Unit]\n"
+            f"Description=Daily check of the Entra certificate of {profile.name}\n\n"
+            "[Timer]\n"
+            "OnCalendar=daily\n"
+            "RandomizedDelaySec=1h\n"
+            "Persistent=true\n\n"
+            "[Install]\n"
+            "WantedBy=timers.target\n"
+        ),
+        "cron": f"17 3 * * * {command} >> ~/.entra-cert-rotate.log 2>&1",
+    }

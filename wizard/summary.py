@@ -19,7 +19,7 @@ from wizard.names import EXPIRY_WARNING_DAYS, file_stem_for
 from wizard.paths import data_dir
 from wizard.profiles import Profile, certificate_folder_of
 from wizard.signin.clouds import CLOUDS
-from wizard.snippets import SNIPPET_TITLES, snippets
+from wizard.snippets import SNIPPET_TITLES, schedule_snippets, snippets
 
 if TYPE_CHECKING:
     from wizard.signin.plan import NegativeResult, PositiveResult
@@ -196,6 +196,17 @@ def summary_markdown(
         "- Replace the certificate without an outage: "
         f"`entra-cert-wizard rotate {profile.shell_name}`",
     ]
+    if profile.object_id:
+        schedule = schedule_snippets(profile)
+        lines += [
+            "- Let the app roll its own certificate before it expires, daily from cron:",
+            "",
+            _fence(schedule["cron"], "sh"),
+            "",
+            "  or a systemd service and timer:",
+            "",
+            _fence(schedule["systemd_service"] + "\n" + schedule["systemd_timer"], "ini"),
+        ]
     return "\n".join(lines) + "\n"
 
 

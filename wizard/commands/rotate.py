@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wizard.errors import UserError
 from wizard.profiles import Profile, get_profile, profile_to_json
 from wizard.rotation import work
 from wizard.rotation.access import key_is_encrypted, started_tenant
@@ -144,6 +145,9 @@ class _Run:
             self.say(
                 f"{number}. Testing the new certificate (positive test, then negative test)..."
             )
+        elif stage.name == "retire" and profile.object_id:
+            self.say(f"{number}. Removing the old certificate with Graph removeKey (signed with "
+                     "the new one)...")
         elif stage.name == "retire" and profile.demo:
             self.say(
                 f"{number}. Removing the old certificate from the demo tenant's app registration..."
@@ -165,6 +169,10 @@ class _Run:
                 f"   valid until {state.new_not_after:%Y-%m-%d %H:%M} UTC; "
                 "the old files are untouched."
             )
+        elif outcome.stage.name == "upload" and profile.object_id:
+            assert state is not None
+            self.say(f"{number}. Added the new certificate beside the old one with Graph addKey "
+                     f"(keyId {state.new_key_id}).")
         elif outcome.stage.name == "upload" and profile.demo:
             assert state is not None
             self.say(
@@ -194,6 +202,11 @@ class _Run:
                 "valid until "
                 f"{profile.not_after:%Y-%m-%d} ({profile.days_left()} days)."
             )
+            if profile.object_id:
+                from wizard.snippets import schedule_snippets
+
+                self.say("From now on the app can roll its own certificate, e.g. daily from cron:")
+                self.say(f"   {schedule_snippets(profile)['cron']}")
 
     def report_test(self, outcome: work.RotationTestOutcome, profile: Profile) -> None:
         positive, negative = outcome.positive, outcome.negative
@@ -258,7 +271,10 @@ def _abandon(session: _Run, profile: Profile) -> Profile:
     session.say(
         f'The rotation of "{profile.name}" was abandoned; the new files were left in place.'
     )
-    if not profile.demo:
+    if not profile.demo and profile.object_id:
+        session.say("The new certificate may already be on the app registration (added with "
+                    "Graph addKey): remove it in the portal too.")
+    elif not profile.demo:
         session.say("If you uploaded the new certificate, remove it in the portal too.")
     return profile
 
@@ -270,8 +286,47 @@ def _after(session: _Run, profile: Profile, outcome: StageOutcome) -> Profile:
     return outcome.profile if outcome.done else get_profile(profile.name)
 
 
+def _remember_ids(profile: Profile, args: argparse.Namespace) -> Profile:
+    """--object-id / --key-id: checked, then kept in the profile for every later run."""
+    from wizard.inputs import is_guid
+    from wizard.profiles import save_profile
+
+    for option, value, field_name in (
+        ("--object-id", args.object_id, "object_id"),
+        ("--key-id", args.key_id, "key_id"),
+    ):
+        if value is None:
+            continue
+        cleaned = value.strip().lower()
+        if not is_guid(cleaned):
+            raise UserError(
+                f"{option} must be a GUID (the portal shows it on the app registration).",
+                exit_code=2,
+            )
+        if field_name == "object_id" and cleaned == profile.client_id.lower():
+            raise UserError(
+                "--object-id is the app registration's Object ID, not its Application "
+                "(client) ID: both are on its Overview page.",
+                exit_code=2,
+            )
+        setattr(profile, field_name, cleaned)
+    save_profile(profile)
+    return profile
+
+
 def run(args: argparse.Namespace) -> int:
-    profile = get_profile(args.profile)
+    from wizard.rotation.unattended import rotation_lock
+
+    name = get_profile(args.profile).name
+    # One run at a time changes a profile's rotation (a scheduled one may be under way).
+    with rotation_lock(name):
+        profile = get_profile(name)
+        if args.object_id is not None or args.key_id is not None:
+            profile = _remember_ids(profile, args)
+        return _run_locked(args, profile)
+
+
+def _run_locked(args: argparse.Namespace, profile: Profile) -> int:
     session = _Run(args)
     callbacks = session.callbacks()
     if args.abandon:

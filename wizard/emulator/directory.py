@@ -368,7 +368,9 @@ class Directory:
             )
         return app
 
-    def add_certificate(self, client_id: str, data: bytes) -> KeyCredential:
+    def add_certificate(
+        self, client_id: str, data: bytes, key_id: str | None = None
+    ) -> KeyCredential:
         cert = _parse_upload(data)
         if not isinstance(cert.public_key(), rsa.RSAPublicKey):
             raise PortalError(
@@ -377,6 +379,8 @@ class Directory:
                 "The certificate does not hold an RSA key; Entra expects RSA.",
             )
         credential = KeyCredential.from_certificate(cert)
+        if key_id is not None:
+            credential.key_id = key_id.lower()
         with self._lock, state_lock(self.state_dir):
             app = self._require_app(client_id)
             if any(k.thumbprint_sha1 == credential.thumbprint_sha1 for k in app.key_credentials):

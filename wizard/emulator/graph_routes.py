@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import timezone
 from typing import TYPE_CHECKING, Any
 
-from wizard.emulator import graph_applications, graph_provisioning
+from wizard.emulator import graph_applications, graph_provisioning, self_keys
 from wizard.emulator.directory import ORG_READ_ROLES
 from wizard.emulator.errors import graph_error
 from wizard.emulator.faults import answer_with_fault
@@ -46,7 +46,9 @@ def respond(
     """Answer a request under /graph/ (faults for the graph endpoint apply first)."""
     if answer_with_fault(handler, tenant.faults, "graph"):
         return
-    if graph_provisioning.serves(method, path):
+    if self_keys.serves(path):
+        _answer(handler, lambda: self_keys.respond(handler, tenant, method, path, body))
+    elif graph_provisioning.serves(method, path):
         _answer(handler, lambda: graph_provisioning.respond(handler, tenant, method, path, body))
     elif graph_applications.serves(path):
         _answer(handler, lambda: graph_applications.respond(handler, tenant, method, path, body))

@@ -72,6 +72,7 @@ class RotationState(_StoredRecord):
     new_thumbprint_sha1: str = field(default="", metadata=SHA1_HEX)
     new_thumbprint_sha256: str = field(default="", metadata=SHA256_HEX)
     new_not_after: datetime | None = None
+    new_key_id: str | None = field(default=None, metadata=GUID)  # the keyId addKey gave it
     uploaded_at: datetime | None = None
     tested_at: datetime | None = None
     test_verdict: str | None = None
@@ -101,6 +102,12 @@ class Profile(_StoredRecord):
     cloud: str = field(metadata=one_of(CLOUD_KEYS))
     tenant: str
     client_id: str = field(metadata=GUID)
+    # The app registration's object ID (not the client ID): with it the app rolls its own
+    # certificate through Graph's addKey/removeKey.
+    object_id: str | None = field(default=None, metadata=GUID)
+    # The keyId Entra gave the current certificate (the portal's "Certificate ID"): what
+    # removeKey needs to retire it.
+    key_id: str | None = field(default=None, metadata=GUID)
     organization_domain: str | None = None
     thumbprint_sha1: str = field(metadata=SHA1_HEX)
     thumbprint_sha256: str = field(default="", metadata=SHA256_HEX)

@@ -8,9 +8,11 @@ typo. Fields are read and written from their declarations in model.py.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import MISSING, Field, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -318,17 +320,39 @@ def save_profile(profile: Profile) -> Path:
     if problem:
         raise UserError(problem, exit_code=2)
     path = profiles_file()
-    profiles = _read_file(path)
-    replaced = False
-    for index, existing in enumerate(profiles):
-        if existing.name.casefold() == profile.name.casefold():
-            profiles[index] = profile
-            replaced = True
-            break
-    if not replaced:
-        profiles.append(profile)
-    _write_file(path, profiles)
+    with _saving(path):
+        profiles = _read_file(path)
+        replaced = False
+        for index, existing in enumerate(profiles):
+            if existing.name.casefold() == profile.name.casefold():
+                profiles[index] = profile
+                replaced = True
+                break
+        if not replaced:
+            profiles.append(profile)
+        _write_file(path, profiles)
     return path
+
+
+@contextlib.contextmanager
+def _saving(path: Path) -> Iterator[None]:
+    """One save at a time across processes (two scheduled rotations of different profiles
+    must not lose each other's change): an flock beside the file, released however the
+    process ends. Where flock does not exist, saves are not serialized."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    from wizard.storage import ensure_private_dir
+
+    ensure_private_dir(path.parent)
+    descriptor = os.open(path.parent / ".profiles.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
 
 
 def record_test_result(name: str, verdict: str, when: datetime | None = None) -> Profile:

@@ -24,7 +24,14 @@ from wizard.rotation.access import (
     started_tenant,
 )
 from wizard.rotation.progress import check_stage_allowed, next_stage
-from wizard.rotation.stages import ROTATION_DONE, KeyRole, Stage, asks_the_user, stage_named
+from wizard.rotation.stages import (
+    ROTATION_DONE,
+    KeyRole,
+    Stage,
+    asks_the_user,
+    keys_needed,
+    stage_named,
+)
 from wizard.signin.settings import DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
@@ -70,7 +77,10 @@ def run_stage(profile: Profile, name: str, callbacks: RotationCallbacks) -> Stag
     """Run stage `name` of the profile's rotation (UserError if it cannot run now)."""
     stage = stage_named(name)
     check_stage_allowed(profile, name)
-    if asks_the_user(stage, demo=profile.demo) and not callbacks.user_did_it(stage, profile):
+    rolls_itself = profile.object_id is not None
+    if asks_the_user(
+        stage, demo=profile.demo, rolls_itself=rolls_itself
+    ) and not callbacks.user_did_it(stage, profile):
         return StageOutcome(stage, profile, done=False, waiting=True)
     if name == "generate":
         profile = work.generate_new_certificate(
@@ -80,14 +90,17 @@ def run_stage(profile: Profile, name: str, callbacks: RotationCallbacks) -> Stag
             on_stage=callbacks.on_progress,
         )
         return StageOutcome(stage, profile, done=True)
-    credential = _open_key(profile, stage.signs_with, callbacks) if stage.signs_with else None
+    keys = {
+        role: _open_key(profile, role, callbacks)
+        for role in keys_needed(stage, rolls_itself=rolls_itself)
+    }
     if callbacks.starting is not None:
         callbacks.starting(stage, profile)
     tenant = (
         callbacks.tenant(profile) if stage.needs_tenant else nullcontext(TenantAccess(None, None))
     )
     with tenant as access:
-        return _work(stage, profile, credential, access, callbacks)
+        return _work(stage, profile, keys, access, callbacks)
 
 
 def run_until_waiting(profile: Profile, callbacks: RotationCallbacks) -> Iterator[StageOutcome]:
@@ -118,19 +131,31 @@ def _open_key(profile: Profile, role: KeyRole, callbacks: RotationCallbacks) -> 
 def _work(
     stage: Stage,
     profile: Profile,
-    credential: Credential | None,
+    keys: dict[KeyRole, Credential],
     access: TenantAccess,
     callbacks: RotationCallbacks,
 ) -> StageOutcome:
     """The stage's own work, with its inputs gathered."""
+    credential = keys.get(stage.signs_with) if stage.signs_with else None
+    rolls_itself = profile.object_id is not None
+    settings = (
+        connection_settings(profile, access.info, timeout=callbacks.timeout)
+        if stage.needs_tenant
+        else None
+    )
     if stage.name == "upload":
-        profile = work.upload_new_certificate(profile, access.portal)
+        if rolls_itself:
+            assert settings is not None
+            profile = work.add_new_key(profile, settings, keys["old"])
+        else:
+            profile = work.upload_new_certificate(profile, access.portal)
         return StageOutcome(stage, profile, done=True)
     if stage.name == "test":
         assert credential is not None
+        assert settings is not None
         tested = work.test_new_certificate(
             profile,
-            connection_settings(profile, access.info, timeout=callbacks.timeout),
+            settings,
             credential,
             on_check=callbacks.on_check,
             on_probe=callbacks.on_probe,
@@ -140,13 +165,14 @@ def _work(
     if stage.name == "switch":
         return StageOutcome(stage, work.confirm_switch(profile), done=True)
     if stage.name == "retire":
-        assert credential is not None
+        assert credential is not None and settings is not None
         retired = work.retire_old_certificate(
             profile,
-            connection_settings(profile, access.info, timeout=callbacks.timeout),
+            settings,
             credential,
             access.portal,
             cancel=callbacks.cancel,
+            remover=keys.get("new") if rolls_itself else None,
         )
         return StageOutcome(stage, retired.profile, done=retired.refused, retire=retired)
     if stage.name == "archive":

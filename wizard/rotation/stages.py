@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-# Who does the work of a stage: the tool always, the user always, or the user when the tenant
-# is a real one (the demo tenant's portal API lets the tool upload and remove for real).
-DoneBy = Literal["tool", "user", "user on a real tenant"]
+# Who does the work of a stage: the tool always, the user always, or the user unless the tool
+# can reach the app registration itself: on the demo tenant (its portal API), or on any tenant
+# once the app's object ID is known (the app rolls its own keys with Graph addKey/removeKey).
+DoneBy = Literal["tool", "user", "user unless the app rolls its own keys"]
 # Which private key a stage signs with: the new one (the test), the old one (the proof it is
 # refused), or none.
 KeyRole = Literal["new", "old"]
@@ -27,19 +28,29 @@ class Stage:
     done_by: DoneBy = "tool"
     signs_with: KeyRole | None = None
     needs_tenant: bool = False
+    # The key that proves possession to Graph when the app rolls its own keys: the current
+    # certificate adds the new one, the new certificate removes the old one.
+    proves_with: KeyRole | None = None
 
 
 STAGES: tuple[Stage, ...] = (
     Stage("generate", "Generate the new certificate"),
-    Stage("upload", "Upload it beside the old one", "user on a real tenant", needs_tenant=True),
+    Stage(
+        "upload",
+        "Upload it beside the old one",
+        "user unless the app rolls its own keys",
+        needs_tenant=True,
+        proves_with="old",
+    ),
     Stage("test", "Test the new certificate", signs_with="new", needs_tenant=True),
     Stage("switch", "Switch your script to it", "user"),
     Stage(
         "retire",
         "Remove the old one, prove it refused",
-        "user on a real tenant",
+        "user unless the app rolls its own keys",
         signs_with="old",
         needs_tenant=True,
+        proves_with="new",
     ),
     Stage("archive", "Archive the old files"),
 )
@@ -66,6 +77,20 @@ def stage_title(name: str, finished: str | None = None) -> str:
     return finished if finished is not None else name
 
 
-def asks_the_user(stage: Stage, *, demo: bool) -> bool:
-    """True when only the user can do the stage's work, so it waits for their yes."""
-    return stage.done_by == "user" or (stage.done_by == "user on a real tenant" and not demo)
+def asks_the_user(stage: Stage, *, demo: bool, rolls_itself: bool = False) -> bool:
+    """True when only the user can do the stage's work, so it waits for their yes.
+
+    `rolls_itself`: the app's object ID is known, so Graph's addKey/removeKey do the upload
+    and the removal (on the demo tenant and on real ones alike)."""
+    if stage.done_by == "user unless the app rolls its own keys":
+        return not (demo or rolls_itself)
+    return stage.done_by == "user"
+
+
+def keys_needed(stage: Stage, *, rolls_itself: bool) -> tuple[KeyRole, ...]:
+    """The private keys a stage opens: the one it signs in with, and the one that proves
+    possession to Graph when the app rolls its own keys."""
+    roles: list[KeyRole] = [stage.signs_with] if stage.signs_with else []
+    if rolls_itself and stage.proves_with and stage.proves_with not in roles:
+        roles.append(stage.proves_with)
+    return tuple(roles)

@@ -156,6 +156,57 @@ def upload_new_certificate(profile: Profile, portal: PortalClient | None) -> Pro
     return profile
 
 
+def add_new_key(profile: Profile, settings: ConnectionSettings, current: Credential) -> Profile:
+    """Stage 2 when the app rolls its own keys: Graph addKey, proven with the current key.
+
+    The new key's keyId is chosen here and saved before the call, so a run killed after Graph
+    added the key still knows which key to keep, and one that repeats the call finds it there.
+    """
+    import uuid
+
+    from wizard.certs import read_input_file
+    from wizard.rotation import self_service
+
+    state = rotation_at(profile, "upload")
+    object_id = profile.object_id or ""
+    cer = Path(state.new_cer_path or "")
+    if not state.new_cer_path or not cer.is_file():
+        raise UserError(f"The new .cer file {cer} is missing, so there is nothing to upload.")
+    from wizard import certs
+
+    der = certs.cert_der(certs.load_certificate_bytes(read_input_file(cer, "certificate")))
+    if state.new_key_id is None:
+        state.new_key_id = str(uuid.uuid4())
+        save_profile(profile)
+    self_service.add_key(settings, current, object_id, der, key_id=state.new_key_id)
+    state.uploaded_at = utc_now()
+    state.stage = "test"
+    save_profile(profile)
+    return profile
+
+
+def old_key_id(profile: Profile, portal: PortalClient | None) -> str:
+    """The keyId of the certificate being retired: the profile's, or (demo) the portal's."""
+    if profile.key_id:
+        return profile.key_id
+    state = profile.rotation
+    thumbprint = (state.old_thumbprint_sha1 if state else None) or profile.thumbprint_sha1
+    if portal is not None:
+        for app in portal.list_applications():
+            if str(app.get("client_id", "")).lower() != profile.client_id.lower():
+                continue
+            for key in app.get("key_credentials") or []:
+                if isinstance(key, dict) and str(key.get("thumbprint", "")).upper() == thumbprint:
+                    return str(key.get("key_id", ""))
+    raise UserError(
+        f"The keyId of the old certificate ({thumbprint}) is not known, so Graph's removeKey "
+        "cannot name it.",
+        hint="Find it in the portal (Certificates & secrets: the Certificate ID of that "
+        f"thumbprint) and run: entra-cert-wizard rotate {profile.shell_name} --key-id GUID",
+        exit_code=2,
+    )
+
+
 # --- stage 3: test -------------------------------------------------------------------------
 
 
@@ -254,15 +305,23 @@ def retire_old_certificate(
     portal: PortalClient | None,
     *,
     cancel: threading.Event | None = None,
+    remover: Credential | None = None,
 ) -> RetireOutcome:
     """Stage 5. Demo (`portal` given): delete the old certificate for real; real tenant: the user
-    removed it. Then prove it: a token request signed with the old key must be refused as
+    removed it; `remover` given (the app rolls its own keys): Graph removeKey, proven with the
+    new key. Then prove it: a token request signed with the old key must be refused as
     "key not registered" (AADSTS700027, or the other forms Entra uses for it). Only then does the profile switch to the new certificate."""
     from wizard.signin.positive import run_positive
 
     state = rotation_at(profile, "retire")
     old_thumbprint = state.old_thumbprint_sha1 or profile.thumbprint_sha1
-    if portal is not None and old_thumbprint.upper() in registered_thumbprints(
+    if remover is not None:
+        from wizard.rotation import self_service
+
+        self_service.remove_key(
+            settings, remover, profile.object_id or "", old_key_id(profile, portal)
+        )
+    elif portal is not None and old_thumbprint.upper() in registered_thumbprints(
         portal, profile.client_id
     ):
         portal.delete_certificate(profile.client_id, old_thumbprint)
@@ -299,6 +358,7 @@ def retire_old_certificate(
     profile.pfx_path = new_view.pfx_path
     profile.cer_path = new_view.cer_path
     profile.not_after = new_view.not_after
+    profile.key_id = state.new_key_id
     if state.test_verdict in ("pass", "fail", "inconclusive"):
         profile.last_test = state.test_verdict
         profile.last_test_at = state.tested_at
