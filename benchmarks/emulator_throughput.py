@@ -170,6 +170,11 @@ def run_level(
         # Shares of one core over the level's wall time (2.0 = both cores of a 2-core machine).
         "client_cpu": round(client_cpu / wall, 3) if wall else None,
         "server_cpu": round(server_cpu / wall, 3) if wall and server_cpu == server_cpu else None,
+        # The server's CPU per answered request: what the machine's other load disturbs least.
+        "server_cpu_ms": (
+            round(server_cpu / len(latencies) * 1000, 3)
+            if latencies and server_cpu == server_cpu else None
+        ),
     }
 
 
@@ -291,6 +296,8 @@ class Goal:
 
     rounds: list[dict[str, dict[str, Any]]] = field(default_factory=list)
     quick: bool = False
+    # The machine's load average (1 min) before and after: the clients and servers share it.
+    load: tuple[float, float] = (0.0, 0.0)
 
     def values(self, server: str, key: str) -> list[float]:
         return [float(r[server][key]) for r in self.rounds if r[server][key] is not None]
@@ -308,6 +315,12 @@ class Goal:
     def met(self) -> bool:
         return self.ratio >= 1.0
 
+    @property
+    def ceiling(self) -> float:
+        """Token requests/s all of this machine's cores could serve at the measured CPU per
+        request, if nothing else ran (the clients' CPU left out)."""
+        return (os.cpu_count() or 1) * 1000 / self.median("demo", "server_cpu_ms")
+
     def line(self) -> str:
         rates = self.values("demo", "requests_per_second")
         text = (
@@ -320,13 +333,18 @@ class Goal:
             f"{self.median('demo', 'server_cpu'):.2f} cores; yardstick "
             f"{self.median('yardstick', 'requests_per_second'):,.0f}/s (CPU client "
             f"{self.median('yardstick', 'client_cpu'):.2f} / server "
-            f"{self.median('yardstick', 'server_cpu'):.2f})"
+            f"{self.median('yardstick', 'server_cpu'):.2f}); server CPU per request "
+            f"{self.median('demo', 'server_cpu_ms'):.2f} ms (yardstick "
+            f"{self.median('yardstick', 'server_cpu_ms'):.2f}), so {os.cpu_count()} idle cores "
+            f"would serve at most {self.ceiling:,.0f}/s; load average {self.load[0]:.1f} "
+            f"before, {self.load[1]:.1f} after"
         )
         return text + (" [--quick: smoke only, not a result]" if self.quick else "")
 
     def to_json(self) -> dict[str, Any]:
         return {"goal_rps": GOAL_RPS, "clients": GOAL_CLIENTS, "ratio": round(self.ratio, 3),
-                "met": self.met, "quick": self.quick, "rounds": self.rounds}
+                "met": self.met, "quick": self.quick, "ceiling_rps": round(self.ceiling, 1),
+                "load_average": list(self.load), "rounds": self.rounds}
 
 
 def measure_goal(
@@ -336,6 +354,7 @@ def measure_goal(
     """The throughput goal, measured: demo tenant and yardstick alternately, `rounds` times.
     benchmarks/run.py calls this and prints `Goal.line()`."""
     goal = Goal(quick=quick)
+    before = os.getloadavg()[0]
     with both_servers(workdir, GOAL_CLIENTS) as servers, ClientPool(CLIENT_PROCESSES) as pool:
         for _ in range(rounds):
             goal.rounds.append({
@@ -343,6 +362,7 @@ def measure_goal(
                                 server_pid=pid)
                 for name, (info, pid, forms) in servers.items()
             })
+    goal.load = (before, os.getloadavg()[0])
     return goal
 
 
@@ -375,16 +395,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         goal = measure_goal(Path(folder) / "goal", rounds=args.rounds, seconds=args.seconds,
                             max_requests=args.max_requests, quick=args.quick)
 
+    load = os.getloadavg()[0]
     mode = "a new connection per request" if args.new_connections else "keep-alive"
     print(f"token endpoint ({mode}), Python {platform.python_version()} on "
-          f"{platform.machine()}, {os.cpu_count()} CPUs"
+          f"{platform.machine()}, {os.cpu_count()} CPUs, load average {load:.1f}"
           + (" -- QUICK: smoke only, not results" if args.quick else ""))
+    print("cpu cl / cpu sv: the clients' and the server's CPU in cores over the level's wall time")
     print(f"{'server':>9} {'clients':>7} {'requests':>8} {'fail':>4} {'req/s':>7} "
-          f"{'p50 ms':>7} {'p99 ms':>7} {'cpu cl':>6} {'cpu sv':>6}")
+          f"{'p50 ms':>7} {'p99 ms':>7} {'cpu cl':>6} {'cpu sv':>6} {'sv ms/req':>9}")
     for row in rows:
         print(f"{row['server']:>9} {row['clients']:>7} {row['requests']:>8} {row['failures']:>4} "
               f"{row['requests_per_second']:>7} {row['p50_ms']!s:>7} {row['p99_ms']!s:>7} "
-              f"{row['client_cpu']!s:>6} {row['server_cpu']!s:>6}")
+              f"{row['client_cpu']!s:>6} {row['server_cpu']!s:>6} {row['server_cpu_ms']!s:>9}")
     print(goal.line())
     print(json.dumps({"benchmark": "emulator_throughput", "cpus": os.cpu_count(),
                       "quick": args.quick, "results": rows, "goal": goal.to_json()}))
