@@ -13,8 +13,8 @@ median of each), so machine noise hits both alike. The figures (details in READM
 
 It reuses the colleagues' measurement scripts where they exist (startup.py's harness,
 test_vs_msal.py's bare MSAL script, emulator_throughput.py's load clients). This module
-imports only the standard library at the top: its helper entry points (`memory_main`,
-`bare_token_server_main`) run in child processes.
+imports only the standard library at the top: its helper entry point (`memory_main`) runs
+in a child process.
 """
 
 from __future__ import annotations
@@ -327,58 +327,6 @@ def bench_test(bounds: Bounds, workdir: Path) -> list[Figure]:
 # ---------------------------------------------------------------------------- throughput
 
 
-def bare_token_server_main(argv: Sequence[str]) -> None:
-    """Child process: the yardstick server. The same stack as the demo tenant (stdlib
-    ThreadingHTTPServer, TLS handshake in the connection's thread, HTTP/1.1) answering every
-    POST with a fixed token-sized JSON body, without any checking. argv: cert, key."""
-    import socket
-    import ssl
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    cert, key = argv
-    body = json.dumps({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
-                       "access_token": "x" * 1400}).encode()
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(cert, key)
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-        request_queue_size = 128
-
-        def finish_request(self, request: Any, client_address: Any) -> None:
-            sock: socket.socket = request
-            sock.settimeout(15)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as the demo tenant
-            try:
-                tls = context.wrap_socket(sock, server_side=True)
-            except OSError:
-                return
-            try:
-                Handler(tls, client_address, self)
-            finally:
-                with contextlib.suppress(OSError):
-                    tls.close()
-
-    server = Server(("127.0.0.1", 0), Handler)
-    print(json.dumps({"port": server.server_address[1]}), flush=True)
-    server.serve_forever()
-
-
 @contextlib.contextmanager
 def serving(command: Sequence[str], env: dict[str, str]) -> Iterator[dict[str, Any]]:
     """Start a server process that prints one JSON line once it listens; stop it after."""
@@ -401,58 +349,38 @@ def serving(command: Sequence[str], env: dict[str, str]) -> Iterator[dict[str, A
 
 def bench_throughput(bounds: Bounds, workdir: Path) -> list[Figure]:
     """Token requests against the demo tenant (`entra-cert-wizard emulator`, its own process)
-    and against the bare TLS server, alternately, at each concurrency level; the clients and
-    their bounds are benchmarks/emulator_throughput.py's."""
+    and against the do-nothing TLS server, alternately, at each concurrency level; the
+    servers, the clients (one assertion each, several processes) and the yardstick are
+    benchmarks/emulator_throughput.py's."""
     from benchmarks import emulator_throughput as load
-    from wizard import certs
-    from wizard.emulator.tls import SERVER_FILE, SERVER_KEY_FILE
-    from wizard.portal import PortalClient
 
-    state = workdir / "throughput-state"
-    env = environment(workdir / "throughput-home")
-    certificate, key = load._certificate()
-    with serving([*cli_command(), "emulator", "--json", "--state", str(state)], env) as info:
-        PortalClient(str(info["portal"]), str(info["ca_bundle"])).upload_certificate(
-            str(info["client_id"]), certs.cert_der(certificate))
-        bare_cmd = helper_command("bare_token_server_main", str(state / SERVER_FILE),
-                                  str(state / SERVER_KEY_FILE))
-        with serving(bare_cmd, env) as bare:
-            form = {
-                "grant_type": "client_credentials",
-                "client_id": str(info["client_id"]),
-                "scope": f"{info['graph_resource']}/.default",
-                "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                "client_assertion": load._assertion(key, certificate, info),
-            }
-            targets = {
-                "ours": info,
-                "bare": {**info, "token_endpoint": f"https://127.0.0.1:{bare['port']}/token"},
-            }
-            figures: list[Figure] = []
-            for level in bounds.levels:
-                rates: dict[str, list[float]] = {"ours": [], "bare": []}
-                p50: dict[str, list[float]] = {"ours": [], "bare": []}
-                p99: dict[str, list[float]] = {"ours": [], "bare": []}
-                for _ in range(bounds.load_rounds):
-                    for name, target in targets.items():
-                        row = load.run_level(target, form, level, bounds.seconds_per_level,
-                                             bounds.requests_per_level)
-                        if row["failures"] or not row["requests"]:
-                            raise BenchmarkError(f"{name}, {level} clients: {row}")
-                        rates[name].append(float(row["requests_per_second"]))
-                        p50[name].append(float(row["p50_ms"]))
-                        p99[name].append(float(row["p99_ms"]))
-                labels = ("demo tenant token endpoint", "bare TLS server, fixed answer")
-                clients = f"{level} client{'s' if level > 1 else ''}"
-                figures += [
-                    Figure.measured(f"throughput.rps.{level}", f"Token requests/s, {clients}",
-                                    *labels, "req/s", rates["ours"], rates["bare"],
-                                    lower_is_better=False),
-                    Figure.measured(f"throughput.p50.{level}", f"Latency p50, {clients}",
-                                    *labels, "ms", p50["ours"], p50["bare"]),
-                    Figure.measured(f"throughput.p99.{level}", f"Latency p99, {clients}",
-                                    *labels, "ms", p99["ours"], p99["bare"]),
-                ]
+    figures: list[Figure] = []
+    with load.both_servers(workdir / "throughput", max(bounds.levels)) as servers, \
+            load.ClientPool(load.CLIENT_PROCESSES) as pool:
+        for level in bounds.levels:
+            rates: dict[str, list[float]] = {"demo": [], "yardstick": []}
+            p50: dict[str, list[float]] = {"demo": [], "yardstick": []}
+            p99: dict[str, list[float]] = {"demo": [], "yardstick": []}
+            for _ in range(bounds.load_rounds):
+                for name, (info, pid, forms) in servers.items():
+                    row = load.run_level(pool, info, forms, level, bounds.seconds_per_level,
+                                         bounds.requests_per_level, server_pid=pid)
+                    if row["failures"] or not row["requests"]:
+                        raise BenchmarkError(f"{name}, {level} clients: {row}")
+                    rates[name].append(float(row["requests_per_second"]))
+                    p50[name].append(float(row["p50_ms"]))
+                    p99[name].append(float(row["p99_ms"]))
+            labels = ("demo tenant token endpoint", "bare TLS server, fixed answer")
+            clients = f"{level} client{'s' if level > 1 else ''}"
+            figures += [
+                Figure.measured(f"throughput.rps.{level}", f"Token requests/s, {clients}",
+                                *labels, "req/s", rates["demo"], rates["yardstick"],
+                                lower_is_better=False),
+                Figure.measured(f"throughput.p50.{level}", f"Latency p50, {clients}",
+                                *labels, "ms", p50["demo"], p50["yardstick"]),
+                Figure.measured(f"throughput.p99.{level}", f"Latency p99, {clients}",
+                                *labels, "ms", p99["demo"], p99["yardstick"]),
+            ]
     return figures
 
 

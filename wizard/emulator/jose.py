@@ -35,7 +35,7 @@ def b64url_encode(data: bytes) -> str:
 def b64url_decode(text: str) -> bytes:
     """Decode base64url with or without '=' padding; reject anything else."""
     stripped = text.rstrip("=")
-    if any(c not in _B64URL for c in stripped):
+    if not _B64URL.issuperset(stripped):  # a C-speed scan: assertions are ~1-2 KB
         raise JoseError("not base64url")
     try:
         return base64.urlsafe_b64decode(stripped + "=" * (-len(stripped) % 4))

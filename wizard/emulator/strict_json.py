@@ -26,7 +26,9 @@ def loads(data: bytes | str) -> Any:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
     except UnicodeDecodeError as error:
         raise StrictJsonError("The JSON is not UTF-8.") from error
-    if nesting_depth(text) > MAX_DEPTH:
+    # Nesting never exceeds the number of openers: most texts skip the character scan.
+    openers = text.count("[") + text.count("{")
+    if openers > MAX_DEPTH and nesting_depth(text) > MAX_DEPTH:
         raise StrictJsonError(f"The JSON is nested more than {MAX_DEPTH} levels deep.")
     try:
         return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)

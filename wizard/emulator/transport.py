@@ -236,7 +236,9 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         # The request line is the client's: shown escaped, as CPython's own log_message does.
-        log.debug("%s %s", self.client_address[0], shown(format % args))
+        # Every answer calls this: the line is only made when someone reads it.
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s", self.client_address[0], shown(format % args))
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -343,4 +345,6 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
         finally:
             self.server.connections.waiting(self.connection)
-            log.debug("%s %s in %.1f ms", method, shown(path), (time.perf_counter() - started) * 1000)
+            if log.isEnabledFor(logging.DEBUG):
+                elapsed = (time.perf_counter() - started) * 1000
+                log.debug("%s %s in %.1f ms", method, shown(path), elapsed)
