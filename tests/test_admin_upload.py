@@ -277,28 +277,6 @@ def test_created_app_with_consent_signs_in_with_its_certificate(info: DemoInfo) 
     assert tests.positive.ok, tests.positive.error
 
 
-def test_no_admin_token_or_refresh_token_is_written(
-    info: DemoInfo, tenant: DemoTenant, portal: PortalClient, isolated_home: Path
-) -> None:
-    signin, prompt = start(info)
-    decide(info, prompt.user_code)
-    graph = signin.wait(threading.Event())
-    assert signin._http is not None and signin._http.token_answer is not None
-    answer = json.loads(signin._http.token_answer.body)
-    secrets = [answer["access_token"], *([answer["refresh_token"]] if "refresh_token" in answer
-                                        else [])]
-    der, _ = der_of("NoLeak")
-    graph.add_certificate(info.client_id, der, display_name="NoLeak")
-    assert "access_token" not in repr(graph) and secrets[0] not in repr(graph)
-    scanned = 0
-    for root in (isolated_home, tenant.state_dir):
-        for path in root.rglob("*"):
-            if path.is_file():
-                text = path.read_bytes().decode("utf-8", errors="replace")
-                assert not any(secret in text for secret in secrets), path
-                scanned += 1
-    assert scanned >= 1
-
 
 # ---------------------------------------------------------------- the command
 
