@@ -106,7 +106,7 @@ def der_of(name: str) -> tuple[bytes, str]:
 
 def thumbprints_on(portal: PortalClient, client_id: str) -> set[str]:
     app = next(a for a in portal.list_applications() if a["client_id"] == client_id)
-    return {str(k["thumbprint_sha1"]).upper() for k in app["key_credentials"]}
+    return {str(k["thumbprint"]).upper() for k in app["key_credentials"]}
 
 
 def app_with(portal: PortalClient, client_id: str, existing: int) -> set[str]:
@@ -304,7 +304,11 @@ def read_prompt(process: subprocess.Popen[str]) -> tuple[str, str, list[str]]:
     return url, code, said
 
 
-def approve_printed(url: str, code: str, decision: str = "approve") -> None:
+def approve_printed(
+    url: str, code: str, decision: str = "approve", state_dir: Path | None = None
+) -> None:
+    """Decide the code printed by a command whose demo tenant keeps its state in `state_dir`
+    (default: the user's), through that tenant's portal."""
     from urllib.parse import urlsplit
 
     from wizard.emulator.tls import CA_FILE
@@ -312,7 +316,8 @@ def approve_printed(url: str, code: str, decision: str = "approve") -> None:
 
     parts = urlsplit(url)
     portal = f"{parts.scheme}://{parts.netloc}/portal"
-    portal_at(portal, str(demo_tenant_dir() / CA_FILE), "POST", f"/devicecode/{code}",
+    ca_bundle = (state_dir or demo_tenant_dir()) / CA_FILE
+    portal_at(portal, str(ca_bundle), "POST", f"/devicecode/{code}",
               {"decision": decision, "user": "admin"})
 
 
@@ -350,6 +355,29 @@ def test_upload_command_creates_the_app_with_consent(cer_file: tuple[Path, str])
     document = json.loads(out)
     assert (document["created"], document["consented"], document["kept"]) == (True, True, 0)
     assert document["client_id"] and document["object_id"]
+
+
+def test_upload_by_profile_records_the_app_object_id(
+    info: DemoInfo, portal: PortalClient, tmp_path: Path
+) -> None:
+    from demo_profiles import save_uploaded_demo_profile
+
+    from wizard.profiles import get_profile
+
+    save_uploaded_demo_profile(info, portal, certificate_name="ByProfile",
+                               profile_name="ByProfile", out_root=tmp_path, passphrase=None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wizard", "upload", "--profile", "ByProfile", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    url, code, _ = read_prompt(process)
+    approve_printed(url, code, state_dir=Path(info.state_dir))
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    document = json.loads(out)
+    # The profile's certificate was uploaded when it was saved: nothing to write.
+    assert document["already_there"] is True and document["profile"] == "ByProfile"
+    assert get_profile("ByProfile").object_id == document["object_id"]
 
 
 def test_ctrl_c_while_waiting_cancels_cleanly(cer_file: tuple[Path, str]) -> None:

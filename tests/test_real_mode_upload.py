@@ -63,7 +63,7 @@ def test_upload_through_the_proxy_keeps_the_existing_certificates(
     existing, _ = cer(tmp_path, "AlreadyOnTheApp")
     portal.upload_certificate(info.client_id, existing.read_bytes())
     before = {
-        k["thumbprint_sha1"]
+        k["thumbprint"]
         for a in portal.list_applications() if a["client_id"] == info.client_id
         for k in a["key_credentials"]
     }
@@ -80,7 +80,7 @@ def test_upload_through_the_proxy_keeps_the_existing_certificates(
     document = json.loads(out)
     assert document["kept"] == len(before) and document["cloud"] == "global"
     after = {
-        k["thumbprint_sha1"]
+        k["thumbprint"]
         for a in portal.list_applications() if a["client_id"] == info.client_id
         for k in a["key_credentials"]
     }

@@ -307,6 +307,26 @@ class AdminGraph:
         return AdminError.explained(with_manual_steps(explanation), "graph_error")
 
 
+def add_to_app(
+    graph: AdminGraph,
+    certificate_der: bytes,
+    *,
+    display_name: str,
+    client_id: str | None = None,
+    consent: bool = False,
+) -> tuple[UploadOutcome, CreatedApplication | None]:
+    """The admin path in one call: add the certificate to the app `client_id`, or, with no
+    client ID, create the app (named `display_name`, with admin consent if asked) and add it
+    there. The command and the wizard's screen both run this."""
+    created = None
+    if client_id is None:
+        created = graph.create_application(display_name, consent=consent)
+        client_id = created.client_id
+        graph.wait_for_application(client_id)
+    outcome = graph.add_certificate(client_id, certificate_der, display_name=display_name)
+    return outcome, created
+
+
 def _answer(status: int, text: str) -> _Answer:
     try:
         body = json.loads(text) if text else {}
