@@ -241,6 +241,22 @@ def test_conditional_access_blocking_device_code_is_explained(
     assert catalogue.MANUAL_STEPS in raised.value.explanation.fix
 
 
+def test_a_client_that_is_not_public_is_refused_with_a_way_out(info: DemoInfo) -> None:
+    signin = AdminSignIn(settings_for(info), admin_client_id=info.client_id)
+    with pytest.raises(AdminError) as raised:
+        signin.start()
+    assert raised.value.kind == "refused"
+    assert "--admin-client-id" in raised.value.explanation.fix
+    assert catalogue.MANUAL_STEPS in raised.value.explanation.fix
+
+
+def test_the_scopes_asked_for(info: DemoInfo) -> None:
+    graph = "https://graph.microsoft.com"
+    assert AdminSignIn(settings_for(info)).scopes == [f"{graph}/Application.ReadWrite.All"]
+    assert AdminSignIn(settings_for(info), consent=True).scopes == [
+        f"{graph}/Application.ReadWrite.All", f"{graph}/AppRoleAssignment.ReadWrite.All"]
+
+
 def test_cancel_stops_the_wait_at_once(info: DemoInfo) -> None:
     signin, _ = start(info)
     cancelled = threading.Event()
