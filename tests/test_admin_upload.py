@@ -257,6 +257,21 @@ def test_the_scopes_asked_for(info: DemoInfo) -> None:
         f"{graph}/Application.ReadWrite.All", f"{graph}/AppRoleAssignment.ReadWrite.All"]
 
 
+def test_slow_down_makes_the_polls_5_seconds_further_apart(
+    info: DemoInfo, device_codes: Callable[..., None]
+) -> None:
+    device_codes(interval=1)
+    signin, prompt = start(info)
+    assert signin._flow is not None
+    assert signin._poll_once(signin._flow)["error"] == "authorization_pending"
+    # The wait's first poll comes at once, sooner than the interval: the tenant says slow_down.
+    threading.Timer(0.5, decide, (info, prompt.user_code)).start()
+    started = time.monotonic()
+    signin.wait(threading.Event())
+    assert signin.interval == 1 + 5
+    assert time.monotonic() - started >= 5
+
+
 def test_cancel_stops_the_wait_at_once(info: DemoInfo) -> None:
     signin, _ = start(info)
     cancelled = threading.Event()
