@@ -292,7 +292,6 @@ def test_created_app_with_consent_signs_in_with_its_certificate(info: DemoInfo) 
     graph = signed_in(info, consent=True)
     created = graph.create_application("CreatedByAdmin", consent=True)
     assert created.consented and created.tenant_id == info.tenant_id
-    graph.wait_for_application(created.client_id)
     cert, key = make_test_certificate("CreatedByAdmin")
     outcome = graph.add_certificate(
         created.client_id, certs.cert_der(cert), display_name="CreatedByAdmin"

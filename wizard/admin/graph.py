@@ -183,7 +183,7 @@ class AdminGraph:
 
     def create_application(self, display_name: str, *, consent: bool) -> CreatedApplication:
         """A single-tenant app registration asking for Organization.Read.All, its service
-        principal, and (with `consent`) admin consent for it."""
+        principal, and (with `consent`) admin consent for it; returns once the app can be read."""
         answer = self._call(
             "POST",
             "/applications",
@@ -207,6 +207,8 @@ class AdminGraph:
         principal_id = str(principal.body.get("id") or "")
         if consent:
             self._grant_organization_read(principal_id)
+        # Whoever adds the certificate next reads the app first: wait until it can be read.
+        self.wait_for_application(app.client_id)
         return CreatedApplication(app.client_id, app.object_id, self.tenant_id, consent, principal_id)
 
     def _grant_organization_read(self, principal_id: str) -> None:
@@ -322,7 +324,6 @@ def add_to_app(
     if client_id is None:
         created = graph.create_application(display_name, consent=consent)
         client_id = created.client_id
-        graph.wait_for_application(client_id)
     outcome = graph.add_certificate(client_id, certificate_der, display_name=display_name)
     return outcome, created
 
