@@ -34,3 +34,7 @@ def test_the_lines_hold_every_module_of_the_code() -> None:
 def test_a_long_demo_address_still_fits_an_80_by_24_terminal() -> None:
     lines = qr_lines("https://localhost:65535/devicelogin")
     assert len(lines) <= 20 and max(len(line) for line in lines) <= 76
+
+
+def test_an_overlong_address_draws_nothing() -> None:
+    assert qr_lines("https://example.com/" + "a" * 500) == []

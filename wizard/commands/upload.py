@@ -132,11 +132,12 @@ def _show_prompt(prompt: DeviceCodePrompt) -> None:
     print(f"  open   {shown(prompt.verification_uri)}", file=err)
     print(f"  enter  {shown(prompt.user_code)}", file=err)
     print(f"  (on any device; the code expires in about {minutes} minutes)", file=err)
-    if err.isatty():
-        from wizard.qr import qr_lines
+    from wizard.qr import qr_lines
 
+    drawn = qr_lines(prompt.verification_uri) if err.isatty() else []
+    if drawn:
         print("  or scan this with a phone to open the address:", file=err)
-        for line in qr_lines(prompt.verification_uri):
+        for line in drawn:
             print(f"  {line}", file=err)
     err.flush()
 
