@@ -11,7 +11,8 @@ What this relies on (Graph v1.0, the `application` resource and its update):
 - A certificate's `customKeyIdentifier` is its SHA-1 thumbprint unless one was given.
 - A new app needs its service principal (`POST /servicePrincipals {appId}`) before an app role
   can be assigned to it; admin consent for an application permission is that assignment:
-  `POST /servicePrincipals/{its id}/appRoleAssignments {principalId, resourceId, appRoleId}`.
+  `POST /servicePrincipals/{Graph's principal}/appRoleAssignedTo {principalId, resourceId,
+  appRoleId}` (Graph's principal found by `servicePrincipals(appId='00000003-…')`).
 - Graph's errors are `{"error": {"code", "message"}}`; 403 `Authorization_RequestDenied` is a
   signed-in user without the role to change apps.
 
@@ -232,7 +233,7 @@ class AdminGraph:
         self._until_replicated(
             lambda: self._call(
                 "POST",
-                f"/servicePrincipals/{principal_id}/appRoleAssignments",
+                f"/servicePrincipals/{graph_principal}/appRoleAssignedTo",
                 {"principalId": principal_id, "resourceId": graph_principal, "appRoleId": role_id},
             ),
             (200, 201),
