@@ -410,6 +410,37 @@ def test_upload_by_profile_records_the_app_object_id(
     assert get_profile("ByProfile").object_id == document["object_id"]
 
 
+def test_at_a_terminal_the_prompt_has_a_qr_code_and_the_time_passed(
+    cer_file: tuple[Path, str],
+) -> None:
+    import os
+    import pty
+    import re
+
+    path, _ = cer_file
+    master, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wizard", "upload", "--demo", "--cert", str(path)],
+        stdout=subprocess.PIPE, stderr=terminal, text=True,
+    )
+    os.close(terminal)
+    seen = ""
+    while "passed, the code expires in" not in seen:
+        chunk = os.read(master, 4096).decode("utf-8", "replace")
+        assert chunk, seen
+        seen += chunk
+    url = re.search(r"open\s+(\S+)", seen)
+    code = re.search(r"enter\s+(\S+)", seen)
+    assert url and code, seen
+    approve_printed(url.group(1), code.group(1))
+    out, _ = process.communicate(timeout=60)
+    os.close(master)
+    assert process.returncode == 0
+    assert "scan this with a phone" in seen and "██" in seen
+    assert re.search(r"waiting for the sign-in: 0:0\d passed, the code expires in 1[45]:\d\d", seen)
+    assert "Added the certificate" in out
+
+
 def test_ctrl_c_while_waiting_cancels_cleanly(cer_file: tuple[Path, str]) -> None:
     path, _ = cer_file
     process = start_upload("--cert", str(path))
