@@ -206,6 +206,35 @@ def test_an_unknown_client_id_is_not_found(info: DemoInfo) -> None:
     assert raised.value.kind == "not_found"
 
 
+def test_what_graph_lists_is_read_defensively() -> None:
+    """Each way a thumbprint can come back is read; anything odd is ignored, never raised."""
+    import base64
+
+    from wizard.admin.graph import _registration
+
+    der, thumbprint = der_of("Listed")
+    raw = bytes.fromhex(thumbprint)
+    body = {
+        "id": "obj", "appId": "app", "displayName": "Name\x1b[31m",
+        "keyCredentials": [
+            {"keyId": "a", "customKeyIdentifier": base64.b64encode(raw).decode()},
+            {"keyId": "b", "customKeyIdentifier": thumbprint.lower()},
+            {"keyId": "c", "customKeyIdentifier": base64.b64encode(thumbprint.encode()).decode()},
+            {"keyId": "d", "key": base64.b64encode(der).decode(), "customKeyIdentifier": None},
+            {"keyId": "e", "customKeyIdentifier": "not base64!"},
+            {"keyId": "f", "key": "%%%", "customKeyIdentifier": 7},
+            {"customKeyIdentifier": base64.b64encode(raw).decode()},  # no keyId: not a credential
+            "a string", None, ["a list"],
+        ],
+    }
+    registration = _registration(body)
+    found = {key.key_id: key.thumbprint_sha1 for key in registration.keys}
+    assert found == {"a": thumbprint, "b": thumbprint, "c": thumbprint, "d": thumbprint,
+                     "e": None, "f": None}
+    assert _registration({"keyCredentials": "nope"}).keys == ()
+    assert _registration({}).object_id == ""
+
+
 # ---------------------------------------------------------------- the sign-in's failures
 
 
