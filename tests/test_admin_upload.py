@@ -416,7 +416,7 @@ def test_upload_command_creates_the_app_with_consent(cer_file: tuple[Path, str])
     assert document["client_id"] and document["object_id"]
 
 
-def test_upload_by_profile_records_the_app_object_id(
+def test_upload_by_profile_records_the_app_object_id_and_key_id(
     info: DemoInfo, portal: PortalClient, tmp_path: Path
 ) -> None:
     from demo_profiles import save_uploaded_demo_profile
@@ -436,7 +436,8 @@ def test_upload_by_profile_records_the_app_object_id(
     document = json.loads(out)
     # The profile's certificate was uploaded when it was saved: nothing to write.
     assert document["already_there"] is True and document["profile"] == "ByProfile"
-    assert get_profile("ByProfile").object_id == document["object_id"]
+    saved = get_profile("ByProfile")
+    assert (saved.object_id, saved.key_id) == (document["object_id"], document["key_id"])
 
 
 def test_at_a_terminal_the_prompt_has_a_qr_code_and_the_time_passed(
