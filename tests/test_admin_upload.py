@@ -483,11 +483,12 @@ def test_ctrl_c_while_waiting_cancels_cleanly(cer_file: tuple[Path, str]) -> Non
 
 def test_a_declined_sign_in_ends_with_the_manual_steps(cer_file: tuple[Path, str]) -> None:
     path, _ = cer_file
-    process = start_upload("--cert", str(path))
+    process = start_upload("--cert", str(path), "--json")
     url, code, _ = read_prompt(process)
     approve_printed(url, code, "decline")
-    _, err = process.communicate(timeout=60)
+    out, err = process.communicate(timeout=60)
     assert process.returncode == 1
+    assert json.loads(out)["error"] == "declined"
     assert "declined" in err and "manual steps" in err and "Traceback" not in err
 
 
