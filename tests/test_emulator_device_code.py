@@ -19,8 +19,14 @@ from conftest import make_test_certificate
 from test_emulator_helpers import session
 
 from wizard.emulator import DemoInfo, DemoTenant
-from wizard.emulator.device_code import DEVICE_CODE_GRANT, GRAPH_CLI_CLIENT_ID, MAX_CODES
+from wizard.emulator.device_code import (
+    DEVICE_CODE_GRANT,
+    GRAPH_CLI_CLIENT_ID,
+    MAX_CODES,
+    DeviceCodeSettings,
+)
 from wizard.emulator.users import APPLICATION_ADMINISTRATOR
+from wizard.portal import PortalClient
 
 WRITE_SCOPE = "https://graph.microsoft.com/Application.ReadWrite.All"
 
@@ -55,14 +61,20 @@ def _decide(info: DemoInfo, user_code: str, decision: str, user: str = "admin") 
 
 
 @contextmanager
-def _policy(info: DemoInfo, **changes: object) -> Iterator[None]:
-    http = session(info)
-    before = http.get(f"{info.portal}/devicecode").json()
-    assert http.patch(f"{info.portal}/devicecode", json=changes).status_code == 200
+def _policy(info: DemoInfo, **changes: int | bool) -> Iterator[None]:
+    """The device-code policy changed for one test, and the defaults put back after it."""
+    portal = PortalClient(info.portal, info.ca_bundle)
+    applied = portal.set_device_code_policy(**changes)
+    assert all(applied[name] == value for name, value in changes.items()), applied
     try:
         yield
     finally:
-        http.patch(f"{info.portal}/devicecode", json=before)
+        defaults = DeviceCodeSettings()
+        portal.set_device_code_policy(
+            expires_in=defaults.expires_in,
+            interval=defaults.interval,
+            blocked_by_conditional_access=defaults.blocked_by_conditional_access,
+        )
 
 
 def _refusal(response: Any) -> tuple[str, int]:
@@ -114,8 +126,9 @@ def test_msal_keeps_polling_through_authorization_pending_until_approval(
     with _policy(demo_info, interval=1):
         app = _public_app(demo_info)
         flow = app.initiate_device_flow(scopes=[WRITE_SCOPE])
+        portal = PortalClient(demo_info.portal, demo_info.ca_bundle)
         approver = threading.Timer(
-            1.5, lambda: _decide(demo_info, flow["user_code"], "approve", "user")
+            1.5, lambda: portal.decide_device_code(flow["user_code"], approve=True, user="user")
         )
         approver.start()
         started = time.monotonic()
