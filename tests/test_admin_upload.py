@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import json
 import signal
-import ssl
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import make_test_certificate
@@ -51,37 +48,18 @@ def portal(info: DemoInfo) -> PortalClient:
     return PortalClient.for_demo(info)
 
 
-def portal_call(
-    info: DemoInfo, method: str, path: str, body: dict[str, Any] | None = None
-) -> Any:
-    """A call of the demo portal API (the device-code calls tests use for the approval page)."""
-    return portal_at(info.portal, info.ca_bundle, method, path, body)
-
-
-def portal_at(
-    portal: str, ca_bundle: str, method: str, path: str, body: dict[str, Any] | None = None
-) -> Any:
-    request = urllib.request.Request(
-        f"{portal}{path}", data=None if body is None else json.dumps(body).encode(),
-        method=method,
-        headers={"Content-Type": "application/json", "Accept": "application/json"},
-    )
-    context = ssl.create_default_context(cafile=ca_bundle)
-    with urllib.request.urlopen(request, timeout=20, context=context) as response:
-        raw = response.read()
-    return json.loads(raw) if raw else None
-
-
 def decide(info: DemoInfo, user_code: str, decision: str = "approve", user: str = "admin") -> None:
-    portal_call(info, "POST", f"/devicecode/{user_code}", {"decision": decision, "user": user})
+    """What the admin does on the approval page, through the demo portal's stand-in for it."""
+    PortalClient.for_demo(info).decide_device_code(
+        user_code, approve=decision == "approve", user=user
+    )
 
 
 @pytest.fixture
-def device_codes(info: DemoInfo) -> Iterator[Callable[..., None]]:
+def device_codes(portal: PortalClient) -> Iterator[Callable[..., object]]:
     """Change the tenant's device-code policy for one test; put back afterwards."""
-    before = portal_call(info, "GET", "/devicecode")
-    yield lambda **changes: portal_call(info, "PATCH", "/devicecode", changes)
-    portal_call(info, "PATCH", "/devicecode", before)
+    yield portal.set_device_code_policy
+    portal.set_device_code_policy(expires_in=900, interval=5, blocked_by_conditional_access=False)
 
 
 def settings_for(info: DemoInfo, client_id: str = "") -> ConnectionSettings:
@@ -246,7 +224,7 @@ def test_a_declined_sign_in_says_so(info: DemoInfo) -> None:
     assert raised.value.kind == "declined"
 
 
-def test_an_expired_code_says_so(info: DemoInfo, device_codes: Callable[..., None]) -> None:
+def test_an_expired_code_says_so(info: DemoInfo, device_codes: Callable[..., object]) -> None:
     device_codes(expires_in=2, interval=1)
     signin, prompt = start(info)
     assert prompt.interval == 1 and prompt.seconds_left() <= 2
@@ -258,7 +236,7 @@ def test_an_expired_code_says_so(info: DemoInfo, device_codes: Callable[..., Non
 
 
 def test_conditional_access_blocking_device_code_is_explained(
-    info: DemoInfo, device_codes: Callable[..., None]
+    info: DemoInfo, device_codes: Callable[..., object]
 ) -> None:
     device_codes(blocked_by_conditional_access=True)
     signin, prompt = start(info)
@@ -287,7 +265,7 @@ def test_the_scopes_asked_for(info: DemoInfo) -> None:
 
 
 def test_slow_down_makes_the_polls_5_seconds_further_apart(
-    info: DemoInfo, device_codes: Callable[..., None]
+    info: DemoInfo, device_codes: Callable[..., object]
 ) -> None:
     device_codes(interval=1)
     signin, prompt = start(info)
@@ -376,8 +354,7 @@ def approve_printed(
     parts = urlsplit(url)
     portal = f"{parts.scheme}://{parts.netloc}/portal"
     ca_bundle = (state_dir or demo_tenant_dir()) / CA_FILE
-    portal_at(portal, str(ca_bundle), "POST", f"/devicecode/{code}",
-              {"decision": decision, "user": "admin"})
+    PortalClient(portal, str(ca_bundle)).decide_device_code(code, approve=decision == "approve")
 
 
 @pytest.fixture
