@@ -213,6 +213,18 @@ def test_what_graph_lists_is_read_defensively() -> None:
     assert _registration({}).object_id == ""
 
 
+def test_the_admin_modules_import_nothing_heavy() -> None:
+    """MSAL, requests and segno load when the admin path runs, not when its modules load."""
+    code = (
+        "import sys, json\n"
+        "import wizard.admin.signin, wizard.admin.graph, wizard.commands.upload, wizard.qr\n"
+        "print(json.dumps(sorted(m for m in ('textual', 'msal', 'requests', 'segno') "
+        "if m in sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) == []
+
+
 # ---------------------------------------------------------------- the sign-in's failures
 
 
