@@ -164,6 +164,36 @@ def test_a_change_between_read_and_write_stops_the_upload(
     assert catalogue.MANUAL_STEPS in (raised.value.hint or "")
 
 
+class _SomeoneElseDeletes(AdminGraph):
+    """The admin's Graph, while someone deletes a certificate in the portal right after the
+    wizard's write: the check afterwards must notice that one is gone."""
+
+    portal: PortalClient
+    doomed: str
+    reads = 0
+
+    def find_application(self, client_id: str) -> AppRegistration:
+        self.reads += 1
+        if self.reads == 3:
+            self.portal.delete_certificate(client_id, self.doomed)
+        return super().find_application(client_id)
+
+
+def test_a_certificate_gone_after_the_write_is_reported(
+    info: DemoInfo, portal: PortalClient
+) -> None:
+    before = app_with(portal, info.unconsented_client_id, 2)
+    graph = signed_in(info)
+    graph.__class__ = _SomeoneElseDeletes
+    assert isinstance(graph, _SomeoneElseDeletes)
+    graph.portal, graph.doomed = portal, sorted(before)[0]
+    der, _ = der_of("Verified")
+    with pytest.raises(AdminError) as raised:
+        graph.add_certificate(info.unconsented_client_id, der, display_name="Verified")
+    assert raised.value.kind == "not_verified"
+    assert "1 certificate(s) the app had are gone" in (raised.value.explanation.service_text or "")
+
+
 def test_a_user_without_the_role_is_refused_with_the_manual_steps(
     info: DemoInfo, portal: PortalClient
 ) -> None:
