@@ -24,7 +24,7 @@ from wizard import certs
 from wizard.admin.errors import AdminError
 from wizard.admin.graph import AdminGraph, AppRegistration
 from wizard.admin.signin import AdminSignIn, DeviceCodePrompt
-from wizard.emulator import DemoInfo, DemoTenant
+from wizard.emulator import DemoInfo, DemoTenant, Fault
 from wizard.portal import PortalClient
 from wizard.signin import catalogue
 from wizard.signin.clouds import DEMO_CLOUD_KEY
@@ -253,6 +253,48 @@ def test_the_admin_modules_import_nothing_heavy() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(done.stdout) == []
+
+
+@pytest.fixture
+def graph_fault(tenant: DemoTenant) -> Iterator[Callable[[Fault | None], None]]:
+    yield tenant.set_fault
+    tenant.set_fault(None)
+
+
+def test_graph_throttling_is_waited_out(
+    info: DemoInfo, portal: PortalClient, graph_fault: Callable[[Fault | None], None]
+) -> None:
+    before = app_with(portal, info.unconsented_client_id, 1)
+    graph = signed_in(info)
+    graph_fault(Fault(kind="status", endpoint="graph", status=429, retry_after=1, count=2))
+    der, thumbprint = der_of("Throttled")
+    outcome = graph.add_certificate(info.unconsented_client_id, der, display_name="Throttled")
+    assert outcome.kept == 1
+    assert thumbprints_on(portal, info.unconsented_client_id) == before | {thumbprint}
+
+
+@pytest.mark.parametrize(
+    ("fault", "kind", "code"),
+    [
+        (Fault(kind="status", endpoint="graph", status=503, retry_after=0), "graph_error",
+         "HTTP-503"),
+        (Fault(kind="reset", endpoint="graph"), "unreachable", "CONNECTION-RESET"),
+    ],
+)
+def test_a_graph_outage_is_explained_and_writes_nothing(
+    info: DemoInfo, portal: PortalClient, graph_fault: Callable[[Fault | None], None],
+    fault: Fault, kind: str, code: str,
+) -> None:
+    before = app_with(portal, info.unconsented_client_id, 1)
+    graph = signed_in(info)
+    graph_fault(fault)
+    der, _ = der_of("Outage")
+    with pytest.raises(AdminError) as raised:
+        graph.add_certificate(info.unconsented_client_id, der, display_name="Outage")
+    assert (raised.value.kind, raised.value.explanation.code) == (kind, code)
+    assert catalogue.MANUAL_STEPS in raised.value.explanation.fix
+    graph_fault(None)
+    assert thumbprints_on(portal, info.unconsented_client_id) == before
 
 
 # ---------------------------------------------------------------- the sign-in's failures
