@@ -36,6 +36,11 @@ CHANGE_APPS_SCOPE = "Application.ReadWrite.All"
 CONSENT_SCOPE = "AppRoleAssignment.ReadWrite.All"
 SLOW_DOWN_SECONDS = 5  # RFC 8628 3.5: "the interval MUST be increased by 5 seconds"
 DEFAULT_INTERVAL = 5  # RFC 8628 3.2: when the answer names no interval
+# Entra's codes live 15 minutes with a 5 s interval; an answer asking for much more is not
+# believed, so a wait never outlasts what a person would sit through.
+MAX_EXPIRES_IN = 3600
+MAX_INTERVAL = 60
+LAST_POLL_MARGIN_SECONDS = 1.0
 _STILL_WAITING = ("authorization_pending", "slow_down")
 
 
@@ -109,8 +114,8 @@ class AdminSignIn:
         self._prompt = DeviceCodePrompt(
             verification_uri=str(flow.get("verification_uri") or flow.get("verification_url")),
             user_code=str(flow["user_code"]),
-            expires_at=time.monotonic() + int(flow.get("expires_in", 900)),
-            interval=max(1, int(flow.get("interval") or DEFAULT_INTERVAL)),
+            expires_at=time.monotonic() + min(int(flow.get("expires_in", 900)), MAX_EXPIRES_IN),
+            interval=min(max(1, int(flow.get("interval") or DEFAULT_INTERVAL)), MAX_INTERVAL),
         )
         return self._prompt
 
@@ -137,12 +142,12 @@ class AdminSignIn:
                     raise AdminError.explained(catalogue.explain_admin_sign_in(result), "refused")
                 if error == "slow_down":
                     self.interval += SLOW_DOWN_SECONDS
-                if time.monotonic() + self.interval > prompt.expires_at:
-                    # One last poll at the deadline would be refused as expired_token anyway.
-                    if cancelled.wait(max(0.0, prompt.expires_at - time.monotonic())):
-                        raise AdminError.cancelled()
+                # The last poll comes just before the deadline (the service counted from a
+                # moment earlier than this side did): an approval in the last seconds counts.
+                left = prompt.expires_at - time.monotonic() - LAST_POLL_MARGIN_SECONDS
+                if left <= 0:
                     raise AdminError("expired", catalogue.ADMIN_EXPIRED)
-                if cancelled.wait(self.interval):
+                if cancelled.wait(min(self.interval, left)):
                     raise AdminError.cancelled()
         except Cancelled:
             raise AdminError.cancelled() from None
