@@ -105,6 +105,8 @@ class WelcomeScreen(StepScreen):
         self.set_reactive(WelcomeScreen.wants_demo, state.demo)
         self.profiles: list[Profile] = []
         self.demo_starting = False
+        self.demo_start_pending = state.demo and state.demo_info is None
+        """Started with --demo: the demo tenant starts once the first frame is out."""
         self.advance_when_demo_ready = False
         self.intent: Literal["new", "test", "renew"] = "new"
 
@@ -161,8 +163,10 @@ class WelcomeScreen(StepScreen):
         # After the first frame has gone to the terminal, and behind whatever else waited for
         # it: reading the saved set-ups (and importing their module) is not on the first paint.
         self.call_after_refresh(self.call_later, self.offer_saved_profiles)
-        if self.state.demo and self.state.demo_info is None:
-            self.start_demo()
+        if self.demo_start_pending:
+            # After the first frame too: the demo tenant's imports and its state files hold
+            # the interpreter while they load, and must not hold up the first screen.
+            self.call_after_refresh(self.call_later, self.start_demo)
 
     # --------------------------------------------------------------- choices
     def watch_wants_demo(self) -> None:
@@ -196,7 +200,7 @@ class WelcomeScreen(StepScreen):
             return "You need an app registration you can edit in the Entra admin center."
         if info is not None:
             return shown(f"Demo tenant running: {info.organization_name} ({info.tenant_domain}).")
-        if self.demo_starting:
+        if self.demo_starting or self.demo_start_pending:
             return "Starting the demo tenant…"
         return "The demo tenant starts when you press Start."
 
@@ -237,6 +241,9 @@ class WelcomeScreen(StepScreen):
         return False  # DemoReady moves on
 
     def start_demo(self) -> None:
+        if self.demo_starting or self.state.demo_info is not None:
+            return
+        self.demo_start_pending = False
         self.demo_starting = True
         self.show_demo_status()
         self.run_demo_tenant()
