@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Button, Static
+from textual.worker import Worker, WorkerState
 
 from screens.base import Nav, StepScreen
 from wizard.session import WizardState
@@ -249,7 +250,9 @@ class WelcomeScreen(StepScreen):
         self.run_demo_tenant()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="welcome")
-    def run_demo_tenant(self) -> None:
+    def run_demo_tenant(self) -> DemoReady | DemoFailed | None:
+        """Start the demo tenant; what came of it is posted once the worker has finished
+        (`demo_worker_finished`): leaving the step then cannot cancel a worker still running."""
         from wizard.emulator import DemoTenant
         from wizard.errors import UserError
         from wizard.portal import PortalClient
@@ -258,18 +261,23 @@ class WelcomeScreen(StepScreen):
         try:
             info = tenant.start()
         except UserError as error:
-            self.post_message(DemoFailed(f"The demo tenant did not start: {error}"))
-            return
+            return DemoFailed(f"The demo tenant did not start: {error}")
         except Exception as error:  # a port, TLS or disk problem: say it, no traceback
             detail = str(error) or type(error).__name__
-            self.post_message(DemoFailed(f"The demo tenant did not start ({detail}). "
-                                         "Choose the real tenant, or try again."))
-            return
+            return DemoFailed(f"The demo tenant did not start ({detail}). "
+                              "Choose the real tenant, or try again.")
         portal = PortalClient.for_demo(info)
         if self.cancel_event.is_set():
             tenant.stop()
-            return
-        self.post_message(DemoReady(tenant, info, portal))
+            return None
+        return DemoReady(tenant, info, portal)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.name == "run_demo_tenant" and event.state is WorkerState.SUCCESS:
+            outcome = worker.result
+            if isinstance(outcome, (DemoReady, DemoFailed)):
+                self.post_message(outcome)
 
     @on(DemoReady)
     def demo_ready(self, event: DemoReady) -> None:
