@@ -85,3 +85,24 @@ async def test_the_demo_tenant_starts_after_the_first_frame(
         app.stop_demo_tenant()
     assert at_first_frame == [(False, "Starting the demo tenant…")]
     assert running, "the demo tenant did not start after the first frame"
+
+
+async def test_the_first_step_builds_its_footer_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bindings change three times as a step appears (focus, the screen's resume, an idle
+    pass); the footer builds its keys once for them all, not three times."""
+    from textual.widgets import Footer
+
+    built: list[str] = []
+    original = Footer.recompose
+
+    async def recompose(footer: Footer) -> None:
+        built.append(type(footer.screen).__name__)
+        await original(footer)
+
+    monkeypatch.setattr(Footer, "recompose", recompose)
+    app = CertWizardApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.3)
+        footer_text = " ".join(str(getattr(key, "description", "")) for key in app.screen.query("FooterKey"))
+    assert built == ["WelcomeScreen"]
+    assert "Real tenant" in footer_text and "Demo tenant" in footer_text
