@@ -44,7 +44,7 @@ import sys
 import tempfile
 import termios
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,13 +147,21 @@ def environment(home: Path, pycache: Path, *, warm: bool) -> dict[str, str]:
     return env
 
 
-def run_once(variant: Variant, env: dict[str, str], timeout: float = 60.0) -> Sample:
+def run_once(
+    variant: Variant,
+    env: dict[str, str],
+    timeout: float = 60.0,
+    *,
+    prefix: Sequence[str] = (),
+    at_marks: Callable[[int, str], None] | None = None,
+) -> Sample:
     """One start on a fresh pseudo-terminal; the times of its first frame, complete screen
-    and exit after Ctrl+Q, in seconds from the start of the process."""
+    and exit after Ctrl+Q, in seconds from the start of the process. `prefix` runs it under
+    another program (valgrind); `at_marks(pid, name)` is called at each of the two marks."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", LINES, COLUMNS, 0, 0))
     started = time.perf_counter()
-    process = subprocess.Popen(variant.argv, cwd=ROOT, env=env, stdin=slave, stdout=slave,
+    process = subprocess.Popen([*prefix, *variant.argv], cwd=ROOT, env=env, stdin=slave, stdout=slave,
                                stderr=slave, start_new_session=True, close_fds=True)
     os.close(slave)
     seen = b""
@@ -178,8 +186,12 @@ def run_once(variant: Variant, env: dict[str, str], timeout: float = 60.0) -> Sa
             seen = seen[-64:] + chunk
             if first is None and variant.first_frame in seen:
                 first, first_cpu = now - started, cpu_seconds(process.pid)
+                if at_marks is not None:
+                    at_marks(process.pid, "first-frame")
             if first is not None and complete is None and variant.complete in seen:
                 complete, complete_cpu = now - started, cpu_seconds(process.pid)
+                if at_marks is not None:
+                    at_marks(process.pid, "complete")
                 os.write(master, CTRL_Q)
         process.wait(timeout=max(1.0, deadline - time.perf_counter()))
         ended = time.perf_counter() - started
@@ -194,6 +206,34 @@ def run_once(variant: Variant, env: dict[str, str], timeout: float = 60.0) -> Sa
         raise RunFailed(f"{' '.join(variant.argv)[:60]} ... exited {process.returncode} "
                         f"(first frame seen: {first is not None}, complete: {complete is not None})")
     return Sample(first, complete, ended, first_cpu, complete_cpu)
+
+
+def count_instructions(variant: Variant, env: dict[str, str], folder: Path) -> tuple[int, int]:
+    """Instructions executed to the first frame and to the complete screen, counted by
+    valgrind's callgrind (exact to a fraction of a percent where wall time is noisy; ~50x
+    slower). At each mark callgrind_control dumps the counts so far (a dump restarts them)."""
+    out = folder / "callgrind.out"
+
+    def dump(pid: int, name: str) -> None:
+        subprocess.run(["callgrind_control", f"--dump={name}", str(pid)], check=False,
+                       capture_output=True, timeout=120)
+
+    for stale in folder.glob("callgrind.out*"):
+        stale.unlink()
+    run_once(variant, env, timeout=1200, at_marks=dump,
+             prefix=("valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"))
+    # callgrind.out.1 holds the counts to the first dump, callgrind.out.2 those after it.
+    parts: dict[int, int] = {}
+    for dumped in folder.glob("callgrind.out.*"):
+        suffix = dumped.name.rsplit(".", 1)[-1]
+        totals = next((line for line in dumped.read_text(errors="replace").splitlines()
+                       if line.startswith(("summary:", "totals:"))), "")
+        if suffix.isdigit() and totals:
+            parts[int(suffix)] = int(totals.split()[1])
+    first, complete = parts.get(1), parts.get(2)
+    if first is None or complete is None:
+        raise RunFailed(f"callgrind dumps not found: {sorted(parts)}")
+    return first, first + complete
 
 
 def measure(
@@ -225,14 +265,49 @@ def spread(values: Sequence[float]) -> str:
             f"({min(values) * 1000:.0f}-{max(values) * 1000:.0f})")
 
 
+def instructions_main(names: Sequence[str], runs: int, *, warm: bool) -> int:
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        print("valgrind (callgrind) is not installed: no instruction counts", file=sys.stderr)
+        return 1
+    counts: dict[str, list[tuple[int, int]]] = {name: [] for name in names}
+    with tempfile.TemporaryDirectory(prefix="ecw-startup-") as temp:
+        workdir = Path(temp)
+        home, pycache = workdir / "home", workdir / "pycache"
+        home.mkdir()
+        pycache.mkdir()
+        env = environment(home, pycache, warm=warm)
+        for name in names:  # fills the bytecode folder (warm) and the demo state
+            run_once(variants()[name], env)
+        for _ in range(runs):
+            for name in names:
+                counts[name].append(count_instructions(variants()[name], env, workdir))
+    label = "warm bytecode" if warm else "cold (no bytecode)"
+    print(f"{label}, n={runs}: instructions (millions, median) to the first frame and to the "
+          "complete screen; ratio against bare")
+    bare = counts.get("bare")
+    for name, values in counts.items():
+        first = statistics.median(v[0] for v in values)
+        complete = statistics.median(v[1] for v in values)
+        ratio = ""
+        if bare:
+            ratio = (f"{first / statistics.median(v[0] for v in bare):.3f} / "
+                     f"{complete / statistics.median(v[1] for v in bare):.3f}")
+        print(f"{name:<12} {first / 1e6:10.1f} M {complete / 1e6:10.1f} M   {ratio}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9, help="paired rounds (default 9)")
     parser.add_argument("--cold", action="store_true",
                         help="no bytecode: every module compiled on every start")
     parser.add_argument("--variants", nargs="*", default=list(variants()))
+    parser.add_argument("--instructions", action="store_true",
+                        help="count instructions with valgrind instead (--runs each)")
     args = parser.parse_args()
     warm = not args.cold
+    if args.instructions:
+        return instructions_main(args.variants, args.runs, warm=warm)
     with tempfile.TemporaryDirectory(prefix="ecw-startup-") as temp:
         samples = measure(args.variants, args.runs, warm=warm, workdir=Path(temp))
     label = "warm bytecode" if warm else "cold (no bytecode)"
