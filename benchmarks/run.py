@@ -71,6 +71,8 @@ class Bounds:
     requests_per_level: int
     seconds_per_level: float
     levels: tuple[int, ...] = (1, 4, 16)
+    bytecode: tuple[str, ...] = ("warm", "cold")
+    """Which bytecode states to measure (see `environment`)."""
 
 
 FULL = Bounds(rounds=9, generate_rounds=25, memory_rounds=3, load_rounds=3,
@@ -79,7 +81,7 @@ QUICK = Bounds(rounds=3, generate_rounds=5, memory_rounds=1, load_rounds=1,
                requests_per_level=120, seconds_per_level=1.5)
 # For the CI smoke test: every benchmark once, just enough to return sane numbers.
 TINY = Bounds(rounds=1, generate_rounds=1, memory_rounds=1, load_rounds=1,
-              requests_per_level=8, seconds_per_level=1.0)
+              requests_per_level=8, seconds_per_level=1.0, bytecode=("warm",))
 
 
 @dataclass
@@ -98,6 +100,10 @@ class Figure:
     samples_baseline: list[float] = field(default_factory=list)
     note: str = ""
     skipped: str | None = None
+    goal: float | None = None
+    """The ratio to stay within (at or below; at or above when higher is better)."""
+    bytecode: str = ""
+    """"warm" (bytecode cached, as every start after the first), "cold" (none), or ""."""
 
     @classmethod
     def measured(cls, key: str, title: str, ours_label: str, baseline_label: str, unit: str,
@@ -109,6 +115,12 @@ class Figure:
     @property
     def rounds(self) -> int:
         return min(len(self.samples_ours), len(self.samples_baseline))
+
+    @property
+    def met(self) -> bool | None:
+        if self.goal is None or math.isnan(self.ratio):
+            return None
+        return self.ratio <= self.goal if self.lower_is_better else self.ratio >= self.goal
 
     @property
     def ratio(self) -> float:
@@ -133,6 +145,9 @@ class Figure:
             "rounds": self.rounds,
             "note": self.note,
             "skipped": self.skipped,
+            "goal": self.goal,
+            "met": self.met,
+            "bytecode": self.bytecode,
         }
 
 
@@ -165,63 +180,85 @@ def run_process(
     return elapsed, done
 
 
-def environment(home: Path) -> dict[str, str]:
-    return {**os.environ, HOME_ENV: str(home), PASSPHRASE_ENV: PASSPHRASE}
+def environment(home: Path, bytecode: Path | None = None, *, warm: bool = True) -> dict[str, str]:
+    """The environment of a measured process. With `bytecode` (a PYTHONPYCACHEPREFIX folder):
+    warm reads and writes .pyc files there; cold (PYTHONDONTWRITEBYTECODE=1, the folder kept
+    empty) compiles every module on every start. This machine may set
+    PYTHONDONTWRITEBYTECODE itself: without a folder its setting is kept, unsaid."""
+    env = {**os.environ, HOME_ENV: str(home), PASSPHRASE_ENV: PASSPHRASE}
+    if bytecode is not None:
+        env["PYTHONPYCACHEPREFIX"] = str(bytecode)
+        if warm:
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+        else:
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def bytecode_folder(workdir: Path, kind: str) -> Path:
+    folder = workdir / f"pycache-{kind}"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 # ---------------------------------------------------------------------------- start-up
 
 
 def bench_startup(bounds: Bounds, workdir: Path) -> list[Figure]:
-    """Time from the first line of the program to the first painted screen (startup.py)."""
-    home = workdir / "startup-home"
-    home.mkdir()
-    variants = {
-        "bare": startup.VARIANTS["bare"],
-        "wizard": startup.VARIANTS["wizard"],
-        "wizard-demo": startup.VARIANTS["wizard-demo"],
-    }
-    first: dict[str, list[float]] = {name: [] for name in variants}
-    wall: dict[str, list[float]] = {name: [] for name in variants}
-    cpu: dict[str, list[float]] = {name: [] for name in variants}
-    try:
-        for code in variants.values():
-            startup.run_once(code, str(home))  # warm the file cache and the demo state
-        for _ in range(bounds.rounds):
-            for name, code in variants.items():
-                process_wall, to_screen, cpu_to_screen = startup.run_once(code, str(home))
-                first[name].append(to_screen)
-                wall[name].append(process_wall)
-                cpu[name].append(cpu_to_screen)
-    except SystemExit as failed:  # startup.run_once reports a failed run this way
-        raise BenchmarkError(str(failed)) from None
-    def ms(values: list[float]) -> list[float]:
-        return [v * 1000 for v in values]
+    """The first frame on a terminal and the complete screen (footer keys shown), the wizard
+    against a bare Textual app; warm and cold bytecode (benchmarks/startup.py)."""
+    figures: list[Figure] = []
+    for kind in bounds.bytecode:
+        folder = workdir / kind
+        folder.mkdir()
+        try:
+            runs = startup.measure(startup.STARTUP_VARIANTS, bounds.rounds, warm=kind == "warm",
+                                   workdir=folder, warm_up=bounds.rounds > 1)
+        except startup.RunFailed as failed:
+            raise BenchmarkError(str(failed)) from None
 
-    bare = "bare Textual app, same harness"
-    return [
-        Figure.measured("startup.first-screen", "Start-up to first screen (real tenant)",
-                        "entra-cert-wizard", bare, "ms", ms(first["wizard"]), ms(first["bare"])),
-        Figure.measured("startup.first-screen-demo", "Start-up to first screen (--demo)",
-                        "entra-cert-wizard --demo", bare, "ms", ms(first["wizard-demo"]),
-                        ms(first["bare"]), note="the demo tenant starts in a worker meanwhile"),
-        Figure.measured("startup.cpu", "CPU time until the first screen (real tenant)",
-                        "entra-cert-wizard", bare, "ms", ms(cpu["wizard"]), ms(cpu["bare"])),
-        Figure.measured("startup.process-wall", "Whole process, start to exit after first paint",
-                        "entra-cert-wizard", bare, "ms", ms(wall["wizard"]), ms(wall["bare"])),
-    ]
+        def ms(name: str, measure: str, runs: dict[str, list[startup.Sample]] = runs) -> list[float]:
+            return [getattr(sample, measure) * 1000 for sample in runs[name]]
+
+        bare = "bare Textual app (one Static)"
+        cold = kind == "cold"
+        rows = (
+            ("first-frame", "First frame, real tenant", "entra-cert-wizard", "wizard",
+             "first_frame", 1.15 if cold else 1.10),
+            ("first-frame-demo", "First frame, --demo", "entra-cert-wizard --demo",
+             "wizard-demo", "first_frame", 1.15 if cold else 1.10),
+            ("complete", "Complete screen (footer keys), real tenant", "entra-cert-wizard",
+             "wizard", "complete", None if cold else 1.20),
+            ("complete-demo", "Complete screen (footer keys), --demo",
+             "entra-cert-wizard --demo", "wizard-demo", "complete", None if cold else 1.20),
+            ("cpu-first-frame", "CPU time to the first frame, real tenant", "entra-cert-wizard",
+             "wizard", "first_frame_cpu", None),
+            ("header-footer", "First frame, bare app with Header+Footer (yardstick)",
+             "bare app + Header + Footer", "bare-hf", "first_frame", None),
+        )
+        for key, title, label, name, measure, goal in rows:
+            cpu = measure.endswith("_cpu")
+            figures.append(Figure.measured(
+                f"startup.{key}.{kind}", title, label, bare, "ms", ms(name, measure),
+                ms("bare", measure), goal=goal, bytecode=kind,
+                note=("all threads' CPU time (scheduler), less disturbed by a busy machine"
+                      if cpu else "from process start, read on a pseudo-terminal")))
+    return figures
 
 
 # ---------------------------------------------------------------------------- generate
 
 
 def bench_generate(bounds: Bounds, workdir: Path) -> list[Figure]:
-    """Whole processes: our generate (no passphrase, and with one) vs openssl req."""
-    titles = ("generate vs openssl req", "generate with passphrase (+ .pfx) vs openssl req")
+    """Whole processes: our generate (no passphrase, and with one) vs openssl req, warm and
+    cold bytecode."""
+    titles = {"no-passphrase": "generate vs openssl req",
+              "passphrase": "generate with passphrase (+ .pfx) vs openssl req"}
     openssl = shutil.which("openssl")
     if openssl is None:
-        return [Figure(f"generate.{i}", t, "entra-cert-wizard generate", "openssl req", "ms",
-                       skipped="openssl not found on PATH") for i, t in enumerate(titles)]
+        return [Figure(f"generate.{key}.{kind}", title, "entra-cert-wizard generate",
+                       "openssl req", "ms", skipped="openssl not found on PATH", bytecode=kind)
+                for kind in bounds.bytecode for key, title in titles.items()]
     counter = iter(range(1_000_000))
 
     def fresh() -> Path:
@@ -239,26 +276,33 @@ def bench_generate(bounds: Bounds, workdir: Path) -> list[Figure]:
                 "-keyout", str(out / "bench.key"), "-out", str(out / "bench.pem"),
                 "-subj", "/CN=bench", "-days", "365"]
 
-    env = environment(workdir / "generate-home")
     commands: dict[str, Callable[[], list[str]]] = {
         "ours": lambda: ours(False), "ours+pfx": lambda: ours(True), "openssl": theirs,
     }
-    samples: dict[str, list[float]] = {name: [] for name in commands}
-    for make in commands.values():
-        run_process(make(), env)  # warm
-    for _ in range(bounds.generate_rounds):  # RSA key generation time is random: many rounds
-        for name, make in commands.items():
-            samples[name].append(run_process(make(), env)[0] * 1000)
     note = "RSA 2048 key generation is random in length: compare medians of many rounds"
-    return [
-        Figure.measured("generate.no-passphrase", titles[0],
-                        "generate --no-passphrase (.cer .pem .key)", "openssl req -x509 -nodes",
-                        "ms", samples["ours"], samples["openssl"], note=note),
-        Figure.measured("generate.passphrase", titles[1],
-                        "generate --passphrase-env (.cer .pem .key .pfx)",
-                        "openssl req -x509 -nodes", "ms", samples["ours+pfx"], samples["openssl"],
-                        note="encrypted key + PFX: two PBKDF2 derivations ours only"),
-    ]
+    figures: list[Figure] = []
+    for kind in bounds.bytecode:
+        env = environment(workdir / "generate-home", bytecode_folder(workdir, kind),
+                          warm=kind == "warm")
+        samples: dict[str, list[float]] = {name: [] for name in commands}
+        for make in commands.values():
+            run_process(make(), env)  # fills the bytecode folder when warm; the file cache
+        for _ in range(bounds.generate_rounds):  # key generation time is random: many rounds
+            for name, make in commands.items():
+                samples[name].append(run_process(make(), env)[0] * 1000)
+        figures += [
+            Figure.measured(f"generate.no-passphrase.{kind}", titles["no-passphrase"],
+                            "generate --no-passphrase (.cer .pem .key)",
+                            "openssl req -x509 -nodes", "ms", samples["ours"],
+                            samples["openssl"], note=note, bytecode=kind,
+                            goal=0.9 if kind == "warm" else 1.1),
+            Figure.measured(f"generate.passphrase.{kind}", titles["passphrase"],
+                            "generate --passphrase-env (.cer .pem .key .pfx)",
+                            "openssl req -x509 -nodes", "ms", samples["ours+pfx"],
+                            samples["openssl"], bytecode=kind,
+                            note="encrypted key + PFX: two PBKDF2 derivations ours only"),
+        ]
+    return figures
 
 
 # ---------------------------------------------------------------------------- test vs MSAL
@@ -280,7 +324,8 @@ def _demo_credential(folder: Path) -> tuple[Path, Path, Any]:
 def bench_test(bounds: Bounds, workdir: Path) -> list[Figure]:
     """`test` (positive + negative) vs the bare MSAL script of benchmarks/test_vs_msal.py,
     whole processes, interleaved: against one running demo tenant (`emulator`, its own
-    process), and `test --demo`, which starts its own tenant on the same state."""
+    process), and `test --demo`, which starts its own tenant on the same state; warm and cold
+    bytecode (the bare script's too)."""
     from benchmarks.test_vs_msal import BARE_MSAL_SCRIPT
     from wizard import certs
     from wizard.portal import PortalClient
@@ -302,26 +347,33 @@ def bench_test(bounds: Bounds, workdir: Path) -> list[Figure]:
             "msal": [sys.executable, "-c", BARE_MSAL_SCRIPT,
                      json.dumps({**info, "cert": str(cert_file), "key": str(key_file)})],
         }
-        for name, command in cases.items():  # warm, and check that each does its job
-            _, done = run_process(command, env)
-            if name != "msal" and json.loads(done.stdout)["verdict"] != "pass":
-                raise BenchmarkError(f"test ({name}) did not pass: {done.stdout[-2000:]}")
-        samples: dict[str, list[float]] = {name: [] for name in cases}
-        for _ in range(bounds.rounds):
-            for name, command in cases.items():
-                samples[name].append(run_process(command, env)[0] * 1000)
-    msal = "bare MSAL script (test_vs_msal.py), running tenant"
-    return [
-        Figure.measured("test.running-tenant", "test (positive + negative) vs bare MSAL",
-                        "entra-cert-wizard test, running tenant", msal, "ms",
-                        samples["running"], samples["msal"],
-                        note="same tenant, same token requests; ours adds pre-flight, "
-                        "discovery and the explanations"),
-        Figure.measured("test.demo", "test --demo (starts its own tenant) vs bare MSAL",
-                        "entra-cert-wizard test --demo", msal, "ms",
-                        samples["demo"], samples["msal"],
-                        note="ours also starts and stops the demo tenant in-process"),
-    ]
+        figures: list[Figure] = []
+        for kind in bounds.bytecode:
+            measured = environment(home, bytecode_folder(workdir, kind), warm=kind == "warm")
+            for name, command in cases.items():  # warm-up, and check that each does its job
+                _, done = run_process(command, measured)
+                if name != "msal" and json.loads(done.stdout)["verdict"] != "pass":
+                    raise BenchmarkError(f"test ({name}) did not pass: {done.stdout[-2000:]}")
+            samples: dict[str, list[float]] = {name: [] for name in cases}
+            for _ in range(bounds.rounds):
+                for name, command in cases.items():
+                    samples[name].append(run_process(command, measured)[0] * 1000)
+            msal = "bare MSAL script (test_vs_msal.py), running tenant"
+            figures += [
+                Figure.measured(f"test.running-tenant.{kind}",
+                                "test (positive + negative) vs bare MSAL",
+                                "entra-cert-wizard test, running tenant", msal, "ms",
+                                samples["running"], samples["msal"], bytecode=kind,
+                                note="same tenant, same token requests; ours adds pre-flight, "
+                                "discovery and the explanations"),
+                Figure.measured(f"test.demo.{kind}",
+                                "test --demo (starts its own tenant) vs bare MSAL",
+                                "entra-cert-wizard test --demo", msal, "ms",
+                                samples["demo"], samples["msal"], bytecode=kind,
+                                goal=1.2 if kind == "warm" else None,
+                                note="ours also starts and stops the demo tenant in-process"),
+            ]
+    return figures
 
 
 # ---------------------------------------------------------------------------- throughput
@@ -489,25 +541,41 @@ def memory_main(argv: Sequence[str]) -> None:
 
 
 def bench_memory(bounds: Bounds, workdir: Path) -> list[Figure]:
-    """Peak RSS (ru_maxrss) of a pilot-driven full demo run vs a bare Textual app's."""
+    """Peak RSS of a pilot-driven full demo run vs a bare Textual app's. Peak memory does not
+    depend on timing, so the two children of a round run side by side. Warm bytecode after
+    an unmeasured warm-up round when there are several rounds; a single round (the smoke
+    test) is cold for both, said so."""
     if sys.platform == "win32":
         return [Figure("memory.peak", "Peak memory, full demo run", "wizard", "bare", "MiB",
                        skipped="resource.getrusage is POSIX only")]
+    warm = bounds.memory_rounds > 1
+    kind = "warm" if warm else "cold"
+    folder = bytecode_folder(workdir, kind)
     samples: dict[str, list[float]] = {"wizard": [], "bare": []}
     steps: list[str] = []
-    for index in range(bounds.memory_rounds):
-        for kind in samples:
-            env = environment(workdir / f"memory-{kind}-{index}")
-            _, done = run_process(helper_command("memory_main", kind), env)
-            report = json.loads(done.stdout.strip().splitlines()[-1])
-            samples[kind].append(report["peak_kib"] / 1024)
-            if kind == "wizard":
+    for index in range(-1 if warm else 0, bounds.memory_rounds):
+        running = {
+            app: subprocess.Popen(helper_command("memory_main", app), cwd=ROOT,
+                                  env=environment(workdir / f"memory-{app}-{index}", folder,
+                                                  warm=warm),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for app in samples
+        }
+        for app, process in running.items():
+            out, err = process.communicate(timeout=300)
+            if process.returncode != 0:
+                raise BenchmarkError(f"memory run ({app}) exited {process.returncode}:\n"
+                                     f"{err[-3000:]}")
+            report = json.loads(out.strip().splitlines()[-1])
+            if app == "wizard":
                 steps = report["steps"]
+            if index >= 0:
+                samples[app].append(report["peak_kib"] / 1024)
     if len(steps) != 9:
         raise BenchmarkError(f"the wizard run saw {len(steps)} steps, not 9: {steps}")
     return [Figure.measured("memory.peak", "Peak memory (RSS), full demo run: 9 steps",
                             "wizard --demo, pilot-driven", "bare Textual app, pilot-driven",
-                            "MiB", samples["wizard"], samples["bare"],
+                            "MiB", samples["wizard"], samples["bare"], goal=1.6, bytecode=kind,
                             note="peak RSS (VmHWM on Linux, else ru_maxrss); the demo tenant "
                             "runs in the same process, as with --demo")]
 
@@ -544,24 +612,49 @@ def run_benchmarks(names: Sequence[str], bounds: Bounds,
 def _number(value: float, unit: str) -> str:
     if math.isnan(value):
         return "-"
-    return f"{value:,.0f} {unit}" if abs(value) >= 100 else f"{value:.1f} {unit}"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}"
+
+
+def _spread(median: float, samples: Sequence[float], unit: str) -> str:
+    """The median with the samples' min-max: "221 (205-260) ms"."""
+    if not samples:
+        return "-"
+    low, high = _number(min(samples), unit), _number(max(samples), unit)
+    return f"{_number(median, unit)} ({low}-{high}) {unit}"
+
+
+def paired_ratios(figure: Figure) -> list[float]:
+    """Round by round, ours over the yardstick measured beside it."""
+    return [ours / base for ours, base in zip(figure.samples_ours, figure.samples_baseline,
+                                              strict=False) if base]
+
+
+def _goal(figure: Figure) -> str:
+    if figure.goal is None:
+        return ""
+    sign = "<=" if figure.lower_is_better else ">="
+    return f"{sign} {figure.goal:.2f}x {'met' if figure.met else 'MISSED'}"
 
 
 def table(figures: Sequence[Figure]) -> str:
-    rows = [("figure", "ours", "yardstick", "ratio", "n")]
+    """One row per figure: bytecode, ours and the yardstick (median, min-max), the ratio of
+    the medians with the min-max of the paired ratios, the goal, n."""
+    rows = [("figure", "bytecode", "ours", "yardstick", "ratio (paired min-max)", "goal", "n")]
     for figure in figures:
         if figure.skipped:
-            rows.append((figure.title, "skipped", figure.skipped, "", ""))
+            rows.append((figure.title, figure.bytecode, "skipped", figure.skipped, "", "", ""))
             continue
-        better = "lower" if figure.lower_is_better else "higher"
-        rows.append((figure.title, _number(figure.ours, figure.unit),
-                     _number(figure.baseline, figure.unit),
-                     f"{figure.ratio:.2f}x ({better} is better)", str(figure.rounds)))
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+        pairs = paired_ratios(figure)
+        spread = f" ({min(pairs):.2f}-{max(pairs):.2f})" if pairs else ""
+        rows.append((figure.title, figure.bytecode,
+                     _spread(figure.ours, figure.samples_ours, figure.unit),
+                     _spread(figure.baseline, figure.samples_baseline, figure.unit),
+                     f"{figure.ratio:.2f}x{spread}", _goal(figure), str(figure.rounds)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for index, row in enumerate(rows):
-        lines.append("  ".join(cell.ljust(widths[i]) if i in (0, 3) else cell.rjust(widths[i])
-                               for i, cell in enumerate(row)).rstrip())
+        lines.append("  ".join(cell.ljust(widths[i]) if i in (0, 1, 4, 5) else
+                               cell.rjust(widths[i]) for i, cell in enumerate(row)).rstrip())
         if index == 0:
             lines.append("  ".join("-" * width for width in widths))
     return "\n".join(lines)
@@ -586,7 +679,8 @@ def machine() -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true",
-                        help="fewer rounds and a shorter load test (well under a minute)")
+                        help="a smoke run: fewer rounds, a shorter load test; its figures are "
+                        "not results")
     parser.add_argument("--json-out", metavar="FILE", default=str(DEFAULT_JSON),
                         help="where to write every figure with its samples "
                         "(default: benchmarks/results/latest.json, not tracked by git)")
@@ -602,10 +696,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: a benchmark failed, so its figures would mean nothing:\n{error}",
               file=sys.stderr)
         return 1
+    if args.quick:
+        print("SMOKE RUN (--quick): too few rounds for results; quote only the full run.\n")
     print(table(figures))
     document = {
         "command": "uv run python benchmarks/run.py" + (" --quick" if args.quick else ""),
         "quick": args.quick,
+        "smoke_only": args.quick,
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "seconds": round(time.perf_counter() - started, 1),
         "machine": machine(),

@@ -1,162 +1,332 @@
-"""Start-up time to the first rendered screen: the wizard against a bare Textual app.
+"""Start-up as a user sees it: the first frame on a terminal, then the complete screen.
 
-Runs are interleaved (bare, wizard, ... then again). Each run is a fresh `python -c` process that starts the app as a user would (`App.run()`,
-the normal terminal driver, its output into a pipe) and exits right after the first screen
-has mounted and been refreshed (painted). Reported: the median of N runs of
-the process's wall time, and of the time from the first line of the program to that paint.
+Each run is a fresh process on its own pseudo-terminal (80x24, TERM=xterm-256color), started
+as a user starts it from a shell; this script reads the terminal and notes, from the moment
+the process was started:
 
-    uv run python benchmarks/startup.py [--runs 7] [--no-bytecode-cache]
+  first frame   the read that brings the first frame's text (the first full frame Textual
+                writes: the screen's body is on the terminal)
+  complete      the read that brings the footer's keys (the screen is ready to use)
+  exit          the process gone after Ctrl+Q, sent once the screen was complete
 
-Bytecode: an installed wizard runs from compiled .pyc files, like Textual in site-packages
-does for the bare app. With PYTHONDONTWRITEBYTECODE set (as in some sandboxes and CI) a
-checkout would compile the wizard's own modules from source on every start (~12 ms) while
-Textual's stay precompiled: an unequal race. So each run gets PYTHONPYCACHEPREFIX (a
-temporary folder, filled by the warm-up run) for every module, bare and wizard alike.
-`--no-bytecode-cache` keeps the calling environment's setting, to see that cost.
+    uv run python benchmarks/startup.py [--runs 9] [--cold] [--variants bare wizard ...]
 
-Variants:
-  bare          App with one Static on its default screen (the yardstick)
-  wizard        `entra-cert-wizard` (cli.main([])): real tenant, Welcome on screen
-  wizard-demo   `entra-cert-wizard --demo`: Welcome on screen, the demo tenant starting in a
-                worker meanwhile (what the command does)
-  demo-first    the demo tenant started before the app, then the wizard (the alternative)
+Bytecode: this machine sets PYTHONDONTWRITEBYTECODE=1, so without care every start compiles
+Textual and the wizard from source. Users have bytecode after their first start (warm); the
+first start after an install without compiled bytecode is cold. Both are measured, on the
+same footing for every variant: warm runs read .pyc files from a private PYTHONPYCACHEPREFIX
+folder filled by unmeasured warm-up runs; cold runs point PYTHONPYCACHEPREFIX at an empty
+folder with PYTHONDONTWRITEBYTECODE=1, so every module is compiled on every start.
+
+Variants (the yardsticks first):
+  bare          App with one Static on its default screen
+  bare-hf       the same with a Header and a Footer (what every wizard step has)
+  wizard        `entra-cert-wizard`: the Welcome step, real tenant
+  wizard-demo   `entra-cert-wizard --demo`: the Welcome step; the demo tenant starts after
+                the first frame
+Runs are paired: one round runs every variant once, in turn, so a busy moment on the
+machine hits them alike; figures are medians with min-max and n.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import os
-import re
+import pty
+import select
+import shutil
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+COLUMNS, LINES = 80, 24
+CTRL_Q = b"\x11"
 
-PROLOGUE = "import time; T0 = time.perf_counter()\n"
-# Textual captures print() while an app runs: the time goes to a file named by the runner.
-REPORT = (
-    "import os; open(os.environ['STARTUP_BENCH_OUT'], 'a')"
-    ".write(f'FIRST_SCREEN {time.perf_counter() - T0:.6f} {time.process_time():.6f}\\n')"
-)
-
-BARE = PROLOGUE + f"""
+BARE = """
 from textual.app import App, ComposeResult
 from textual.widgets import Static
 
 class Bare(App[None]):
     def compose(self) -> ComposeResult:
-        yield Static("Hello")
-
-    def on_mount(self) -> None:
-        self.call_after_refresh(self.first_paint)
-
-    def first_paint(self) -> None:
-        {REPORT}
-        self.exit()
+        yield Static("Hello from a bare app")
 
 Bare().run()
 """
 
-# The wizard is timed through its real entry point; the only addition is a hook that exits
-# once the Welcome screen has mounted and painted.
-WIZARD_HOOK = PROLOGUE + f"""
-import screens.welcome as welcome
+BARE_HEADER_FOOTER = """
+from textual.app import App, ComposeResult
+from textual.widgets import Footer, Header, Static
 
-_original_on_mount = welcome.WelcomeScreen.on_mount
+class Bare(App[None]):
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("Hello from a bare app")
+        yield Footer()
 
-def _on_mount(self) -> None:
-    _original_on_mount(self)
-    def first_paint() -> None:
-        {REPORT}
-        self.app.exit()
-    self.call_after_refresh(first_paint)
-
-welcome.WelcomeScreen.on_mount = _on_mount
+Bare().run()
 """
 
-WIZARD = WIZARD_HOOK + """
-import sys
-from wizard.cli import main
-sys.exit(main([]))
-"""
 
-WIZARD_DEMO = WIZARD_HOOK + """
-import sys
-from wizard.cli import main
-sys.exit(main(["--demo"]))
-"""
-
-DEMO_FIRST = WIZARD_HOOK + """
-from wizard.emulator import DemoTenant
-from wizard.app import CertWizardApp
-
-tenant = DemoTenant()
-info = tenant.start()
-try:
-    CertWizardApp(demo_info=info).run()
-finally:
-    tenant.stop()
-"""
-
-VARIANTS = {"bare": BARE, "wizard": WIZARD, "wizard-demo": WIZARD_DEMO, "demo-first": DEMO_FIRST}
+def wizard_command() -> list[str]:
+    """`entra-cert-wizard` as a user runs it: the console script of this environment."""
+    script = Path(sys.executable).parent / "entra-cert-wizard"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "wizard"]
 
 
-def run_once(code: str, home: str, *, bytecode_cache: bool = True) -> tuple[float, float, float]:
-    out = Path(home) / "first-screen.txt"
-    out.unlink(missing_ok=True)
-    env = dict(os.environ, ENTRA_CERT_WIZARD_HOME=home, COLUMNS="80", LINES="24",
-               STARTUP_BENCH_OUT=str(out))
-    if bytecode_cache:  # see the module's docstring: the same footing for both apps
+@dataclass(frozen=True)
+class Variant:
+    argv: tuple[str, ...]
+    first_frame: bytes
+    """Text the first frame carries."""
+    complete: bytes
+    """Text that shows the screen complete: a key in the footer (the body, with no footer)."""
+
+
+def variants() -> dict[str, Variant]:
+    python = sys.executable
+    welcome = b"Your script signs in"
+    return {
+        "bare": Variant((python, "-c", BARE), b"Hello from", b"Hello from"),
+        "bare-hf": Variant((python, "-c", BARE_HEADER_FOOTER), b"Hello from", b"palette"),
+        "wizard": Variant((*wizard_command(),), welcome, b"Real tenant"),
+        "wizard-demo": Variant((*wizard_command(), "--demo"), welcome, b"Real tenant"),
+    }
+
+
+STARTUP_VARIANTS = ("bare", "bare-hf", "wizard", "wizard-demo")
+
+
+@dataclass(frozen=True)
+class Sample:
+    first_frame: float
+    complete: float
+    exit: float
+    first_frame_cpu: float
+    """CPU time of all the process's threads when the first frame arrived (Linux), else nan."""
+    complete_cpu: float
+
+
+FIELDS = ("first_frame", "complete", "exit", "first_frame_cpu", "complete_cpu")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time so far of every thread of a process, in nanoseconds from the scheduler
+    (/proc/PID/task/*/schedstat): far less disturbed by a busy machine than wall time."""
+    total = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                total += int((task / "schedstat").read_text().split()[0])
+    except OSError:
+        return float("nan")
+    return total / 1e9
+
+
+class RunFailed(RuntimeError):
+    """A run did not show its screen or did not exit: its times would mean nothing."""
+
+
+def environment(home: Path, pycache: Path, *, warm: bool) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    env.update(ENTRA_CERT_WIZARD_HOME=str(home), TERM="xterm-256color",
+               PYTHONPYCACHEPREFIX=str(pycache))
+    if warm:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env["PYTHONPYCACHEPREFIX"] = str(Path(home) / "pycache")
-    start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-        timeout=120, check=False,
-    )
-    wall = time.perf_counter() - start
-    text = out.read_text() if out.exists() else ""
-    marks = re.findall(r"FIRST_SCREEN (\d+\.\d+) (\d+\.\d+)", text)
-    if done.returncode != 0 or not marks:
-        raise SystemExit(f"run failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return wall, float(marks[-1][0]), float(marks[-1][1])
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def run_once(
+    variant: Variant,
+    env: dict[str, str],
+    timeout: float = 60.0,
+    *,
+    prefix: Sequence[str] = (),
+    at_marks: Callable[[int, str], None] | None = None,
+) -> Sample:
+    """One start on a fresh pseudo-terminal; the times of its first frame, complete screen
+    and exit after Ctrl+Q, in seconds from the start of the process. `prefix` runs it under
+    another program (valgrind); `at_marks(pid, name)` is called at each of the two marks."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", LINES, COLUMNS, 0, 0))
+    started = time.perf_counter()
+    process = subprocess.Popen([*prefix, *variant.argv], cwd=ROOT, env=env, stdin=slave, stdout=slave,
+                               stderr=slave, start_new_session=True, close_fds=True)
+    os.close(slave)
+    seen = b""
+    first = complete = None
+    first_cpu = complete_cpu = float("nan")
+    deadline = started + timeout
+    try:
+        while time.perf_counter() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if not ready:
+                if process.poll() is not None:
+                    break
+                continue
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the process closed the terminal (it exited)
+                break
+            if not chunk:
+                break
+            now = time.perf_counter()
+            # Keep a tail long enough for a marker split across two reads.
+            seen = seen[-64:] + chunk
+            if first is None and variant.first_frame in seen:
+                first, first_cpu = now - started, cpu_seconds(process.pid)
+                if at_marks is not None:
+                    at_marks(process.pid, "first-frame")
+            if first is not None and complete is None and variant.complete in seen:
+                complete, complete_cpu = now - started, cpu_seconds(process.pid)
+                if at_marks is not None:
+                    at_marks(process.pid, "complete")
+                os.write(master, CTRL_Q)
+        process.wait(timeout=max(1.0, deadline - time.perf_counter()))
+        ended = time.perf_counter() - started
+    except subprocess.TimeoutExpired:
+        raise RunFailed(f"{variant.argv[-1][:40]!r} did not exit within {timeout:.0f} s") from None
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(master)
+    if first is None or complete is None or process.returncode != 0:
+        raise RunFailed(f"{' '.join(variant.argv)[:60]} ... exited {process.returncode} "
+                        f"(first frame seen: {first is not None}, complete: {complete is not None})")
+    return Sample(first, complete, ended, first_cpu, complete_cpu)
+
+
+def count_instructions(variant: Variant, env: dict[str, str], folder: Path) -> tuple[int, int]:
+    """Instructions executed to the first frame and to the complete screen, counted by
+    valgrind's callgrind (exact to a fraction of a percent where wall time is noisy; ~50x
+    slower). At each mark callgrind_control dumps the counts so far (a dump restarts them)."""
+    out = folder / "callgrind.out"
+
+    def dump(pid: int, name: str) -> None:
+        subprocess.run(["callgrind_control", f"--dump={name}", str(pid)], check=False,
+                       capture_output=True, timeout=120)
+
+    for stale in folder.glob("callgrind.out*"):
+        stale.unlink()
+    run_once(variant, env, timeout=1200, at_marks=dump,
+             prefix=("valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"))
+    # callgrind.out.1 holds the counts to the first dump, callgrind.out.2 those after it.
+    parts: dict[int, int] = {}
+    for dumped in folder.glob("callgrind.out.*"):
+        suffix = dumped.name.rsplit(".", 1)[-1]
+        totals = next((line for line in dumped.read_text(errors="replace").splitlines()
+                       if line.startswith(("summary:", "totals:"))), "")
+        if suffix.isdigit() and totals:
+            parts[int(suffix)] = int(totals.split()[1])
+    first, complete = parts.get(1), parts.get(2)
+    if first is None or complete is None:
+        raise RunFailed(f"callgrind dumps not found: {sorted(parts)}")
+    return first, first + complete
+
+
+def measure(
+    names: Sequence[str], rounds: int, *, warm: bool, workdir: Path, warm_up: bool = True
+) -> dict[str, list[Sample]]:
+    """Paired rounds of the named variants, after one unmeasured warm-up run of each (it
+    fills the bytecode folder when warm, and the file cache and the demo state always;
+    only a cold smoke run goes without)."""
+    chosen = {name: variants()[name] for name in names}
+    home = workdir / "home"
+    home.mkdir(exist_ok=True)
+    pycache = workdir / ("pycache-warm" if warm else "pycache-empty")
+    pycache.mkdir(exist_ok=True)
+    env = environment(home, pycache, warm=warm)
+    for variant in chosen.values() if warm or warm_up else ():
+        run_once(variant, env)
+    if not warm:
+        shutil.rmtree(pycache)  # nothing written, but make sure: cold means no .pyc at all
+        pycache.mkdir()
+    samples: dict[str, list[Sample]] = {name: [] for name in chosen}
+    for _ in range(rounds):
+        for name, variant in chosen.items():
+            samples[name].append(run_once(variant, env))
+    return samples
+
+
+def spread(values: Sequence[float]) -> str:
+    return (f"{statistics.median(values) * 1000:.0f} ms "
+            f"({min(values) * 1000:.0f}-{max(values) * 1000:.0f})")
+
+
+def instructions_main(names: Sequence[str], runs: int, *, warm: bool) -> int:
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        print("valgrind (callgrind) is not installed: no instruction counts", file=sys.stderr)
+        return 1
+    counts: dict[str, list[tuple[int, int]]] = {name: [] for name in names}
+    with tempfile.TemporaryDirectory(prefix="ecw-startup-") as temp:
+        workdir = Path(temp)
+        home, pycache = workdir / "home", workdir / "pycache"
+        home.mkdir()
+        pycache.mkdir()
+        env = environment(home, pycache, warm=warm)
+        for name in names:  # fills the bytecode folder (warm) and the demo state
+            run_once(variants()[name], env)
+        for _ in range(runs):
+            for name in names:
+                counts[name].append(count_instructions(variants()[name], env, workdir))
+    label = "warm bytecode" if warm else "cold (no bytecode)"
+    print(f"{label}, n={runs}: instructions (millions, median) to the first frame and to the "
+          "complete screen; ratio against bare")
+    bare = counts.get("bare")
+    for name, values in counts.items():
+        first = statistics.median(v[0] for v in values)
+        complete = statistics.median(v[1] for v in values)
+        ratio = ""
+        if bare:
+            ratio = (f"{first / statistics.median(v[0] for v in bare):.3f} / "
+                     f"{complete / statistics.median(v[1] for v in bare):.3f}")
+        print(f"{name:<12} {first / 1e6:10.1f} M {complete / 1e6:10.1f} M   {ratio}")
+    return 0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--variants", nargs="*", default=list(VARIANTS))
-    parser.add_argument("--no-bytecode-cache", dest="bytecode_cache", action="store_false",
-                        help="keep the environment's PYTHONDONTWRITEBYTECODE (compile each run)")
+    parser.add_argument("--runs", type=int, default=9, help="paired rounds (default 9)")
+    parser.add_argument("--cold", action="store_true",
+                        help="no bytecode: every module compiled on every start")
+    parser.add_argument("--variants", nargs="*", default=list(variants()))
+    parser.add_argument("--instructions", action="store_true",
+                        help="count instructions with valgrind instead (--runs each)")
     args = parser.parse_args()
-    samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name in args.variants}
-    with tempfile.TemporaryDirectory() as home:
-        for name in args.variants:
-            # Warm the file cache, the bytecode cache and the demo tenant's state.
-            run_once(VARIANTS[name], home, bytecode_cache=args.bytecode_cache)
-        # Interleaved, so a busy moment on the machine hits every variant alike.
-        for _ in range(args.runs):
-            for name in args.variants:
-                samples[name].append(
-                    run_once(VARIANTS[name], home, bytecode_cache=args.bytecode_cache)
-                )
-    results = {
-        name: tuple(statistics.median(run[i] for run in runs) for i in range(3))
-        for name, runs in samples.items()
-    }
-    bare = results.get("bare", (float("nan"),) * 3)
-    print(f"median of {args.runs} interleaved runs: process wall time, wall time to the first "
-          "painted screen, CPU time (process_time) at that moment; ratio = against bare")
-    print(f"{'variant':<12} {'wall':>8} {'first screen':>14} {'CPU':>8}   ratios (wall/first/CPU)")
-    for name, (wall, first, cpu) in results.items():
-        print(f"{name:<12} {wall * 1000:6.0f}ms {first * 1000:12.0f}ms {cpu * 1000:6.0f}ms   "
-              f"{wall / bare[0]:.2f} / {first / bare[1]:.2f} / {cpu / bare[2]:.2f}")
+    warm = not args.cold
+    if args.instructions:
+        return instructions_main(args.variants, args.runs, warm=warm)
+    with tempfile.TemporaryDirectory(prefix="ecw-startup-") as temp:
+        samples = measure(args.variants, args.runs, warm=warm, workdir=Path(temp))
+    label = "warm bytecode" if warm else "cold (no bytecode)"
+    print(f"{label}, n={args.runs} paired rounds: median (min-max) from process start; "
+          "ratio = ratio of medians against bare")
+    titles = ("first frame", "complete", "exit", "CPU@first", "CPU@complete")
+    print(f"{'variant':<12} " + " ".join(f"{t:>20}" for t in titles) + "   ratios")
+    bare = samples.get("bare")
+    for name, runs in samples.items():
+        columns = [[getattr(s, field) for s in runs] for field in FIELDS]
+        ratios = ""
+        if bare:
+            base = [[getattr(s, f) for s in bare] for f in FIELDS]
+            ratios = " / ".join(f"{statistics.median(c) / statistics.median(b):.2f}"
+                                for c, b in zip(columns, base, strict=True))
+        print(f"{name:<12} " + " ".join(f"{spread(c):>20}" for c in columns) + f"   {ratios}")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    with contextlib.suppress(KeyboardInterrupt):
+        raise SystemExit(main())

@@ -1,6 +1,10 @@
 """Wall time of a full `entra-cert-wizard test` against a bare MSAL script, side by side.
 
-Run: uv run python benchmarks/test_vs_msal.py [--runs 5] [--json-only]
+Run: uv run python benchmarks/test_vs_msal.py [--runs 5] [--cold] [--json-only]
+
+Bytecode: warm by default (every process reads .pyc files from a private PYTHONPYCACHEPREFIX
+folder, filled by a warm-up run of each case), as every start after the first; --cold
+compiles every module on every start (PYTHONDONTWRITEBYTECODE=1, an empty folder).
 
 What is measured (whole processes, started fresh every run, median of --runs):
   wizard --demo     `entra-cert-wizard test --demo --cert X --key Y`: starts its own demo
@@ -82,11 +86,19 @@ def timed(argv: list[str], env: dict[str, str], expect: int = 0) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--cold", action="store_true",
+                        help="no bytecode: every module compiled on every start")
     parser.add_argument("--json-only", action="store_true")
     options = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="ecw-bench-"))
-    env = {**os.environ, "ENTRA_CERT_WIZARD_HOME": str(home)}
+    pycache = home / "pycache"
+    pycache.mkdir()
+    env = {**os.environ, "ENTRA_CERT_WIZARD_HOME": str(home), "PYTHONPYCACHEPREFIX": str(pycache)}
+    if options.cold:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    else:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     os.environ["ENTRA_CERT_WIZARD_HOME"] = str(home)
     from wizard import certs
@@ -126,7 +138,8 @@ def main() -> int:
                 json.dumps({**info, "cert": str(pem), "key": str(key)}),
             ],
         }
-        timed(cases["bare MSAL script, running demo tenant"], env)  # warm the OS file cache
+        for argv in cases.values():  # the file cache, the demo state; the bytecode when warm
+            timed(argv, env)
         timings: dict[str, list[float]] = {name: [] for name in cases}
         for _ in range(options.runs):
             for name, argv in cases.items():  # interleaved, so drift hits every case alike
@@ -148,6 +161,8 @@ def main() -> int:
     for row in rows.values():
         row["vs_bare_msal"] = round(float(row["median_s"]) / float(bare), 2)
     if not options.json_only:
+        print(f"{'cold (no bytecode)' if options.cold else 'warm bytecode'}, "
+              f"n={options.runs} paired rounds")
         print(f"{'case':<42} {'median':>8} {'min':>8} {'max':>8} {'x MSAL':>7}")
         for name, row in rows.items():
             print(
@@ -155,7 +170,8 @@ def main() -> int:
                 f"{row['max_s']:>7.3f}s {row['vs_bare_msal']:>7.2f}"
             )
         print()
-    print(json.dumps({"runs": options.runs, "python": sys.version.split()[0], "cases": rows}))
+    print(json.dumps({"runs": options.runs, "bytecode": "cold" if options.cold else "warm",
+                      "python": sys.version.split()[0], "cases": rows}))
     return 0
 
 

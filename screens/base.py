@@ -24,13 +24,14 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Button, Footer, Input, Static
+from textual.widgets import Button, Input, Static
 
 from screens.dialogs import HelpScreen
 from screens.widgets import (
     CopyableValue,
     Field,
     NextButton,
+    StepFooter,
     StepIndicator,
     copy_with_system_clipboard,
 )
@@ -161,7 +162,7 @@ class StepScreen(Screen[Nav]):
             if self.SHOW_BACK:
                 yield Button("Back", id="back", compact=True)
             yield NextButton(self.NEXT_LABEL, id="next", variant="primary", compact=True)
-        yield Footer()
+        yield StepFooter()
 
     def compose_body(self) -> ComposeResult:
         """The step's own widgets."""

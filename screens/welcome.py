@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Button, Static
+from textual.worker import Worker, WorkerState
 
 from screens.base import Nav, StepScreen
 from wizard.session import WizardState
@@ -105,6 +106,8 @@ class WelcomeScreen(StepScreen):
         self.set_reactive(WelcomeScreen.wants_demo, state.demo)
         self.profiles: list[Profile] = []
         self.demo_starting = False
+        self.demo_start_pending = state.demo and state.demo_info is None
+        """Started with --demo: the demo tenant starts once the first frame is out."""
         self.advance_when_demo_ready = False
         self.intent: Literal["new", "test", "renew"] = "new"
 
@@ -161,8 +164,10 @@ class WelcomeScreen(StepScreen):
         # After the first frame has gone to the terminal, and behind whatever else waited for
         # it: reading the saved set-ups (and importing their module) is not on the first paint.
         self.call_after_refresh(self.call_later, self.offer_saved_profiles)
-        if self.state.demo and self.state.demo_info is None:
-            self.start_demo()
+        if self.demo_start_pending:
+            # After the first frame too: the demo tenant's imports and its state files hold
+            # the interpreter while they load, and must not hold up the first screen.
+            self.call_after_refresh(self.call_later, self.start_demo)
 
     # --------------------------------------------------------------- choices
     def watch_wants_demo(self) -> None:
@@ -196,7 +201,7 @@ class WelcomeScreen(StepScreen):
             return "You need an app registration you can edit in the Entra admin center."
         if info is not None:
             return shown(f"Demo tenant running: {info.organization_name} ({info.tenant_domain}).")
-        if self.demo_starting:
+        if self.demo_starting or self.demo_start_pending:
             return "Starting the demo tenant…"
         return "The demo tenant starts when you press Start."
 
@@ -237,12 +242,17 @@ class WelcomeScreen(StepScreen):
         return False  # DemoReady moves on
 
     def start_demo(self) -> None:
+        if self.demo_starting or self.state.demo_info is not None:
+            return
+        self.demo_start_pending = False
         self.demo_starting = True
         self.show_demo_status()
         self.run_demo_tenant()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="welcome")
-    def run_demo_tenant(self) -> None:
+    def run_demo_tenant(self) -> DemoReady | DemoFailed | None:
+        """Start the demo tenant; what came of it is posted once the worker has finished
+        (`demo_worker_finished`): leaving the step then cannot cancel a worker still running."""
         from wizard.emulator import DemoTenant
         from wizard.errors import UserError
         from wizard.portal import PortalClient
@@ -251,18 +261,23 @@ class WelcomeScreen(StepScreen):
         try:
             info = tenant.start()
         except UserError as error:
-            self.post_message(DemoFailed(f"The demo tenant did not start: {error}"))
-            return
+            return DemoFailed(f"The demo tenant did not start: {error}")
         except Exception as error:  # a port, TLS or disk problem: say it, no traceback
             detail = str(error) or type(error).__name__
-            self.post_message(DemoFailed(f"The demo tenant did not start ({detail}). "
-                                         "Choose the real tenant, or try again."))
-            return
+            return DemoFailed(f"The demo tenant did not start ({detail}). "
+                              "Choose the real tenant, or try again.")
         portal = PortalClient.for_demo(info)
         if self.cancel_event.is_set():
             tenant.stop()
-            return
-        self.post_message(DemoReady(tenant, info, portal))
+            return None
+        return DemoReady(tenant, info, portal)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.name == "run_demo_tenant" and event.state is WorkerState.SUCCESS:
+            outcome = worker.result
+            if isinstance(outcome, (DemoReady, DemoFailed)):
+                self.post_message(outcome)
 
     @on(DemoReady)
     def demo_ready(self, event: DemoReady) -> None:

@@ -21,10 +21,13 @@ if str(ROOT) not in sys.path:
 from benchmarks import run  # noqa: E402
 
 EXPECTED = {
-    "startup": {"startup.first-screen", "startup.first-screen-demo", "startup.cpu",
-                "startup.process-wall"},
-    "generate": {"generate.no-passphrase", "generate.passphrase"},
-    "test": {"test.running-tenant", "test.demo"},
+    "startup": {f"startup.{key}.{kind}" for kind in run.TINY.bytecode
+                for key in ("first-frame", "first-frame-demo", "complete", "complete-demo",
+                            "cpu-first-frame", "header-footer")},
+    "generate": {f"generate.{key}.{kind}" for kind in run.TINY.bytecode
+                 for key in ("no-passphrase", "passphrase")},
+    "test": {f"test.{key}.{kind}" for kind in run.TINY.bytecode
+             for key in ("running-tenant", "demo")},
     "throughput": {f"throughput.{kind}.{level}" for kind in ("rps", "p50", "p99")
                    for level in run.TINY.levels},
     "memory": {"memory.peak"},
@@ -57,7 +60,7 @@ def test_the_command_prints_a_table_and_writes_json(
     out = tmp_path / "results.json"
     assert run.main(["--quick", "--only", "generate", "--json-out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "ratio" in printed and "generate" in printed
+    assert "ratio" in printed and "generate" in printed and "SMOKE RUN" in printed
     document = json.loads(out.read_text())
-    assert document["quick"] is True and document["machine"]["cpus"]
+    assert document["smoke_only"] is True and document["machine"]["cpus"]
     assert {figure["key"] for figure in document["figures"]} == EXPECTED["generate"]

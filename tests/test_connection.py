@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable
 
+import pytest
 from conftest import credential_of
 
 from wizard.emulator import DemoInfo, Fault
@@ -24,6 +26,7 @@ from wizard.signin.plan import (
     overall_verdict,
 )
 from wizard.signin.positive import run_positive
+from wizard.signin.run import run_tests
 from wizard.signin.settings import ConnectionSettings
 
 MakeCert = Callable[..., object]
@@ -348,3 +351,20 @@ def test_negative_test_retries_a_server_error_at_discovery(
     fault(Fault(kind="status", endpoint="discovery", status=503, retry_after=0, count=1))
     negative = run_negative(settings_for(demo_info), credential_of(cert))
     assert negative.verdict == "pass"
+
+
+def test_one_run_fetches_the_openid_configuration_once(
+    demo_info: DemoInfo, make_cert: MakeCert, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The checks, MSAL's applications and the probes of one run share one fetch of the
+    tenant's OpenID configuration (counted in the demo tenant's own request log)."""
+    cert = make_cert("OneDiscovery")
+    with caplog.at_level(logging.DEBUG, logger="wizard.emulator"):
+        result = run_tests(settings_for(demo_info), credential_of(cert))
+    assert result.verdict == "pass"
+    served = [r.getMessage() for r in caplog.records if r.name.startswith("wizard.emulator")]
+    fetched = [line for line in served if line.startswith("GET ")
+               and "/.well-known/openid-configuration" in line]
+    tokens = [line for line in served if line.startswith("POST ") and "/oauth2/v2.0/token" in line]
+    assert len(tokens) == 4, served  # the certificate's token and the three probes
+    assert len(fetched) == 1, served

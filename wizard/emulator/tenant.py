@@ -163,13 +163,36 @@ class DemoTenant:
         self._thread: threading.Thread | None = None
         self._info: DemoInfo | None = None
         self._audiences: tuple[str, ...] = ()
+        self._prepared = False
 
     # -- life cycle ------------------------------------------------------------------------
 
-    def start(self) -> DemoInfo:
-        if self._info is not None:
-            return self._info
-        bind_host = "127.0.0.1" if self.host.lower() in LOOPBACK_NAMES else self.host.strip("[]")
+    def prepare(self) -> None:
+        """Load the state folder (CA, server and signing keys, apps), making what is missing.
+
+        Made once and reused: the first start generates three RSA keys, later starts load
+        them. The work runs in a thread the interpreter waits for at exit (not a daemon), so
+        a program that ends while a first start is under way (a wizard closed at once) still
+        leaves the state complete, and its next start generates nothing.
+        """
+        if self._prepared:
+            return
+        failures: list[BaseException] = []
+
+        def make() -> None:
+            try:
+                self._load_or_make_state()
+            except BaseException as error:  # handed to the caller's thread below
+                failures.append(error)
+
+        maker = threading.Thread(target=make, name="demo-tenant-state", daemon=False)
+        maker.start()
+        maker.join()
+        if failures:
+            raise failures[0]
+        self._prepared = True
+
+    def _load_or_make_state(self) -> None:
         extra = _certificate_names(self.host)
         if self.public_hosts:
             # The proxy in front re-signs with its own CA, but a hosts entry pointing these
@@ -181,6 +204,12 @@ class DemoTenant:
         self.directory = Directory(self.state_dir)
         with state_lock(self.state_dir):
             self.issuer = TokenIssuer(self.state_dir, self.directory.tenant, self.graph_resource)
+
+    def start(self) -> DemoInfo:
+        if self._info is not None:
+            return self._info
+        bind_host = "127.0.0.1" if self.host.lower() in LOOPBACK_NAMES else self.host.strip("[]")
+        self.prepare()
         family = socket.AF_INET6 if ":" in bind_host else socket.AF_INET
         try:
             server = TlsServer(

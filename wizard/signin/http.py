@@ -48,10 +48,41 @@ class SeenResponse:
     date: str | None
 
 
+OPENID_CONFIGURATION_PATH = "/.well-known/openid-configuration"
+
+
+class OpenIdMemo:
+    """The tenant's OpenID configuration as first answered (200) in one run, kept so that the
+    checks, MSAL's applications and the probes of that run fetch it once, not five times.
+
+    Only a 200 answer is kept: a failed fetch is asked again (retries, faults), and a new run
+    (a new memo) asks the tenant afresh.
+    """
+
+    def __init__(self) -> None:
+        self._answers: dict[str, requests.Response] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def applies_to(method: str, url: str, kwargs: dict[str, Any]) -> bool:
+        return (method.upper() == "GET" and not kwargs.get("params")
+                and url.split("?", 1)[0].endswith(OPENID_CONFIGURATION_PATH))
+
+    def answer(self, url: str) -> requests.Response | None:
+        with self._lock:
+            return self._answers.get(url)
+
+    def keep(self, url: str, response: requests.Response) -> None:
+        if response.status_code == 200:
+            with self._lock:
+                self._answers.setdefault(url, response)
+
+
 class HttpSession:
     """A requests session with the cloud's trust store, a timeout on every call, a cancel
     check before every call, and a record of the answers: `last` is the last of all,
-    `token_answer` the last answer to a POST.
+    `token_answer` the last answer to a POST. The OpenID configuration comes from `memo`
+    once it answered (one memo per run, shared by its sessions).
 
     Decision: the token endpoint's answer is kept apart because MSAL, with instance discovery
     on (the real clouds), sends a GET to /common/discovery/instance after every error answer:
@@ -66,9 +97,16 @@ class HttpSession:
     operating system's trust store is used (`trust.py`).
     """
 
-    def __init__(self, cloud: Cloud, timeout: float, cancel: threading.Event | None) -> None:
+    def __init__(
+        self,
+        cloud: Cloud,
+        timeout: float,
+        cancel: threading.Event | None,
+        memo: OpenIdMemo | None = None,
+    ) -> None:
         import requests
 
+        self.memo = memo if memo is not None else OpenIdMemo()
         self.timeout = timeout
         self.cancel = cancel
         self.ca_bundle = cloud.ca_bundle
@@ -94,7 +132,12 @@ class HttpSession:
             outer.last = None
             if posting:
                 outer.token_answer = None
-            response = original_request(method, url, *args, **kwargs)
+            remembered = OpenIdMemo.applies_to(method, url, kwargs)
+            response = outer.memo.answer(url) if remembered else None
+            if response is None:
+                response = original_request(method, url, *args, **kwargs)
+                if remembered:
+                    outer.memo.keep(url, response)
             seen = SeenResponse(
                 status=response.status_code,
                 body=response.text[:_KEPT_BODY_CHARS],

@@ -27,6 +27,7 @@ from wizard.signin.discovery import discover_with_retries
 from wizard.signin.http import (
     Cancelled,
     HttpSession,
+    OpenIdMemo,
     TokenAttempt,
     acquire_token,
     attempt_from_answer,
@@ -64,6 +65,7 @@ def run_negative(
     *,
     on_update: Callable[[ProbeResult], None] | None = None,
     cancel: threading.Event | None = None,
+    memo: OpenIdMemo | None = None,
 ) -> NegativeResult:
     """The negative test: the three probes, each reported through `on_update` (a copy) as it
     goes. Runs in the caller's thread and stops promptly when `cancel` is set."""
@@ -73,7 +75,7 @@ def run_negative(
         if on_update is not None:
             on_update(dataclasses.replace(result))
 
-    http = HttpSession(settings.cloud, settings.timeout, cancel)
+    http = HttpSession(settings.cloud, settings.timeout, cancel, memo)
     try:
         http.check_cancel()
         config, failure = discover_with_retries(settings, http, lambda _text: None)

@@ -30,6 +30,7 @@ from wizard.signin.discovery import (
 from wizard.signin.http import (
     Cancelled,
     HttpSession,
+    OpenIdMemo,
     TokenAttempt,
     acquire_token,
     attempt_from_exception,
@@ -62,12 +63,14 @@ def run_positive(
     on_update: Callable[[Check], None] | None = None,
     cancel: threading.Event | None = None,
     recently_uploaded: bool = False,
+    memo: OpenIdMemo | None = None,
 ) -> PositiveResult:
     """The positive test. `on_update` gets a copy of a check whenever it changes (from this
     thread). `recently_uploaded`: the certificate was uploaded moments ago, so AADSTS700027
-    "key not found" is retried with backoff for up to a minute before it counts."""
+    "key not found" is retried with backoff for up to a minute before it counts. `memo`: the
+    OpenID configuration already fetched in this run (see `OpenIdMemo`)."""
     checks = pending_checks()
-    http = HttpSession(settings.cloud, settings.timeout, cancel)
+    http = HttpSession(settings.cloud, settings.timeout, cancel, memo)
     run = _Run(settings, credential, http, PositiveResult(ok=False, checks=checks), on_update,
                recently_uploaded)
     current: Check | None = None

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from wizard.signin.catalogue import NETWORK_FAILURE_CODES
+from wizard.signin.http import OpenIdMemo
 from wizard.signin.negative import run_negative
 from wizard.signin.plan import (
     Check,
@@ -82,13 +83,16 @@ def run_tests(
     cancel: threading.Event | None = None,
 ) -> SignInResult:
     """The positive test, then the negative one when `negative` is wanted and
-    `should_run_negative` allows it. `on_negative_start` is called just before the probes."""
+    `should_run_negative` allows it. `on_negative_start` is called just before the probes.
+    Both tests share one fetch of the tenant's OpenID configuration."""
+    memo = OpenIdMemo()
     positive = run_positive(
         settings,
         credential,
         on_update=on_check,
         cancel=cancel,
         recently_uploaded=recently_uploaded,
+        memo=memo,
     )
     if not negative:
         return SignInResult(positive, None, "not-wanted")
@@ -96,5 +100,7 @@ def run_tests(
         return SignInResult(positive, None, "tenant-unreachable")
     if on_negative_start is not None:
         on_negative_start()
-    negative_result = run_negative(settings, credential, on_update=on_probe, cancel=cancel)
+    negative_result = run_negative(
+        settings, credential, on_update=on_probe, cancel=cancel, memo=memo
+    )
     return SignInResult(positive, negative_result)

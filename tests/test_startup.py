@@ -1,0 +1,108 @@
+"""Start-up: the demo tenant never holds up the first frame, and its state is made once.
+
+Real processes and the real app (driven by its pilot); the first-frame figures themselves are
+measured by benchmarks/startup.py.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from screens.welcome import WelcomeScreen
+from wizard.app import CertWizardApp
+from wizard.emulator import DemoTenant
+from wizard.emulator.directory import STATE_FILE
+from wizard.emulator.tls import CA_FILE, CA_KEY_FILE, SERVER_FILE, SERVER_KEY_FILE
+from wizard.emulator.tokens import SIGNING_CERT_FILE, SIGNING_KEY_FILE
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE_FILES = (CA_FILE, CA_KEY_FILE, SERVER_FILE, SERVER_KEY_FILE, SIGNING_KEY_FILE,
+               SIGNING_CERT_FILE, STATE_FILE)
+
+# A program that starts a demo tenant in a daemon thread, as the Welcome step's worker does,
+# and ends the moment the tenant has begun making its state (a wizard closed at once).
+ENDS_DURING_FIRST_START = """
+import sys, threading, time
+from pathlib import Path
+from wizard.emulator import DemoTenant
+folder = Path(sys.argv[1])
+threading.Thread(target=DemoTenant(folder).start, daemon=True).start()
+deadline = time.monotonic() + 60
+while not folder.exists() and time.monotonic() < deadline:
+    time.sleep(0.001)
+"""
+
+
+def test_demo_state_is_complete_when_the_program_ends_during_its_first_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "demo-tenant"
+    subprocess.run([sys.executable, "-c", ENDS_DURING_FIRST_START, str(folder)], cwd=ROOT,
+                   check=True, timeout=120)
+    assert folder.is_dir()
+    missing = [name for name in STATE_FILES if not (folder / name).is_file()]
+    assert not missing, f"state left incomplete: {missing}"
+
+    # The next start loads it all: no RSA key is generated on a normal start.
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    def no_new_keys(*args: object, **kwargs: object) -> object:
+        raise AssertionError("a normal start generated an RSA key")
+
+    monkeypatch.setattr(rsa, "generate_private_key", no_new_keys)
+    with DemoTenant(folder) as tenant:
+        assert tenant.info.client_id
+
+
+async def test_the_demo_tenant_starts_after_the_first_frame(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With --demo, nothing of the demo tenant runs before the Welcome step's first frame;
+    it starts right after it."""
+    at_first_frame: list[tuple[bool, str]] = []
+    original = WelcomeScreen.on_mount
+
+    def on_mount(screen: WelcomeScreen) -> None:
+        def first_frame() -> None:
+            started = any(w.name == "run_demo_tenant" for w in screen.app.workers)
+            at_first_frame.append((started, str(screen.demo_status_text())))
+
+        screen.call_after_refresh(first_frame)  # queued before the step's own callbacks
+        original(screen)
+
+    monkeypatch.setattr(WelcomeScreen, "on_mount", on_mount)
+    app = CertWizardApp(demo=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        deadline = time.monotonic() + 60
+        while app.state.demo_info is None and time.monotonic() < deadline:
+            await pilot.pause(0.05)
+        running = app.state.demo_info is not None
+        app.stop_demo_tenant()
+    assert at_first_frame == [(False, "Starting the demo tenant…")]
+    assert running, "the demo tenant did not start after the first frame"
+
+
+async def test_the_first_step_builds_its_footer_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bindings change three times as a step appears (focus, the screen's resume, an idle
+    pass); the footer builds its keys once for them all, not three times."""
+    from textual.widgets import Footer
+
+    built: list[str] = []
+    original = Footer.recompose
+
+    async def recompose(footer: Footer) -> None:
+        built.append(type(footer.screen).__name__)
+        await original(footer)
+
+    monkeypatch.setattr(Footer, "recompose", recompose)
+    app = CertWizardApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.3)
+        footer_text = " ".join(str(getattr(key, "description", "")) for key in app.screen.query("FooterKey"))
+    assert built == ["WelcomeScreen"]
+    assert "Real tenant" in footer_text and "Demo tenant" in footer_text
