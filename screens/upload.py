@@ -10,9 +10,12 @@ from typing import ClassVar
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Button, Select, Static
 
+from screens import admin_upload
+from screens.admin_upload import AdminUpload
 from screens.base import StepScreen
 from screens.widgets import CopyableValue
 from wizard.entra_portal import ADMIN_CENTER_URL, UPLOAD_CERTIFICATE
@@ -54,13 +57,23 @@ class UploadScreen(StepScreen):
     TITLE = "Upload the certificate"
     HELP_FILE = "upload"
     AUTO_FOCUS = "#next"
-    ENTER_LABELS: ClassVar[Mapping[str, str]] = {"upload": "Upload"}
+    ENTER_LABELS: ClassVar[Mapping[str, str]] = {
+        "upload": "Upload", "admin-existing": "Sign in", "admin-create": "Sign in",
+        "admin-approve": "Approve",
+    }
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # Before the step's own Esc (Back): while an admin signs in, Esc cancels that instead.
+        Binding("escape", "cancel_admin", "Cancel sign-in", priority=True),
+    ]
 
     def compose_body(self) -> ComposeResult:
         files = self.state.files
         cer = str(files.cer) if files is not None else "(no certificate yet: go back a step)"
         yield Static("Upload this file (the public certificate):", classes="section")
         yield CopyableValue(cer, what="file path", path=files is not None, id="cer-path")
+        # Before the manual path: Tab from the demo's upload button still goes Back, then Next.
+        yield AdminUpload(self.state, id="admin")
+        yield Static("Or add it by hand:", classes="section", markup=False)
         if self.state.demo:
             yield Static(DEMO_STEPS, classes="lead", markup=False)
             info = self.state.demo_info
@@ -78,12 +91,37 @@ class UploadScreen(StepScreen):
                          compact=True)
             yield Static(self.upload_status(), id="upload-status", markup=False)
         else:
-            yield Static(REAL_STEPS, classes="lead", markup=False)
+            yield Static(REAL_STEPS, classes="lead", markup=False, id="manual-steps")
 
     def on_mount(self) -> None:
         super().on_mount()
         if self.state.demo and self.state.uploaded_thumbprint is None:
             self.query_one("#upload", Button).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_admin":
+            return self.query_one(AdminUpload).waiting and not self.too_small
+        return super().check_action(action, parameters)
+
+    def action_cancel_admin(self) -> None:
+        self.query_one(AdminUpload).cancel()
+        self.query_one("#admin-existing", Button).focus()
+
+    @on(admin_upload.Added)
+    def admin_added(self, event: admin_upload.Added) -> None:
+        if self.state.demo:
+            status = self.query_one("#upload-status", Static)
+            status.update(self.upload_status())
+            status.set_class(True, "success")
+        self.query_one("#next").focus()
+
+    @on(admin_upload.Failed)
+    def admin_failed(self, event: admin_upload.Failed) -> None:
+        """The manual path is the way on: its button (demo), or its steps brought into view."""
+        if self.state.demo:
+            self.query_one("#upload", Button).focus()
+        else:
+            self.query_one("#manual-steps").scroll_visible(animate=False)
 
     def upload_status(self) -> str:
         uploaded = self.state.uploaded_thumbprint
