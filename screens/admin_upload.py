@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Button, Input, Static
@@ -25,9 +26,10 @@ if TYPE_CHECKING:
 
     from wizard.errors import UserError
 
-INTRO = ("Or sign in as an admin and let the wizard add it: you sign in on any device with a "
-         "browser (even a phone), this server needs none.")
-CONSENT_LABEL = "and grant admin consent for Organization.Read.All (the sign-in test reads it)"
+START_LABEL = "Sign in as an admin and let the wizard add it"
+CHOICE_LEAD = ("The admin signs in on any device with a browser (even a phone); this server "
+               "needs none. Which app?")
+CONSENT_LABEL = "and grant it admin consent for Organization.Read.All"
 DEMO_APPROVER = "the demo admin"
 QR_MARGIN_ROWS = 22
 """The rows the step needs besides the QR code: below that height the QR is left out."""
@@ -119,18 +121,15 @@ class AdminUpload(Vertical):
     AdminUpload #admin-client-id {
         width: 1fr;
     }
-    AdminUpload #admin-wait {
+    AdminUpload #admin-choice, AdminUpload #admin-wait {
         height: auto;
         display: none;
     }
-    AdminUpload.-waiting #admin-wait {
+    AdminUpload.-choosing #admin-choice, AdminUpload.-waiting #admin-wait {
         display: block;
     }
-    AdminUpload.-waiting #admin-choice {
+    AdminUpload.-choosing #admin-start, AdminUpload.-waiting #admin-start {
         display: none;
-    }
-    AdminUpload #admin-choice {
-        height: auto;
     }
     AdminUpload #admin-qr {
         width: auto;
@@ -150,19 +149,26 @@ class AdminUpload(Vertical):
         """A sign-in is under way (Esc cancels it)."""
         return self.has_class("-waiting")
 
+    @property
+    def open(self) -> bool:
+        """The choice or the sign-in is shown (Esc closes it)."""
+        return self.has_class("-choosing") or self.waiting
+
     def compose(self) -> ComposeResult:
         state = self.state
         info = state.demo_info if state.demo else None
         client_id = state.client_id or (info.client_id if info is not None else "")
-        yield Static(INTRO, classes="section", markup=False)
+        yield Button(START_LABEL, id="admin-start", compact=True)
         with Vertical(id="admin-choice"):
+            yield Static(CHOICE_LEAD, classes="section", markup=False)
             with Horizontal():
                 yield Button("Add it to the app", id="admin-existing", compact=True)
                 yield Input(client_id, id="admin-client-id", compact=True,
                             placeholder="Application (client) ID of the existing app")
             with Horizontal():
-                yield Button(shown(f"Create a new app registration named '{self.new_app_name}'"),
-                             id="admin-create", compact=True)
+                # Content, not a str: a typed name is never read as markup.
+                name = Content(shown(f"Create a new app registration named '{self.new_app_name}'"))
+                yield Button(name, id="admin-create", compact=True)
             yield TickBox(CONSENT_LABEL, value=True, id="admin-consent", compact=True)
         with Vertical(id="admin-wait"):
             yield Static("Open this address in a browser, on any device:", markup=False)
@@ -181,6 +187,20 @@ class AdminUpload(Vertical):
         return self.state.name or (self.state.files.stem if self.state.files else "ScriptServer")
 
     # ------------------------------------------------------------------ start
+    @on(Button.Pressed, "#admin-start")
+    def start_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.add_class("-choosing")
+        self.query_one("#admin-existing", Button).focus()
+
+    def close(self) -> None:
+        """Esc: cancel a sign-in under way, else fold the choice away."""
+        if self.waiting:
+            self.cancel()
+        else:
+            self.remove_class("-choosing")
+            self.query_one("#admin-start", Button).focus()
+
     @on(Button.Pressed, "#admin-existing")
     def existing_pressed(self, event: Button.Pressed) -> None:
         event.stop()
@@ -239,6 +259,7 @@ class AdminUpload(Vertical):
         self.set_value("#admin-url", prompt.verification_uri)
         self.set_value("#admin-code", prompt.user_code)
         self.show_qr()
+        self.remove_class("-choosing")
         self.add_class("-waiting")
         self.say("", "")
         self.tick()
@@ -285,6 +306,7 @@ class AdminUpload(Vertical):
         self.cancelled.set()
         self.end_wait()
         self.say("Sign-in cancelled. Add it by hand (below), or sign in again.", "warning")
+        self.query_one("#admin-existing", Button).focus()
 
     def on_unmount(self) -> None:
         self.cancelled.set()  # the step was left: the worker stops polling
@@ -294,6 +316,7 @@ class AdminUpload(Vertical):
             self.clock.stop()
             self.clock = None
         self.remove_class("-waiting")
+        self.add_class("-choosing")
         self.query_one("#admin-choice").disabled = False
 
     @on(SignedIn)
@@ -319,6 +342,7 @@ class AdminUpload(Vertical):
     @on(Added)
     def added(self, event: Added) -> None:
         self.end_wait()
+        self.remove_class("-choosing")
         self.state.admin_added(event.added)
         self.say(added_text(event.added), "success")
 

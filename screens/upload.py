@@ -58,12 +58,15 @@ class UploadScreen(StepScreen):
     HELP_FILE = "upload"
     AUTO_FOCUS = "#next"
     ENTER_LABELS: ClassVar[Mapping[str, str]] = {
-        "upload": "Upload", "admin-existing": "Sign in", "admin-create": "Sign in",
+        "upload": "Upload", "admin-start": "Admin sign-in", "admin-existing": "Sign in",
+        "admin-create": "Sign in",
         "admin-approve": "Approve",
     }
     BINDINGS: ClassVar[list[BindingType]] = [
-        # Before the step's own Esc (Back): while an admin signs in, Esc cancels that instead.
-        Binding("escape", "cancel_admin", "Cancel sign-in", priority=True),
+        # Before the step's own Esc (Back; named again: a key bound here replaces the base
+        # class's): while the admin path is open, Esc closes it.
+        Binding("escape", "close_admin", "Close sign-in", priority=True),
+        Binding("escape", "back", "Back"),
     ]
 
     def compose_body(self) -> ComposeResult:
@@ -99,13 +102,12 @@ class UploadScreen(StepScreen):
             self.query_one("#upload", Button).focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "cancel_admin":
-            return self.query_one(AdminUpload).waiting and not self.too_small
+        if action == "close_admin":
+            return self.query_one(AdminUpload).open and not self.too_small
         return super().check_action(action, parameters)
 
-    def action_cancel_admin(self) -> None:
-        self.query_one(AdminUpload).cancel()
-        self.query_one("#admin-existing", Button).focus()
+    def action_close_admin(self) -> None:
+        self.query_one(AdminUpload).close()
 
     @on(admin_upload.Added)
     def admin_added(self, event: admin_upload.Added) -> None:
