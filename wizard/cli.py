@@ -35,6 +35,7 @@ examples:
   entra-cert-wizard generate --name ScriptServer01  make a certificate (asks for a passphrase)
   entra-cert-wizard inspect ScriptServer01.cer      thumbprints, dates and checks of a file
   entra-cert-wizard test --demo --cert X.pem --key X.key --tenant T --client-id C
+  entra-cert-wizard upload --cert X.cer --tenant T --client-id C   add it by an admin's sign-in
 """
 
 
@@ -220,6 +221,55 @@ def build_parser() -> argparse.ArgumentParser:
         "2 usage error",
     )
     _add_json(profiles)
+
+    upload = commands.add_parser(
+        "upload",
+        parents=[common],
+        help="add the certificate to the app by an admin's sign-in (no portal)",
+        description="An admin signs in with a code on any device (device code flow) and the "
+        "certificate is added to the app registration; every certificate it already has stays. "
+        "With --create-app the app registration is made first.",
+        epilog="The sign-in uses the public client 'Microsoft Graph Command Line Tools' (the one "
+        "Connect-MgGraph uses), asking for Application.ReadWrite.All (and "
+        "AppRoleAssignment.ReadWrite.All with --consent); nothing of the admin's is saved. "
+        "exit codes: 0 added or already there, 1 the admin path failed (the manual steps still "
+        "work), 2 usage error, 130 cancelled",
+    )
+    upload.add_argument("--profile", metavar="NAME", help="the saved profile's app and certificate")
+    upload.add_argument(
+        "--tenant", help="Directory (tenant) ID, or a domain such as contoso.onmicrosoft.com"
+    )
+    upload.add_argument("--client-id", help="Application (client) ID of the app registration")
+    upload.add_argument("--cert", metavar="FILE", help="the certificate to add (.cer or .pem)")
+    upload.add_argument(
+        "--create-app",
+        action="store_true",
+        help="create the app registration (named after the certificate) and its service principal",
+    )
+    upload.add_argument(
+        "--consent",
+        action="store_true",
+        help="with --create-app: grant admin consent for Microsoft Graph Organization.Read.All",
+    )
+    upload.add_argument(
+        "--admin-client-id",
+        metavar="ID",
+        help="the public client the admin signs in with (default: Microsoft Graph Command Line "
+        "Tools), for tenants that block it",
+    )
+    upload.add_argument("--cloud", choices=CLOUD_KEYS, default=None,
+                        help="national cloud (default global)")
+    upload.add_argument(
+        "--demo",
+        action="store_true",
+        dest="use_demo",
+        help="add it on the built-in demo tenant (started for the run)",
+    )
+    upload.add_argument("--ca-bundle", metavar="FILE", help="CA bundle to trust (a proxy's CA)")
+    upload.add_argument(
+        "--timeout", type=float, default=20.0, help="seconds for each network call (default 20)"
+    )
+    _add_json(upload)
 
     rotate = commands.add_parser(
         "rotate",

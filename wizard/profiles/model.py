@@ -101,6 +101,7 @@ class Profile(_StoredRecord):
     cloud: str = field(metadata=one_of(CLOUD_KEYS))
     tenant: str
     client_id: str = field(metadata=GUID)
+    object_id: str | None = field(default=None, metadata=GUID)  # the app's, once an admin's sign-in saw it
     organization_domain: str | None = None
     thumbprint_sha1: str = field(metadata=SHA1_HEX)
     thumbprint_sha256: str = field(default="", metadata=SHA256_HEX)

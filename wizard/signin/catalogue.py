@@ -447,6 +447,128 @@ def _graph_message(body: str) -> str | None:
     return None
 
 
+# ---------------------------------------------------------------- an admin's sign-in and app changes
+
+# Every failure of the admin path ends with the way that always works: the portal, by hand.
+MANUAL_STEPS = f"Or use the manual steps: {UPLOAD_CERTIFICATE}."
+APP_ROLES_DOC = "https://learn.microsoft.com/en-us/entra/identity/role-based-access-control/permissions-reference#application-administrator"
+DEVICE_CODE_CA_DOC = (
+    "https://learn.microsoft.com/en-us/entra/identity/conditional-access/policy-block-authentication-flows"
+)
+UPDATE_APPLICATION_DOC = "https://learn.microsoft.com/en-us/graph/api/application-update"
+
+
+def _admin(code: str, title: str, cause: str, fix: str, link: str | None = None) -> Explanation:
+    return Explanation(code, title, cause, f"{fix} {MANUAL_STEPS}", link)
+
+
+ADMIN_CONDITIONAL_ACCESS = _admin(
+    "ADMIN-CONDITIONAL-ACCESS",
+    "Device code sign-in blocked by Conditional Access",
+    "A Conditional Access policy of the tenant blocked this sign-in. Many tenants block the "
+    "device code flow (Authentication flows > Device code flow), because it is a favourite "
+    "of phishing campaigns.",
+    "Ask an administrator for an exception for this sign-in, or upload the certificate in the "
+    "portal yourself.",
+    DEVICE_CODE_CA_DOC,
+)
+ADMIN_FORBIDDEN = _admin(
+    "ADMIN-FORBIDDEN",
+    "Signed in, but not allowed to change this app",
+    "Microsoft Graph refused the change (Authorization_RequestDenied): the account that signed "
+    "in holds no role that may edit app registrations (Application Administrator, Cloud "
+    "Application Administrator) and is not an owner of the app, or the sign-in was not "
+    "granted Application.ReadWrite.All.",
+    "Sign in with an account that holds one of those roles (or owns the app), or ask such an "
+    "administrator to add the certificate.",
+    APP_ROLES_DOC,
+)
+ADMIN_EXPIRED = _admin(
+    "ADMIN-EXPIRED",
+    "The sign-in code expired",
+    "Nobody finished the sign-in with the code before it expired (codes last about 15 "
+    "minutes).",
+    "Start again and enter the new code soon after it appears.",
+)
+ADMIN_DECLINED = _admin(
+    "ADMIN-DECLINED",
+    "The sign-in was declined",
+    "On the sign-in page the request was declined, so no permission was given and nothing "
+    "was changed.",
+    "Start again and approve the request, if it was yours.",
+)
+ADMIN_CANCELLED = _admin(
+    "ADMIN-CANCELLED",
+    "Cancelled",
+    "The admin sign-in was cancelled before anything was changed on the app.",
+    "Start again when ready.",
+)
+ADMIN_APP_NOT_FOUND = _admin(
+    "ADMIN-APP-NOT-FOUND",
+    "No app registration with this client ID",
+    "Microsoft Graph found no application with this Application (client) ID in the tenant "
+    "the admin signed in to: a typo, the Object ID copied instead, or another tenant.",
+    "Copy 'Application (client) ID' from the app registration's Overview page and sign in to "
+    "the tenant that holds it.",
+)
+ADMIN_CHANGED_UNDERNEATH = _admin(
+    "ADMIN-CHANGED-UNDERNEATH",
+    "The app's certificates changed while the wizard was working",
+    "Between reading the app's certificates and writing them back, someone (or something) "
+    "else changed them. Writing now could remove a certificate that was just added, so "
+    "nothing was written.",
+    "Check the app's certificates in the portal, then start again.",
+    UPDATE_APPLICATION_DOC,
+)
+ADMIN_NOT_VERIFIED = _admin(
+    "ADMIN-NOT-VERIFIED",
+    "The app's certificates are not what was written",
+    "After the change, reading the app back did not show every certificate it had before "
+    "plus the new one.",
+    "Check the app's certificates in the portal now; add back any that is missing.",
+    UPDATE_APPLICATION_DOC,
+)
+ADMIN_SIGN_IN_REFUSED = _admin(
+    "ADMIN-SIGN-IN-REFUSED",
+    "The admin sign-in was refused",
+    "Entra ID refused the device code sign-in; its own words are below.",
+    "Check the tenant; if the tenant blocks the public client used for this sign-in, name "
+    "another one with --admin-client-id.",
+)
+
+
+def explain_admin_sign_in(body: dict[str, object]) -> Explanation:
+    """A refused device code sign-in: Conditional Access and the RFC 8628 answers in our
+    words, anything else with Entra's own."""
+    error = str(body.get("error") or "")
+    description = str(body.get("error_description") or "")
+    text = service_text(description) or None
+    codes = aadsts_codes(description, body.get("error_codes"))
+    # AADSTS53000-53004 and 530xxx: a Conditional Access policy said no.
+    if any(53000 <= code <= 53004 or 530000 <= code < 531000 for code in codes):
+        return replace(ADMIN_CONDITIONAL_ACCESS, service_text=text)
+    if error == "expired_token" or 70020 in codes:
+        return replace(ADMIN_EXPIRED, service_text=text)
+    if error == "authorization_declined" or (70000 in codes and "declined" in description):
+        return replace(ADMIN_DECLINED, service_text=text)
+    if codes:
+        known = explain_aadsts(codes[0], description)
+        return replace(ADMIN_SIGN_IN_REFUSED, title=f"{ADMIN_SIGN_IN_REFUSED.title}: {known.title}",
+                       service_text=text, link=known.link)
+    return replace(ADMIN_SIGN_IN_REFUSED, code=error or ADMIN_SIGN_IN_REFUSED.code,
+                   service_text=text)
+
+
+def explain_admin_graph(status: int, body: str = "") -> Explanation:
+    """A Graph refusal of an admin's change: 403 is the missing role, not the app's consent."""
+    if status == 403:
+        return replace(ADMIN_FORBIDDEN, service_text=_graph_message(body))
+    if status == 404:
+        return replace(ADMIN_APP_NOT_FOUND, service_text=_graph_message(body))
+    explanation = explain_graph(status, body)
+    return replace(explanation, fix=f"{explanation.fix} {MANUAL_STEPS}")
+
+
 # ---------------------------------------------------------------- HTTP answers that are not OAuth
 
 def explain_http_status(status: int, retry_after: str | None, body: str = "") -> Explanation:

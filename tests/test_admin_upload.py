@@ -1,0 +1,412 @@
+"""An admin's device code sign-in adds the certificate (or creates the app), for real.
+
+Real MSAL signs in against a demo tenant of this module's own over HTTPS; the approval goes
+through the demo portal's device-code call, as the approval page would. The certificates an app
+holds are checked through the portal's own list, so the upload is judged by the tenant.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import make_test_certificate
+from cryptography.hazmat.primitives import serialization
+
+from wizard import certs
+from wizard.admin.errors import AdminError
+from wizard.admin.graph import AdminGraph, AppRegistration
+from wizard.admin.signin import AdminSignIn, DeviceCodePrompt
+from wizard.emulator import DemoInfo, DemoTenant
+from wizard.portal import PortalClient
+from wizard.signin import catalogue
+from wizard.signin.clouds import DEMO_CLOUD_KEY
+from wizard.signin.settings import ConnectionSettings, Credential, connection_settings
+
+
+@pytest.fixture(scope="module")
+def tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoTenant]:
+    """A tenant of this module's own: its device-code policy is changed by some tests."""
+    with DemoTenant(tmp_path_factory.mktemp("admin-tenant")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def info(tenant: DemoTenant) -> DemoInfo:
+    return tenant.info
+
+
+@pytest.fixture(scope="module")
+def portal(info: DemoInfo) -> PortalClient:
+    return PortalClient.for_demo(info)
+
+
+def portal_call(
+    info: DemoInfo, method: str, path: str, body: dict[str, Any] | None = None
+) -> Any:
+    """A call of the demo portal API (the device-code calls tests use for the approval page)."""
+    return portal_at(info.portal, info.ca_bundle, method, path, body)
+
+
+def portal_at(
+    portal: str, ca_bundle: str, method: str, path: str, body: dict[str, Any] | None = None
+) -> Any:
+    request = urllib.request.Request(
+        f"{portal}{path}", data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    )
+    context = ssl.create_default_context(cafile=ca_bundle)
+    with urllib.request.urlopen(request, timeout=20, context=context) as response:
+        raw = response.read()
+    return json.loads(raw) if raw else None
+
+
+def decide(info: DemoInfo, user_code: str, decision: str = "approve", user: str = "admin") -> None:
+    portal_call(info, "POST", f"/devicecode/{user_code}", {"decision": decision, "user": user})
+
+
+@pytest.fixture
+def device_codes(info: DemoInfo) -> Iterator[Callable[..., None]]:
+    """Change the tenant's device-code policy for one test; put back afterwards."""
+    before = portal_call(info, "GET", "/devicecode")
+    yield lambda **changes: portal_call(info, "PATCH", "/devicecode", changes)
+    portal_call(info, "PATCH", "/devicecode", before)
+
+
+def settings_for(info: DemoInfo, client_id: str = "") -> ConnectionSettings:
+    return connection_settings(info.tenant_id, client_id, cloud_key=DEMO_CLOUD_KEY, demo=info)
+
+
+def start(info: DemoInfo, *, consent: bool = False) -> tuple[AdminSignIn, DeviceCodePrompt]:
+    signin = AdminSignIn(settings_for(info), consent=consent)
+    return signin, signin.start()
+
+
+def signed_in(info: DemoInfo, *, user: str = "admin", consent: bool = False) -> AdminGraph:
+    signin, prompt = start(info, consent=consent)
+    decide(info, prompt.user_code, "approve", user)
+    return signin.wait(threading.Event())
+
+
+def der_of(name: str) -> tuple[bytes, str]:
+    cert, _ = make_test_certificate(name)
+    return cert.public_bytes(serialization.Encoding.DER), certs.thumbprint_sha1(cert)
+
+
+def thumbprints_on(portal: PortalClient, client_id: str) -> set[str]:
+    app = next(a for a in portal.list_applications() if a["client_id"] == client_id)
+    return {str(k["thumbprint_sha1"]).upper() for k in app["key_credentials"]}
+
+
+def app_with(portal: PortalClient, client_id: str, existing: int) -> set[str]:
+    """Empty the app's certificates through the portal, then upload `existing` new ones."""
+    for thumbprint in thumbprints_on(portal, client_id):
+        portal.delete_certificate(client_id, thumbprint)
+    for index in range(existing):
+        der, _ = der_of(f"Existing{index}")
+        portal.upload_certificate(client_id, der)
+    return thumbprints_on(portal, client_id)
+
+
+# ---------------------------------------------------------------- the upload
+
+
+@pytest.mark.parametrize("existing", [2, 3])
+def test_every_existing_certificate_survives_the_upload(
+    info: DemoInfo, portal: PortalClient, existing: int
+) -> None:
+    before = app_with(portal, info.unconsented_client_id, existing)
+    assert len(before) == existing
+    graph = signed_in(info)
+    der, thumbprint = der_of("AddedByAdmin")
+    outcome = graph.add_certificate(info.unconsented_client_id, der, display_name="AddedByAdmin")
+    assert (outcome.kept, outcome.already_there) == (existing, False)
+    assert thumbprints_on(portal, info.unconsented_client_id) == before | {thumbprint}
+    registration = graph.find_application(info.unconsented_client_id)
+    assert outcome.key_id in registration.key_ids and len(registration.keys) == existing + 1
+    assert registration.object_id == outcome.object_id
+
+
+def test_a_certificate_already_there_is_not_written_again(
+    info: DemoInfo, portal: PortalClient
+) -> None:
+    app_with(portal, info.unconsented_client_id, 1)
+    graph = signed_in(info)
+    der, _ = der_of("Twice")
+    first = graph.add_certificate(info.unconsented_client_id, der, display_name="Twice")
+    second = graph.add_certificate(info.unconsented_client_id, der, display_name="Twice")
+    assert (first.already_there, second.already_there) == (False, True)
+    assert second.key_id == first.key_id and second.kept == 2
+    assert len(thumbprints_on(portal, info.unconsented_client_id)) == 2
+
+
+class _SomeoneElseUploads(AdminGraph):
+    """The admin's Graph, while someone else adds a certificate in the portal right after
+    the wizard's first read (a real change on the tenant, at the worst moment)."""
+
+    portal: PortalClient
+    other_der: bytes
+    reads = 0
+
+    def find_application(self, client_id: str) -> AppRegistration:
+        found = super().find_application(client_id)
+        self.reads += 1
+        if self.reads == 1:
+            self.portal.upload_certificate(client_id, self.other_der)
+        return found
+
+
+def test_a_change_between_read_and_write_stops_the_upload(
+    info: DemoInfo, portal: PortalClient
+) -> None:
+    before = app_with(portal, info.unconsented_client_id, 2)
+    graph = signed_in(info)
+    graph.__class__ = _SomeoneElseUploads
+    assert isinstance(graph, _SomeoneElseUploads)
+    graph.portal = portal
+    graph.other_der, other = der_of("Concurrent")
+    der, mine = der_of("Mine")
+    with pytest.raises(AdminError) as raised:
+        graph.add_certificate(info.unconsented_client_id, der, display_name="Mine")
+    assert raised.value.kind == "changed_underneath"
+    # Nothing was written: the other one's certificate is there, ours is not.
+    assert thumbprints_on(portal, info.unconsented_client_id) == before | {other}
+    assert mine not in thumbprints_on(portal, info.unconsented_client_id)
+    assert catalogue.MANUAL_STEPS in (raised.value.hint or "")
+
+
+def test_a_user_without_the_role_is_refused_with_the_manual_steps(
+    info: DemoInfo, portal: PortalClient
+) -> None:
+    before = app_with(portal, info.unconsented_client_id, 1)
+    graph = signed_in(info, user="user")
+    der, _ = der_of("NotAllowed")
+    with pytest.raises(AdminError) as raised:
+        graph.add_certificate(info.unconsented_client_id, der, display_name="NotAllowed")
+    assert raised.value.kind == "forbidden"
+    assert "Authorization_RequestDenied" in (raised.value.explanation.service_text or "")
+    assert thumbprints_on(portal, info.unconsented_client_id) == before
+
+
+def test_an_unknown_client_id_is_not_found(info: DemoInfo) -> None:
+    graph = signed_in(info)
+    with pytest.raises(AdminError) as raised:
+        graph.find_application("11111111-2222-3333-4444-555555555555")
+    assert raised.value.kind == "not_found"
+
+
+# ---------------------------------------------------------------- the sign-in's failures
+
+
+def test_a_declined_sign_in_says_so(info: DemoInfo) -> None:
+    signin, prompt = start(info)
+    decide(info, prompt.user_code, "decline")
+    with pytest.raises(AdminError) as raised:
+        signin.wait(threading.Event())
+    assert raised.value.kind == "declined"
+
+
+def test_an_expired_code_says_so(info: DemoInfo, device_codes: Callable[..., None]) -> None:
+    device_codes(expires_in=2, interval=1)
+    signin, prompt = start(info)
+    assert prompt.interval == 1 and prompt.seconds_left() <= 2
+    started = time.monotonic()
+    with pytest.raises(AdminError) as raised:
+        signin.wait(threading.Event())
+    assert raised.value.kind == "expired"
+    assert time.monotonic() - started < 10
+
+
+def test_conditional_access_blocking_device_code_is_explained(
+    info: DemoInfo, device_codes: Callable[..., None]
+) -> None:
+    device_codes(blocked_by_conditional_access=True)
+    signin, prompt = start(info)
+    decide(info, prompt.user_code, "approve")
+    with pytest.raises(AdminError) as raised:
+        signin.wait(threading.Event())
+    assert raised.value.kind == "conditional_access"
+    assert "AADSTS53003" in (raised.value.explanation.service_text or "")
+    assert catalogue.MANUAL_STEPS in raised.value.explanation.fix
+
+
+def test_cancel_stops_the_wait_at_once(info: DemoInfo) -> None:
+    signin, _ = start(info)
+    cancelled = threading.Event()
+    threading.Timer(0.3, cancelled.set).start()
+    started = time.monotonic()
+    with pytest.raises(AdminError) as raised:
+        signin.wait(cancelled)
+    assert raised.value.kind == "cancelled"
+    assert time.monotonic() - started < 2  # not after the 5 s interval
+
+
+# ---------------------------------------------------------------- creating the app
+
+
+def test_created_app_with_consent_signs_in_with_its_certificate(info: DemoInfo) -> None:
+    from wizard.signin.run import run_tests
+
+    graph = signed_in(info, consent=True)
+    created = graph.create_application("CreatedByAdmin", consent=True)
+    assert created.consented and created.tenant_id == info.tenant_id
+    graph.wait_for_application(created.client_id)
+    cert, key = make_test_certificate("CreatedByAdmin")
+    outcome = graph.add_certificate(
+        created.client_id, certs.cert_der(cert), display_name="CreatedByAdmin"
+    )
+    assert (outcome.kept, outcome.already_there) == (0, False)
+    assert outcome.object_id == created.object_id
+    tests = run_tests(
+        settings_for(info, created.client_id),
+        Credential(certificate=cert, private_key=key),
+        negative=False,
+        recently_uploaded=True,
+    )
+    assert tests.positive.ok, tests.positive.error
+
+
+def test_no_admin_token_or_refresh_token_is_written(
+    info: DemoInfo, tenant: DemoTenant, portal: PortalClient, isolated_home: Path
+) -> None:
+    signin, prompt = start(info)
+    decide(info, prompt.user_code)
+    graph = signin.wait(threading.Event())
+    assert signin._http is not None and signin._http.token_answer is not None
+    answer = json.loads(signin._http.token_answer.body)
+    secrets = [answer["access_token"], *([answer["refresh_token"]] if "refresh_token" in answer
+                                        else [])]
+    der, _ = der_of("NoLeak")
+    graph.add_certificate(info.client_id, der, display_name="NoLeak")
+    assert "access_token" not in repr(graph) and secrets[0] not in repr(graph)
+    scanned = 0
+    for root in (isolated_home, tenant.state_dir):
+        for path in root.rglob("*"):
+            if path.is_file():
+                text = path.read_bytes().decode("utf-8", errors="replace")
+                assert not any(secret in text for secret in secrets), path
+                scanned += 1
+    assert scanned >= 1
+
+
+# ---------------------------------------------------------------- the command
+
+
+def start_upload(*argv: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "wizard", "upload", "--demo", *argv],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def read_prompt(process: subprocess.Popen[str]) -> tuple[str, str, list[str]]:
+    """The verification URL and user code the command printed on stderr."""
+    assert process.stderr is not None
+    said: list[str] = []
+    url = code = ""
+    while not (url and code):
+        line = process.stderr.readline()
+        assert line, f"the command ended before showing a code: {said}"
+        said.append(line)
+        if line.strip().startswith("open "):
+            url = line.split()[-1]
+        if line.strip().startswith("enter "):
+            code = line.split()[-1]
+    return url, code, said
+
+
+def approve_printed(url: str, code: str, decision: str = "approve") -> None:
+    from urllib.parse import urlsplit
+
+    from wizard.emulator.tls import CA_FILE
+    from wizard.paths import demo_tenant_dir
+
+    parts = urlsplit(url)
+    portal = f"{parts.scheme}://{parts.netloc}/portal"
+    portal_at(portal, str(demo_tenant_dir() / CA_FILE), "POST", f"/devicecode/{code}",
+              {"decision": decision, "user": "admin"})
+
+
+@pytest.fixture
+def cer_file(tmp_path: Path) -> tuple[Path, str]:
+    cert, _ = make_test_certificate("UploadedByCommand")
+    path = tmp_path / "UploadedByCommand.cer"
+    path.write_bytes(certs.cert_der(cert))
+    return path, certs.thumbprint_sha1(cert)
+
+
+def test_upload_command_adds_the_certificate_and_says_it_in_json(
+    cer_file: tuple[Path, str],
+) -> None:
+    path, thumbprint = cer_file
+    process = start_upload("--cert", str(path), "--json")
+    url, code, _ = read_prompt(process)
+    approve_printed(url, code)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    document = json.loads(out)
+    assert document["thumbprint_sha1"] == thumbprint
+    assert document["already_there"] is False and document["created"] is False
+    assert document["admin_client_id"] == "14d82eec-204b-4c2f-b7e8-296a70dab67e"
+    assert "Traceback" not in err
+
+
+def test_upload_command_creates_the_app_with_consent(cer_file: tuple[Path, str]) -> None:
+    path, _ = cer_file
+    process = start_upload("--cert", str(path), "--create-app", "--consent", "--json")
+    url, code, _ = read_prompt(process)
+    approve_printed(url, code)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    document = json.loads(out)
+    assert (document["created"], document["consented"], document["kept"]) == (True, True, 0)
+    assert document["client_id"] and document["object_id"]
+
+
+def test_ctrl_c_while_waiting_cancels_cleanly(cer_file: tuple[Path, str]) -> None:
+    path, _ = cer_file
+    process = start_upload("--cert", str(path))
+    read_prompt(process)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert out == "" and "Traceback" not in err and "Interrupted" in err
+
+
+def test_a_declined_sign_in_ends_with_the_manual_steps(cer_file: tuple[Path, str]) -> None:
+    path, _ = cer_file
+    process = start_upload("--cert", str(path))
+    url, code, _ = read_prompt(process)
+    approve_printed(url, code, "decline")
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert "declined" in err and "manual steps" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--cert", "x.cer", "--consent"], "--create-app"),
+        (["--cert", "x.cer", "--create-app", "--client-id", "11111111-2222-3333-4444-555555555555"],
+         "--client-id"),
+        ([], "--cert"),
+    ],
+)
+def test_upload_usage_errors(
+    argv: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wizard import cli
+
+    assert cli.main(["upload", "--demo", *argv]) == 2
+    assert said in capsys.readouterr().err
