@@ -23,7 +23,6 @@ from wizard.shown import shown
 
 if TYPE_CHECKING:
     from wizard.admin.signin import DeviceCodePrompt
-
     from wizard.errors import UserError
 
 START_LABEL = "Sign in as an admin and let the wizard add it"
@@ -36,31 +35,34 @@ QR_MARGIN_ROWS = 22
 
 
 @dataclass
-class PromptShown(Message):
+class AttemptMessage(Message):
+    """From the worker of one sign-in attempt: `attempt` is its cancel Event, so a message of
+    an attempt cancelled since (Esc, then a new sign-in) is recognised and dropped."""
+
+    attempt: threading.Event
+
+
+@dataclass
+class PromptShown(AttemptMessage):
     """The identity platform gave a code: show where to enter it."""
 
     prompt: DeviceCodePrompt
 
 
 @dataclass
-class SignedIn(Message):
+class SignedIn(AttemptMessage):
     """The admin approved; the certificate is being added."""
 
 
 @dataclass
-class Added(Message):
+class Added(AttemptMessage):
     added: AdminAdded
 
 
 @dataclass
-class Failed(Message):
+class Failed(AttemptMessage):
     message: str
     fix: str
-
-
-@dataclass
-class Cancelled(Message):
-    """Esc, or the step was left: the sign-in was abandoned."""
 
 
 @dataclass
@@ -139,20 +141,21 @@ class AdminUpload(Vertical):
     def __init__(self, state: WizardState, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.state = state
-        self.cancelled = threading.Event()
+        self.attempt: threading.Event | None = None
+        """The sign-in under way (set = cancelled), None when none is."""
         self.started = 0.0
         self.prompt: DeviceCodePrompt | None = None
         self.clock: Timer | None = None
 
     @property
     def waiting(self) -> bool:
-        """A sign-in is under way (Esc cancels it)."""
+        """The device code is shown, the admin has yet to sign in."""
         return self.has_class("-waiting")
 
     @property
     def open(self) -> bool:
-        """The choice or the sign-in is shown (Esc closes it)."""
-        return self.has_class("-choosing") or self.waiting
+        """The choice is shown or a sign-in is under way (Esc closes or cancels it)."""
+        return self.has_class("-choosing") or self.attempt is not None
 
     def compose(self) -> ComposeResult:
         state = self.state
@@ -194,8 +197,8 @@ class AdminUpload(Vertical):
         self.query_one("#admin-existing", Button).focus()
 
     def close(self) -> None:
-        """Esc: cancel a sign-in under way, else fold the choice away."""
-        if self.waiting:
+        """Esc: cancel the sign-in under way, else fold the choice away."""
+        if self.attempt is not None:
             self.cancel()
         else:
             self.remove_class("-choosing")
@@ -223,37 +226,41 @@ class AdminUpload(Vertical):
             self.say("✗ There is no certificate to add yet: go back a step and generate one.",
                      "error")
             return
-        self.cancelled = threading.Event()
-        self.say("Asking the identity platform for a sign-in code…", "")
+        self.attempt = threading.Event()
+        self.say("Asking the identity platform for a sign-in code… (Esc cancels)", "")
         self.query_one("#admin-choice").disabled = True
-        self.sign_in_and_add(target, self.cancelled)
+        self.sign_in_and_add(target, self.attempt)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="admin-upload")
-    def sign_in_and_add(self, target: AdminTarget, cancelled: threading.Event) -> None:
+    def sign_in_and_add(self, target: AdminTarget, attempt: threading.Event) -> None:
+        """Sign in (polling until approved, or `attempt` is set), then add the certificate."""
         from wizard.errors import UserError
         from wizard.session import admin_add_certificate, admin_sign_in
 
         try:
             sign_in = admin_sign_in(self.state, target)
-            self.post_message(PromptShown(sign_in.start()))
-            graph = sign_in.wait(cancelled)
-            if cancelled.is_set():
-                self.post_message(Cancelled())
-                return
-            self.post_message(SignedIn())
+            self.post_message(PromptShown(attempt, sign_in.start()))
+            graph = sign_in.wait(attempt)
+            self.post_message(SignedIn(attempt))
             added = admin_add_certificate(graph, self.state, target)
         except UserError as error:
-            if cancelled.is_set():
-                self.post_message(Cancelled())
-            else:
-                self.post_message(Failed(*failure_words(error)))
+            self.post_message(Failed(attempt, *failure_words(error)))
             return
-        self.post_message(Added(added))
+        self.post_message(Added(attempt, added))
+
+    def current(self, event: AttemptMessage) -> bool:
+        """Whether `event` is news of the sign-in under way; a stale one goes no further."""
+        if event.attempt is self.attempt and not event.attempt.is_set():
+            return True
+        event.stop()
+        return False
 
     # ----------------------------------------------------------------- the wait
     @on(PromptShown)
     def prompt_shown(self, event: PromptShown) -> None:
         event.stop()
+        if not self.current(event):
+            return
         prompt = self.prompt = event.prompt
         self.started = time.monotonic()
         self.set_value("#admin-url", prompt.verification_uri)
@@ -264,8 +271,7 @@ class AdminUpload(Vertical):
         self.say("", "")
         self.tick()
         self.clock = self.set_interval(1, self.tick)
-        approve = self.query("#admin-approve").results(Button)
-        for button in approve:
+        for button in self.query("#admin-approve").results(Button):
             button.disabled = False
             button.focus()
             break
@@ -302,47 +308,51 @@ class AdminUpload(Vertical):
                 clock_text(self.started, self.prompt.expires_at, time.monotonic()))
 
     def cancel(self) -> None:
-        """Esc while waiting: stop polling (the worker ends) and show the choice again."""
-        self.cancelled.set()
-        self.end_wait()
+        """Esc during the sign-in: stop polling (the worker ends) and show the choice again."""
+        self.end_attempt()
         self.say("Sign-in cancelled. Add it by hand (below), or sign in again.", "warning")
         self.query_one("#admin-existing", Button).focus()
 
     def on_unmount(self) -> None:
-        self.cancelled.set()  # the step was left: the worker stops polling
+        if self.attempt is not None:
+            self.attempt.set()  # the step was left: the worker stops polling
 
-    def end_wait(self) -> None:
+    def end_attempt(self, *, show_choice: bool = True) -> None:
+        """The sign-in is over (done, failed or cancelled): its worker hears no more of us."""
+        if self.attempt is not None:
+            self.attempt.set()
+            self.attempt = None
         if self.clock is not None:
             self.clock.stop()
             self.clock = None
         self.remove_class("-waiting")
-        self.add_class("-choosing")
+        self.set_class(show_choice, "-choosing")
         self.query_one("#admin-choice").disabled = False
 
     @on(SignedIn)
     def signed_in(self, event: SignedIn) -> None:
         event.stop()
-        self.end_wait()
-        self.query_one("#admin-choice").disabled = True
+        if not self.current(event):
+            return
+        if self.clock is not None:
+            self.clock.stop()
+        self.remove_class("-waiting")
         self.say("Signed in. Adding the certificate (every certificate already there is kept)…",
                  "")
 
-    @on(Cancelled)
-    def worker_cancelled(self, event: Cancelled) -> None:
-        event.stop()
-        if self.waiting:
-            self.cancel()
-
     @on(Failed)
     def failed(self, event: Failed) -> None:
-        self.end_wait()
+        if not self.current(event):
+            return
+        self.end_attempt()
         fix = f"\n{event.fix}" if event.fix else ""
         self.say(shown(f"✗ {event.message}{fix}", multiline=True), "error")
 
     @on(Added)
     def added(self, event: Added) -> None:
-        self.end_wait()
-        self.remove_class("-choosing")
+        if not self.current(event):
+            return
+        self.end_attempt(show_choice=False)
         self.state.admin_added(event.added)
         self.say(added_text(event.added), "success")
 
@@ -376,7 +386,11 @@ class AdminUpload(Vertical):
     @on(DemoApproval)
     def demo_approval(self, event: DemoApproval) -> None:
         event.stop()
-        if event.problem is not None and self.waiting:
-            self.say(f"✗ The demo tenant refused the approval: {event.problem}", "error")
-            for button in self.query("#admin-approve").results(Button):
-                button.disabled = False
+        if not self.waiting:
+            return
+        if event.problem is None:
+            self.say(f"Approved as {DEMO_APPROVER}: the sign-in completes at the next poll.", "")
+            return
+        self.say(shown(f"✗ The demo tenant refused the approval: {event.problem}"), "error")
+        for button in self.query("#admin-approve").results(Button):
+            button.disabled = False

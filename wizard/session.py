@@ -331,7 +331,7 @@ def profile_for(
     if state.files is None:
         raise UserError("No certificate was made in this session, so there is nothing to save.")
     info = state.demo_info if state.demo else None
-    return profile_from_files(
+    profile = profile_from_files(
         name=state.profile_name or state.name or state.files.stem,
         files=state.files,
         cloud="global" if state.demo else state.cloud_key,
@@ -344,6 +344,8 @@ def profile_for(
         last_test=last_test,
         last_test_at=utc_now().replace(microsecond=0) if last_test else None,
     )
+    profile.object_id = state.object_id or None  # known when an admin's sign-in added it
+    return profile
 
 
 def save_set_up(profile: Profile) -> Profile:
@@ -362,6 +364,7 @@ def save_set_up(profile: Profile) -> Profile:
         profile.created_at = saved.created_at or profile.created_at
         profile.retired = list(saved.retired)
         profile.organization_domain = profile.organization_domain or saved.organization_domain
+        profile.object_id = profile.object_id or saved.object_id
         if saved.thumbprint_sha1 == profile.thumbprint_sha1:
             profile.rotation = saved.rotation
     save_profile(profile)
