@@ -4,7 +4,9 @@
     GET  /{tenant}/v2.0/.well-known/openid-configuration   OpenID configuration (90002; 200 for
                                                            common and organizations)
     GET  /{tenant}/discovery/v2.0/keys                     the tenant's token-signing keys
-    POST /{tenant}/oauth2/v2.0/token                       client credentials + client assertion
+    POST /{tenant}/oauth2/v2.0/token                       client credentials + client assertion,
+                                                           or a device code (device_login)
+    POST /{tenant}/oauth2/v2.0/devicecode                  the device code flow's first step
 
 {tenant} is the tenant's GUID or domain; anything else answers Entra's own refusal (900023
 on the token endpoint for common, organizations or a malformed name).
@@ -19,8 +21,9 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from wizard.emulator import errors
+from wizard.emulator import device_login, errors
 from wizard.emulator.assertions import JWT_BEARER, verify_client_assertion
+from wizard.emulator.device_code import DEVICE_CODE_GRANT
 from wizard.emulator.directory import DNS_RE, GRAPH_APP_ID, GRAPH_RESOURCE, GUID_RE, KeyCredential
 from wizard.emulator.errors import EntraError
 from wizard.emulator.faults import answer_with_fault
@@ -110,6 +113,13 @@ def respond(
             if segment.lower() not in MULTI_TENANT_SEGMENTS:
                 resolve_tenant(tenant, segment, error_name="invalid_tenant")
             handler.send_json(200, tenant.issuer.jwks(tenant.issuer_v2))
+        return True
+    if rest == "oauth2/v2.0/devicecode":
+        if method != "POST":
+            raise errors.post_only(method)
+        if not answer_with_fault(handler, tenant.faults, "token"):
+            resolve_tenant(tenant, segment, error_name="invalid_request")
+            device_login.start(handler, tenant, body)
         return True
     if rest == "oauth2/v2.0/token":
         if method != "POST":
@@ -258,6 +268,9 @@ def _token(handler: RequestHandler, tenant: DemoTenant, segment: str, body: byte
     grant = field("grant_type")
     if not grant:
         raise errors.missing_parameter("grant_type")
+    if grant == DEVICE_CODE_GRANT:
+        device_login.redeem(handler, tenant, field)
+        return
     if grant != "client_credentials":
         raise errors.unsupported_grant(grant)
     client_id = field("client_id")

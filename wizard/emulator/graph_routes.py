@@ -36,7 +36,9 @@ def serves(path: str) -> bool:
     return path.startswith(GRAPH_PREFIX + "/")
 
 
-def respond(handler: RequestHandler, tenant: DemoTenant, method: str, path: str) -> None:
+def respond(
+    handler: RequestHandler, tenant: DemoTenant, method: str, path: str, body: bytes
+) -> None:
     """Answer a request under /graph/ (faults for the graph endpoint apply first)."""
     if answer_with_fault(handler, tenant.faults, "graph"):
         return

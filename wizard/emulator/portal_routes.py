@@ -7,6 +7,12 @@
     DELETE /portal/applications/{client_id}/certificates/{thumbprint}
     POST   /portal/applications/{client_id}/consent            {"granted": true|false}
     GET|POST|DELETE /portal/faults                             the active fault (see Fault)
+    GET    /portal/users                                       the demo users (admin and not)
+    GET|PATCH /portal/devicecode                               the device-code policy:
+                                                               expires_in, interval,
+                                                               blocked_by_conditional_access
+    POST   /portal/devicecode/{user_code}                      {"decision": "approve"|"decline",
+                                                               "user": UPN or "admin"/"user"}
 
 When the tenant serves other machines, every call needs the admin token printed at start.
 Errors are {"error": {"code", "message"}}.
@@ -18,10 +24,12 @@ import hmac
 import urllib.parse
 from typing import TYPE_CHECKING
 
-from wizard.emulator import strict_json
+from wizard.emulator import device_login, strict_json
+from wizard.emulator.device_code import DecisionError
 from wizard.emulator.directory import PortalError
 from wizard.emulator.faults import Fault
 from wizard.emulator.transport import RequestHandler, plain_error
+from wizard.emulator.users import demo_users
 
 if TYPE_CHECKING:
     from wizard.emulator.tenant import DemoTenant
@@ -35,6 +43,9 @@ ENDPOINTS = (
     "DELETE /applications/{client_id}/certificates/{thumbprint}",
     "POST /applications/{client_id}/consent",
     "GET|POST|DELETE /faults",
+    "GET /users",
+    "GET|PATCH /devicecode",
+    "POST /devicecode/{user_code}",
 )
 
 
@@ -62,7 +73,7 @@ def respond(
         relative = path[len(PORTAL_PREFIX) :]
         parts = [urllib.parse.unquote(p) for p in relative.strip("/").split("/") if p]
         _route(handler, tenant, method, parts, body)
-    except PortalError as error:
+    except (PortalError, DecisionError) as error:
         handler.send_json(error.status, plain_error(error.code, error.message))
 
 
@@ -85,6 +96,13 @@ def _route(
         return
     if parts == ["faults"]:
         _faults(handler, tenant, method, body)
+        return
+    if parts == ["users"] and method == "GET":
+        users = demo_users(directory.tenant)
+        handler.send_json(200, {"value": [u.to_json() for u in users]})
+        return
+    if parts and parts[0] == "devicecode":
+        _device_code(handler, tenant, method, parts[1:], body)
         return
     if len(parts) >= 2 and parts[0] == "applications":
         client_id = parts[1]
@@ -136,6 +154,36 @@ def _faults(handler: RequestHandler, tenant: DemoTenant, method: str, body: byte
         handler.send_json(200, {"fault": None if current is None else current.to_json()})
     else:
         raise PortalError(405, "MethodNotAllowed", "Use GET, POST or DELETE.")
+
+
+def _device_code(
+    handler: RequestHandler, tenant: DemoTenant, method: str, rest: list[str], body: bytes
+) -> None:
+    """The device-code policy, and deciding a code the way the approval page does."""
+    if rest == [] and method == "GET":
+        handler.send_json(200, tenant.device_codes.settings.to_json())
+        return
+    if rest == [] and method == "PATCH":
+        changes = _json_object(body, "{}")
+        if not changes:
+            raise PortalError(400, "InvalidSettings", "Send a JSON object of settings.")
+        handler.send_json(200, tenant.device_codes.configure(changes).to_json())
+        return
+    if len(rest) == 1 and method == "POST":
+        request = _json_object(body, "{}")
+        decision, user = (request or {}).get("decision"), (request or {}).get("user")
+        if not isinstance(decision, str) or not isinstance(user, str):
+            raise PortalError(
+                400,
+                "InvalidDecision",
+                'Send JSON {"decision": "approve" or "decline", "user": "admin" or a UPN}.',
+            )
+        authorization = device_login.decide(tenant, rest[0], decision, user)
+        handler.send_json(200, device_login.decision_json(authorization))
+        return
+    raise PortalError(
+        405, "MethodNotAllowed", "Use GET or PATCH /devicecode, or POST /devicecode/{user_code}."
+    )
 
 
 def _json_object(body: bytes, empty: str) -> dict[str, object] | None:

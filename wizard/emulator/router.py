@@ -1,7 +1,7 @@
 """Which of the demo tenant's three APIs a request is for, and what a failure in one answers.
 
-/portal goes to the portal API, /graph/ to Microsoft Graph, everything else to Entra ID's
-token service. An Entra refusal raised anywhere is answered with Entra's envelope; any
+/portal goes to the portal API, /graph/ to Microsoft Graph, /devicelogin to the device code
+approval page, everything else to Entra ID's token service. An Entra refusal raised anywhere is answered with Entra's envelope; any
 unexpected exception becomes a 500 in that envelope and a log line, and the server goes on.
 """
 
@@ -11,7 +11,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from wizard.emulator import entra_routes, errors, graph_routes, portal_routes
+from wizard.emulator import device_login, entra_routes, errors, graph_routes, portal_routes
 from wizard.emulator.errors import EntraError
 from wizard.emulator.transport import CONNECTION_ENDED, RequestHandler, plain_error
 from wizard.shown import shown
@@ -32,7 +32,9 @@ def respond(
         if portal_routes.serves(path):
             portal_routes.respond(handler, tenant, method, path, body)
         elif graph_routes.serves(path):
-            graph_routes.respond(handler, tenant, method, path)
+            graph_routes.respond(handler, tenant, method, path, body)
+        elif device_login.serves(path):
+            device_login.respond(handler, tenant, method, body)
         elif not entra_routes.respond(handler, tenant, method, path, body):
             handler.send_json(
                 404, plain_error("NotFound", f"Nothing is served at {path} by the demo tenant.")

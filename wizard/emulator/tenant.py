@@ -20,6 +20,7 @@ from types import TracebackType
 
 from wizard.emulator import router
 from wizard.emulator._files import ensure_private_dir, state_lock
+from wizard.emulator.device_code import DeviceCodes
 from wizard.emulator.directory import GRAPH_RESOURCE, Directory
 from wizard.emulator.faults import Fault, FaultSwitch
 from wizard.emulator.graph_routes import GRAPH_PREFIX
@@ -147,6 +148,7 @@ class DemoTenant:
         self.public_hosts = public_hosts
         self.admin_token: str | None = secrets.token_urlsafe(24) if allow_remote else None
         self.faults = FaultSwitch()
+        self.device_codes = DeviceCodes()
         self.directory: Directory
         self.issuer: TokenIssuer
         self.tls: TlsFiles

@@ -29,6 +29,7 @@ from wizard.emulator.jose import (
     sign_rs256,
     verify_signature,
 )
+from wizard.emulator.users import DemoUser
 
 SIGNING_KEY_FILE = "tenant-signing.key"
 SIGNING_CERT_FILE = "tenant-signing.pem"
@@ -169,6 +170,81 @@ class TokenIssuer:
             "kid": self.kid,
         }
         return IssuedToken(sign_rs256(self._key, header, claims), TOKEN_LIFETIME, claims)
+
+    def issue_delegated(
+        self,
+        *,
+        client_id: str,
+        app_name: str,
+        user: DemoUser,
+        scopes: tuple[str, ...],
+        id_token_issuer: str,
+        now: float | None = None,
+    ) -> tuple[IssuedToken, str]:
+        """A v1 Graph token on a user's behalf (`scp`, `idtyp` user), and the v2 ID token.
+
+        Shaped like a public client's delegated Graph token: `aud` is Graph's app ID,
+        `appidacr` "0" (no client credential), the user's `oid`/`upn` and directory roles
+        in `wids`.
+        """
+        issued = int(now if now is not None else time.time()) - BACKDATE
+        tid = self.tenant.tenant_id
+        claims: dict[str, Any] = {
+            "aud": GRAPH_APP_ID,
+            "iss": self.issuer,
+            "iat": issued,
+            "nbf": issued,
+            "exp": issued + LIFETIME_FROM_IAT,
+            "acct": 0,
+            "acr": "1",
+            "aio": secrets.token_urlsafe(24),
+            "amr": ["pwd"],
+            "app_displayname": app_name,
+            "appid": client_id,
+            "appidacr": "0",
+            "family_name": user.family_name,
+            "given_name": user.given_name,
+            "idtyp": "user",
+            "name": user.display_name,
+            "oid": user.object_id,
+            "rh": "1." + secrets.token_urlsafe(48) + ".",
+            "scp": " ".join(scopes),
+            "sid": secrets.token_hex(16),
+            "sub": b64url_encode(hashlib.sha256((user.object_id + client_id).encode()).digest()),
+            "tenant_region_scope": "EU",
+            "tid": tid,
+            "unique_name": user.user_principal_name,
+            "upn": user.user_principal_name,
+            "uti": secrets.token_urlsafe(16),
+            "ver": "1.0",
+            "wids": list(user.role_ids),
+            "xms_tcdt": int(self.tenant.created.timestamp()),
+        }
+        header = {
+            "typ": "JWT",
+            "nonce": secrets.token_urlsafe(32),
+            "alg": "RS256",
+            "x5t": self.kid,
+            "kid": self.kid,
+        }
+        access = IssuedToken(sign_rs256(self._key, header, claims), TOKEN_LIFETIME, claims)
+        id_claims = {
+            "aud": client_id,
+            "iss": id_token_issuer,
+            "iat": issued,
+            "nbf": issued,
+            "exp": issued + LIFETIME_FROM_IAT,
+            "name": user.display_name,
+            "oid": user.object_id,
+            "preferred_username": user.user_principal_name,
+            "rh": claims["rh"],
+            "sub": claims["sub"],
+            "tid": tid,
+            "uti": claims["uti"],
+            "ver": "2.0",
+        }
+        id_token = sign_rs256(self._key, {"typ": "JWT", "alg": "RS256", "kid": self.kid}, id_claims)
+        return access, id_token
 
     def validate(self, token: str, *, now: float | None = None) -> dict[str, Any]:
         """The claims of a bearer token for Graph, or BearerRejected with Graph's wording."""
