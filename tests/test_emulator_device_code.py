@@ -210,7 +210,9 @@ def test_an_app_with_public_client_flows_on_may_use_the_device_code_flow(
 ) -> None:
     info = demo_tenant.info
     http = session(info)
-    http.patch(f"{info.portal}/applications/{info.unconsented_client_id}", json={"public_client": True})
+    http.patch(
+        f"{info.portal}/applications/{info.unconsented_client_id}", json={"public_client": True}
+    )
     try:
         flow = _start(info, client_id=info.unconsented_client_id).json()
         _decide(info, flow["user_code"], "approve")
@@ -220,7 +222,8 @@ def test_an_app_with_public_client_flows_on_may_use_the_device_code_flow(
         assert claims["app_displayname"] == info.unconsented_app_name
     finally:
         http.patch(
-            f"{info.portal}/applications/{info.unconsented_client_id}", json={"public_client": False}
+            f"{info.portal}/applications/{info.unconsented_client_id}",
+            json={"public_client": False},
         )
 
 
@@ -236,7 +239,11 @@ def test_the_approval_page_signs_in_a_demo_user(demo_info: DemoInfo) -> None:
     typed = flow["user_code"].lower()[:4] + "-" + flow["user_code"].lower()[4:]
     done = http.post(
         f"{demo_info.authority_host}/devicelogin",
-        data={"user_code": typed, "user": f"admin@{demo_info.tenant_domain}", "decision": "approve"},
+        data={
+            "user_code": typed,
+            "user": f"admin@{demo_info.tenant_domain}",
+            "decision": "approve",
+        },
     )
     assert done.status_code == 200 and "signed in" in done.text
     assert _poll(demo_info, flow["device_code"]).status_code == 200

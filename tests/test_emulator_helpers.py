@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import urllib.parse
 import uuid
 from typing import Any
 
@@ -117,3 +118,35 @@ def assertion_form(client_id: str, assertion: str) -> dict[str, str]:
         "client_assertion_type": JWT_BEARER,
         "client_assertion": assertion,
     }
+
+
+def delegated_token(
+    info: DemoInfo, *, user: str = "admin", scope: str = "Application.ReadWrite.All"
+) -> str:
+    """A delegated Graph token from the device code flow, approved through the portal API.
+
+    A --public-hosts tenant is reached at its listening address with the public Host header.
+    """
+    from wizard.emulator.device_code import DEVICE_CODE_GRANT, GRAPH_CLI_CLIENT_ID
+
+    http = session(info)
+    if info.public_hosts:
+        http.headers["Host"] = urllib.parse.urlsplit(info.authority_host).netloc
+    base = f"{info.listen_url if info.public_hosts else info.authority_host}/{info.tenant_id}"
+    flow = http.post(
+        f"{base}/oauth2/v2.0/devicecode",
+        data={"client_id": GRAPH_CLI_CLIENT_ID, "scope": scope},
+    ).json()
+    decided = session(info).post(
+        f"{info.portal}/devicecode/{flow['user_code']}", json={"decision": "approve", "user": user}
+    )
+    assert decided.json()["status"] == "approved", decided.text
+    answer = http.post(
+        f"{base}/oauth2/v2.0/token",
+        data={
+            "grant_type": DEVICE_CODE_GRANT,
+            "client_id": GRAPH_CLI_CLIENT_ID,
+            "device_code": flow["device_code"],
+        },
+    ).json()
+    return str(answer["access_token"])

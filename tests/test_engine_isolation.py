@@ -59,6 +59,11 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     ),
     # signing in knows nothing of saved set-ups, rotations, the wizard or a command line
     "wizard.signin": (
+        "wizard.admin", "wizard.profiles", "wizard.rotation", "wizard.session",
+        "wizard.commands", "wizard.cli", "wizard.app",
+    ),
+    # an admin's sign-in stands on signing in, and knows nothing of saved set-ups or above
+    "wizard.admin": (
         "wizard.profiles", "wizard.rotation", "wizard.session", "wizard.commands",
         "wizard.cli", "wizard.app",
     ),

@@ -241,3 +241,42 @@ async def test_wizard_alarm_path_leaks_nothing(
         assert not leaks_in(text, fragments), (name, leaks_in(text, fragments))
     scanned = scan_files([isolated_home], fragments, allowed={files.key, files.pfx or files.key})
     print(f"no leak on {len(screens)} screens and in {scanned} files")
+
+
+# ------------------------------------------------------------------ an admin's sign-in
+
+
+def test_no_admin_token_or_refresh_token_is_written(
+    isolated_home: Path, demo_tenant: DemoTenant, tmp_path: Path
+) -> None:
+    """After an admin's device code sign-in and an upload, neither the admin's access token
+    nor the refresh token that came with it is in any file of the home or the tenant's state."""
+    import json
+    import threading
+
+    from conftest import make_test_certificate
+    from test_admin_upload import decide, settings_for
+
+    from wizard.admin.signin import AdminSignIn
+
+    info = demo_tenant.info
+    signin = AdminSignIn(settings_for(info))
+    prompt = signin.start()
+    decide(info, prompt.user_code)
+    graph = signin.wait(threading.Event())
+    assert signin._http is not None and signin._http.token_answer is not None
+    answer = json.loads(signin._http.token_answer.body)
+    secrets = [answer["access_token"], answer.get("refresh_token") or answer["access_token"]]
+    cert, _ = make_test_certificate("AdminNoLeak")
+    graph.add_certificate(info.client_id, certs.cert_der(cert), display_name="AdminNoLeak")
+    graph.close()
+    assert secrets[0][:40] not in repr(graph)
+    scanned = 0
+    for root in (isolated_home, demo_tenant.state_dir, tmp_path):
+        for path in root.rglob("*"):
+            if path.is_file():
+                text = path.read_bytes().decode("utf-8", errors="replace")
+                assert not any(secret in text for secret in secrets), path
+                scanned += 1
+    print(f"no admin token in {scanned} files")
+    assert scanned >= 1

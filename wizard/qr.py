@@ -11,10 +11,16 @@ from __future__ import annotations
 import io
 
 QUIET_ZONE = 2
+# Sign-in addresses are short (https://microsoft.com/devicelogin); anything much longer would
+# draw a code taller than the terminal, so it is not drawn at all.
+MAX_URL_CHARS = 200
 
 
 def qr_lines(url: str) -> list[str]:
-    """The QR code of `url` (lowest error correction: the smallest code), one str per line."""
+    """The QR code of `url` (lowest error correction: the smallest code), one str per line;
+    [] for an address longer than MAX_URL_CHARS."""
+    if len(url) > MAX_URL_CHARS:
+        return []
     import segno
 
     code = segno.make(url, error="l", micro=False)

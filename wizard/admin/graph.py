@@ -11,7 +11,8 @@ What this relies on (Graph v1.0, the `application` resource and its update):
 - A certificate's `customKeyIdentifier` is its SHA-1 thumbprint unless one was given.
 - A new app needs its service principal (`POST /servicePrincipals {appId}`) before an app role
   can be assigned to it; admin consent for an application permission is that assignment:
-  `POST /servicePrincipals/{its id}/appRoleAssignments {principalId, resourceId, appRoleId}`.
+  `POST /servicePrincipals/{Graph's principal}/appRoleAssignedTo {principalId, resourceId,
+  appRoleId}` (Graph's principal found by `servicePrincipals(appId='00000003-…')`).
 - Graph's errors are `{"error": {"code", "message"}}`; 403 `Authorization_RequestDenied` is a
   signed-in user without the role to change apps.
 
@@ -183,7 +184,7 @@ class AdminGraph:
 
     def create_application(self, display_name: str, *, consent: bool) -> CreatedApplication:
         """A single-tenant app registration asking for Organization.Read.All, its service
-        principal, and (with `consent`) admin consent for it."""
+        principal, and (with `consent`) admin consent for it; returns once the app can be read."""
         answer = self._call(
             "POST",
             "/applications",
@@ -207,6 +208,8 @@ class AdminGraph:
         principal_id = str(principal.body.get("id") or "")
         if consent:
             self._grant_organization_read(principal_id)
+        # Whoever adds the certificate next reads the app first: wait until it can be read.
+        self.wait_for_application(app.client_id)
         return CreatedApplication(app.client_id, app.object_id, self.tenant_id, consent, principal_id)
 
     def _grant_organization_read(self, principal_id: str) -> None:
@@ -230,7 +233,7 @@ class AdminGraph:
         self._until_replicated(
             lambda: self._call(
                 "POST",
-                f"/servicePrincipals/{principal_id}/appRoleAssignments",
+                f"/servicePrincipals/{graph_principal}/appRoleAssignedTo",
                 {"principalId": principal_id, "resourceId": graph_principal, "appRoleId": role_id},
             ),
             (200, 201),
@@ -305,6 +308,25 @@ class AdminGraph:
     def _error(self, answer: _Answer) -> AdminError:
         explanation = catalogue.explain_admin_graph(answer.status, answer.text)
         return AdminError.explained(with_manual_steps(explanation), "graph_error")
+
+
+def add_to_app(
+    graph: AdminGraph,
+    certificate_der: bytes,
+    *,
+    display_name: str,
+    client_id: str | None = None,
+    consent: bool = False,
+) -> tuple[UploadOutcome, CreatedApplication | None]:
+    """The admin path in one call: add the certificate to the app `client_id`, or, with no
+    client ID, create the app (named `display_name`, with admin consent if asked) and add it
+    there. The command and the wizard's screen both run this."""
+    created = None
+    if client_id is None:
+        created = graph.create_application(display_name, consent=consent)
+        client_id = created.client_id
+    outcome = graph.add_certificate(client_id, certificate_der, display_name=display_name)
+    return outcome, created
 
 
 def _answer(status: int, text: str) -> _Answer:

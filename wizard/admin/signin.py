@@ -70,6 +70,7 @@ class AdminSignIn:
         self._app: Any = None
         self._flow: dict[str, Any] | None = None
         self._prompt: DeviceCodePrompt | None = None
+        self.interval = 0  # seconds between polls now (grows with each slow_down)
 
     @property
     def scopes(self) -> list[str]:
@@ -123,7 +124,7 @@ class AdminSignIn:
             raise RuntimeError("start() first")
         http, flow, prompt = self._http, self._flow, self._prompt
         http.cancel = cancelled
-        interval = prompt.interval
+        self.interval = self.interval or prompt.interval
         try:
             while True:
                 if cancelled.is_set():
@@ -135,13 +136,13 @@ class AdminSignIn:
                 if error not in _STILL_WAITING:
                     raise AdminError.explained(catalogue.explain_admin_sign_in(result), "refused")
                 if error == "slow_down":
-                    interval += SLOW_DOWN_SECONDS
-                if time.monotonic() + interval > prompt.expires_at:
+                    self.interval += SLOW_DOWN_SECONDS
+                if time.monotonic() + self.interval > prompt.expires_at:
                     # One last poll at the deadline would be refused as expired_token anyway.
                     if cancelled.wait(max(0.0, prompt.expires_at - time.monotonic())):
                         raise AdminError.cancelled()
                     raise AdminError("expired", catalogue.ADMIN_EXPIRED)
-                if cancelled.wait(interval):
+                if cancelled.wait(self.interval):
                     raise AdminError.cancelled()
         except Cancelled:
             raise AdminError.cancelled() from None

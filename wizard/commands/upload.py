@@ -132,11 +132,12 @@ def _show_prompt(prompt: DeviceCodePrompt) -> None:
     print(f"  open   {shown(prompt.verification_uri)}", file=err)
     print(f"  enter  {shown(prompt.user_code)}", file=err)
     print(f"  (on any device; the code expires in about {minutes} minutes)", file=err)
-    if err.isatty():
-        from wizard.qr import qr_lines
+    from wizard.qr import qr_lines
 
+    drawn = qr_lines(prompt.verification_uri) if err.isatty() else []
+    if drawn:
         print("  or scan this with a phone to open the address:", file=err)
-        for line in qr_lines(prompt.verification_uri):
+        for line in drawn:
             print(f"  {line}", file=err)
     err.flush()
 
@@ -246,6 +247,7 @@ def _said(outcome: UploadOutcome, created: CreatedApplication | None, thumbprint
 def run(args: argparse.Namespace) -> int:
     from wizard import certs
     from wizard.admin.errors import AdminError
+    from wizard.admin.graph import add_to_app
     from wizard.admin.signin import GRAPH_COMMAND_LINE_TOOLS, AdminSignIn
     from wizard.inputs import normalize_client_id, normalize_tenant
 
@@ -276,13 +278,10 @@ def run(args: argparse.Namespace) -> int:
             _show_prompt(prompt)
             graph = _wait(signin, prompt)
             try:
-                created = None
-                client_id = inputs.client_id or ""
-                if args.create_app:
-                    created = graph.create_application(name, consent=args.consent)
-                    client_id = created.client_id
-                    graph.wait_for_application(client_id)
-                outcome = graph.add_certificate(client_id, der, display_name=name)
+                outcome, created = add_to_app(
+                    graph, der, display_name=name, consent=args.consent,
+                    client_id=None if args.create_app else inputs.client_id,
+                )
                 document = _document(settings, admin_client_id, thumbprint, outcome, created,
                                      graph, inputs.profile)
             finally:

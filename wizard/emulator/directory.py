@@ -15,6 +15,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
@@ -333,6 +334,12 @@ class Directory:
     def applications(self) -> list[Application]:
         return list(self._apps.values())
 
+    def application_by_object_id(self, object_id: str) -> Application | None:
+        """The app whose application object ID (Graph's `id`) this is."""
+        self.refresh()
+        wanted = object_id.lower()
+        return next((a for a in self._apps.values() if a.app_object_id == wanted), None)
+
     def applications_json(self) -> list[dict[str, Any]]:
         """What the portal lists; taken under the lock so no half-made change shows."""
         self.refresh()
@@ -441,5 +448,61 @@ class Directory:
             except BaseException:
                 for name, value in previous.items():
                     setattr(app, name, value)
+                raise
+        return app
+
+    def replace_key_credentials(
+        self, client_id: str, build: Callable[[list[KeyCredential]], list[KeyCredential]]
+    ) -> Application:
+        """Replace an app's whole keyCredentials collection (Graph's PATCH) with what `build`
+        makes of the current one, under the lock, so no upload slips in between."""
+        with self._lock, state_lock(self.state_dir):
+            app = self._require_app(client_id)
+            previous = list(app.key_credentials)
+            app.key_credentials = build(previous)
+            try:
+                self._save()
+            except BaseException:
+                app.key_credentials = previous
+                self._reindex()
+                raise
+        log.info("key credentials of app %s replaced (%d now)", client_id, len(app.key_credentials))
+        return app
+
+    # -- changes (Graph: creating an app, its service principal, a role grant) ---------
+
+    def create_application(self, display_name: str, requested_roles: list[str]) -> Application:
+        """A new app registration, without a service principal until one is created."""
+        app = Application(
+            client_id=str(uuid.uuid4()),
+            app_object_id=str(uuid.uuid4()),
+            sp_object_id="",
+            display_name=display_name,
+            requested_roles=requested_roles,
+            consented=False,
+        )
+        with self._lock, state_lock(self.state_dir):
+            if self._file_stamp() not in (self._stamp, None):
+                self._load()
+            self._apps[app.client_id] = app
+            try:
+                self._save()
+            except BaseException:
+                del self._apps[app.client_id]
+                raise
+        log.info("application %s created", app.client_id)
+        return app
+
+    def change_application(self, client_id: str, change: Callable[[Application], None]) -> Application:
+        """Apply `change` to an app under the lock and persist it (undone if saving fails)."""
+        with self._lock, state_lock(self.state_dir):
+            app = self._require_app(client_id)
+            before = Application.from_state(app.to_state())
+            change(app)
+            try:
+                self._save()
+            except BaseException:
+                self._apps[app.client_id] = before
+                self._reindex()
                 raise
         return app

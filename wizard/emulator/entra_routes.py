@@ -309,6 +309,8 @@ def _token(handler: RequestHandler, tenant: DemoTenant, segment: str, body: byte
         if app.public_client and (field("client_assertion") or field("client_secret")):
             raise errors.public_client_with_credential()
         _authenticate_client(tenant, field, client_id)
+    if not app.sp_object_id:
+        raise errors.missing_service_principal(app.client_id, directory.tenant.tenant_id)
     if not app.enabled:
         raise errors.application_disabled(app.client_id, app.display_name)
     if app.blocked_by_conditional_access:

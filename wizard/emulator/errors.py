@@ -147,6 +147,17 @@ def unknown_application(client_id: str, tenant_name: str) -> EntraError:
     )
 
 
+def missing_service_principal(client_id: str, tenant_id: str) -> EntraError:
+    # Captured (an invalid_client answer quoted in public bot-framework reports): an app
+    # registration with no service principal in the tenant cannot get a token.
+    return EntraError(
+        "invalid_client",
+        7000229,
+        f"The client application {client_id} is missing service principal in the tenant "
+        f"{tenant_id}. See instructions here: https://go.microsoft.com/fwlink/?linkid=2225119",
+    )
+
+
 def missing_credential() -> EntraError:
     # Entra answers 7000216 for the client_credentials grant; 7000218 ("The request body
     # must contain the following parameter: 'client_assertion' or 'client_secret'.") is the

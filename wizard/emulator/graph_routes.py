@@ -1,4 +1,5 @@
-"""The small Microsoft Graph the demo tenant serves: GET /graph/v1.0/organization.
+"""The small Microsoft Graph the demo tenant serves: GET /graph/v1.0/organization, and the
+app registrations (graph_applications, graph_provisioning).
 
 It answers like Graph: 200 with the organization for a token carrying an organization-read
 role, 403 for a valid token without one, 401 for any other bearer token, and Graph's
@@ -8,12 +9,15 @@ role, 403 for a valid token without one, 401 for any other bearer token, and Gra
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import timezone
 from typing import TYPE_CHECKING, Any
 
+from wizard.emulator import graph_applications, graph_provisioning
 from wizard.emulator.directory import ORG_READ_ROLES
 from wizard.emulator.errors import graph_error
 from wizard.emulator.faults import answer_with_fault
+from wizard.emulator.graph_applications import GraphAnswer, GraphRefusal
 from wizard.emulator.tokens import BearerRejected
 from wizard.emulator.transport import RequestHandler
 
@@ -42,7 +46,11 @@ def respond(
     """Answer a request under /graph/ (faults for the graph endpoint apply first)."""
     if answer_with_fault(handler, tenant.faults, "graph"):
         return
-    if method == "GET" and path.rstrip("/") == ORGANIZATION_PATH:
+    if graph_provisioning.serves(method, path):
+        _answer(handler, lambda: graph_provisioning.respond(handler, tenant, method, path, body))
+    elif graph_applications.serves(path):
+        _answer(handler, lambda: graph_applications.respond(handler, tenant, method, path, body))
+    elif method == "GET" and path.rstrip("/") == ORGANIZATION_PATH:
         _organization(handler, tenant)
     else:
         _not_found(handler, path)
@@ -53,6 +61,31 @@ def _request_ids(handler: RequestHandler) -> tuple[str, str]:
     request_id = str(uuid.uuid4())
     client_request_id = handler.headers.get("client-request-id") or request_id
     return request_id, client_request_id[:64]
+
+
+def _answer(handler: RequestHandler, produce: Callable[[], GraphAnswer]) -> None:
+    """Send a Graph answer, or its refusal in Graph's envelope (401s with the challenge)."""
+    request_id, client_request_id = _request_ids(handler)
+    ids = {"request-id": request_id, "client-request-id": client_request_id}
+    try:
+        answer = produce()
+    except GraphRefusal as refusal:
+        headers = {**ids, "WWW-Authenticate": _CHALLENGE} if refusal.status == 401 else ids
+        handler.send_json(
+            refusal.status,
+            graph_error(
+                refusal.code,
+                refusal.message,
+                request_id=request_id,
+                client_request_id=client_request_id,
+            ),
+            headers,
+        )
+        return
+    if answer.body is None:
+        handler.send(answer.status, b"", "text/plain", ids)
+    else:
+        handler.send_json(answer.status, answer.body, {**ids, "OData-Version": "4.0"})
 
 
 def _not_found(handler: RequestHandler, path: str) -> None:
