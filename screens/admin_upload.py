@@ -194,7 +194,12 @@ class AdminUpload(Vertical):
     def start_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         self.add_class("-choosing")
-        self.query_one("#admin-existing", Button).focus()
+        self.focus_choice()
+
+    def focus_choice(self) -> None:
+        # No app named yet in this run: the likely wish is a new one (the other is a Tab back).
+        first = "#admin-existing" if self.state.client_id else "#admin-create"
+        self.query_one(first, Button).focus()
 
     def close(self) -> None:
         """Esc: cancel the sign-in under way, else fold the choice away."""
@@ -311,7 +316,7 @@ class AdminUpload(Vertical):
         """Esc during the sign-in: stop polling (the worker ends) and show the choice again."""
         self.end_attempt()
         self.say("Sign-in cancelled. Add it by hand (below), or sign in again.", "warning")
-        self.query_one("#admin-existing", Button).focus()
+        self.focus_choice()
 
     def on_unmount(self) -> None:
         if self.attempt is not None:
