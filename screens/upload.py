@@ -64,8 +64,9 @@ class UploadScreen(StepScreen):
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         # Before the step's own Esc (Back; named again: a key bound here replaces the base
-        # class's): while the admin path is open, Esc closes it.
-        Binding("escape", "close_admin", "Close sign-in", priority=True),
+        # class's): Esc cancels an admin's sign-in under way, or folds the admin choice away.
+        Binding("escape", "cancel_admin", "Cancel sign-in", priority=True),
+        Binding("escape", "close_admin", "Close", priority=True),
         Binding("escape", "back", "Back"),
     ]
 
@@ -102,9 +103,15 @@ class UploadScreen(StepScreen):
             self.query_one("#upload", Button).focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "close_admin":
-            return self.query_one(AdminUpload).open and not self.too_small
+        if action in ("cancel_admin", "close_admin"):
+            panel = self.query_one(AdminUpload)
+            signing_in = panel.attempt is not None
+            wanted = signing_in if action == "cancel_admin" else panel.open and not signing_in
+            return wanted and not self.too_small
         return super().check_action(action, parameters)
+
+    def action_cancel_admin(self) -> None:
+        self.query_one(AdminUpload).cancel()
 
     def action_close_admin(self) -> None:
         self.query_one(AdminUpload).close()

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from screen_host import StepHost
 from test_admin_upload import portal_call
-from test_wizard_e2e import SIZE, Driver, positive, start, statuses, text_of
+from test_wizard_e2e import JWT, SIZE, Driver, positive, start, statuses, text_of
 from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, Static
@@ -90,6 +90,19 @@ def quick_polling(demo_info: DemoInfo) -> Iterator[None]:
     portal_call(demo_info, "PATCH", "/devicecode", {"interval": 1})
     yield
     portal_call(demo_info, "PATCH", "/devicecode", before)
+
+
+def test_the_admin_signs_in_to_the_tenant_named_else_to_their_own(demo_info: DemoInfo) -> None:
+    first_time = admin_sign_in(WizardState(demo=False, cloud_key="usgov"), AdminTarget())
+    assert first_time.settings.tenant == "organizations"
+    assert first_time.settings.cloud.key == "usgov" and first_time.scopes == [
+        "https://graph.microsoft.us/Application.ReadWrite.All"]
+    named = admin_sign_in(WizardState(demo=False, tenant="contoso.onmicrosoft.com"),
+                          AdminTarget(consent=True))
+    assert named.settings.tenant == "contoso.onmicrosoft.com" and len(named.scopes) == 2
+    demo = admin_sign_in(WizardState(demo=True, demo_info=demo_info, tenant="typed.example"),
+                         AdminTarget())
+    assert demo.settings.tenant == demo_info.tenant_id
 
 
 def test_the_clock_counts_up_and_the_expiry_down() -> None:
@@ -177,7 +190,7 @@ async def test_an_existing_app_keeps_its_two_certificates_and_signs_in(
 
 
 async def test_a_new_app_with_consent_from_welcome_to_green(
-    demo_info: DemoInfo, record_property: Callable[[str, object], None]
+    demo_info: DemoInfo, isolated_home: Path, record_property: Callable[[str, object], None]
 ) -> None:
     app = CertWizardApp(demo=True, demo_info=demo_info)
     async with app.run_test(size=SIZE) as pilot:
@@ -219,6 +232,9 @@ async def test_a_new_app_with_consent_from_welcome_to_green(
         keystrokes = driver.keystrokes
     saved = [p for p in load_profiles() if p.client_id == state.client_id]
     assert len(saved) == 1 and saved[0].object_id == state.object_id
+    for path in isolated_home.rglob("*"):  # nothing of the admin's sign-in was written
+        if path.is_file():
+            assert not JWT.search(path.read_bytes().decode("utf-8", errors="replace")), path
     record_property("keystrokes", keystrokes)
     print(f"\nThe demo run with the admin path took {keystrokes} keystrokes.")
     assert keystrokes == 15
