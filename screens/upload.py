@@ -118,9 +118,9 @@ class UploadScreen(StepScreen):
 
     @on(admin_upload.Added)
     def admin_added(self, event: admin_upload.Added) -> None:
-        if self.state.demo:
+        if self.state.demo:  # the manual path's line would still say "Not uploaded yet"
             status = self.query_one("#upload-status", Static)
-            status.update(self.upload_status())
+            status.update("✓ Added through the admin sign-in above: nothing to upload here.")
             status.set_class(True, "success")
         self.query_one("#next").focus()
 
@@ -145,10 +145,11 @@ class UploadScreen(StepScreen):
         )
 
     def app_name(self, client_id: str) -> str:
+        """The demo app's name, or "app <client ID>" for one an admin created."""
         info = self.state.demo_info
-        if info is not None and client_id == info.unconsented_client_id:
-            return info.unconsented_app_name
-        return info.app_name if info is not None else client_id
+        names = {info.client_id: info.app_name,
+                 info.unconsented_client_id: info.unconsented_app_name} if info else {}
+        return names.get(client_id, f"app {client_id}")
 
     @on(Button.Pressed, "#upload")
     def upload_pressed(self, event: Button.Pressed) -> None:

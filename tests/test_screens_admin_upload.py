@@ -214,6 +214,7 @@ async def test_a_new_app_with_consent_from_welcome_to_green(
         assert state.tenant == demo_info.tenant_id and state.object_id
         assert state.uploaded_to == state.client_id
         assert app.focused is upload.query_one("#next", Button)
+        assert "✓ Added through the admin sign-in" in text_of(upload, "#upload-status")
         await driver.press("enter")
         await driver.on(ThumbprintScreen)
         await driver.press("enter")
@@ -238,3 +239,16 @@ async def test_a_new_app_with_consent_from_welcome_to_green(
     record_property("keystrokes", keystrokes)
     print(f"\nThe demo run with the admin path took {keystrokes} keystrokes.")
     assert keystrokes == 15
+
+
+async def test_after_an_admin_upload_in_a_real_tenant_step_5_names_no_demo(
+    tmp_path: Path,
+) -> None:
+    files, thumbprint = written_set(tmp_path)
+    state = WizardState(demo=False, files=files, thumbprint_sha1=thumbprint,
+                        uploaded_thumbprint=thumbprint)
+    app = StepHost(ThumbprintScreen, state)
+    async with app.run_test(size=SIZE):
+        said = str(app.screen.query_one("#portal-thumbprint", Static).content)
+    assert said == (f"Microsoft Graph lists {thumbprint}. ✓ Match: the app registration holds "
+                    "this certificate.")
