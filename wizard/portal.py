@@ -121,14 +121,6 @@ class PortalClient:
         body = json.dumps({"granted": granted}).encode()
         self._request("POST", f"/applications/{quoted}/consent", body, "application/json")
 
-    def decide_device_code(self, user_code: str, decision: str, user: str = "admin") -> None:
-        """Approve or decline a device code sign-in as a demo user (the approval page's
-        stand-in, for tests and a workshop without a browser); `decision`: approve, decline;
-        `user`: "admin", "user" or a UPN of the demo tenant."""
-        quoted = urllib.parse.quote(user_code, safe="")
-        body = json.dumps({"decision": decision, "user": user}).encode()
-        self._request("POST", f"/devicecode/{quoted}", body, "application/json")
-
     def update_application(
         self,
         client_id: str,
