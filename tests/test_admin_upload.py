@@ -206,6 +206,35 @@ def test_an_unknown_client_id_is_not_found(info: DemoInfo) -> None:
     assert raised.value.kind == "not_found"
 
 
+def test_what_graph_lists_is_read_defensively() -> None:
+    """Each way a thumbprint can come back is read; anything odd is ignored, never raised."""
+    import base64
+
+    from wizard.admin.graph import _registration
+
+    der, thumbprint = der_of("Listed")
+    raw = bytes.fromhex(thumbprint)
+    body = {
+        "id": "obj", "appId": "app", "displayName": "Name\x1b[31m",
+        "keyCredentials": [
+            {"keyId": "a", "customKeyIdentifier": base64.b64encode(raw).decode()},
+            {"keyId": "b", "customKeyIdentifier": thumbprint.lower()},
+            {"keyId": "c", "customKeyIdentifier": base64.b64encode(thumbprint.encode()).decode()},
+            {"keyId": "d", "key": base64.b64encode(der).decode(), "customKeyIdentifier": None},
+            {"keyId": "e", "customKeyIdentifier": "not base64!"},
+            {"keyId": "f", "key": "%%%", "customKeyIdentifier": 7},
+            {"customKeyIdentifier": base64.b64encode(raw).decode()},  # no keyId: not a credential
+            "a string", None, ["a list"],
+        ],
+    }
+    registration = _registration(body)
+    found = {key.key_id: key.thumbprint_sha1 for key in registration.keys}
+    assert found == {"a": thumbprint, "b": thumbprint, "c": thumbprint, "d": thumbprint,
+                     "e": None, "f": None}
+    assert _registration({"keyCredentials": "nope"}).keys == ()
+    assert _registration({}).object_id == ""
+
+
 # ---------------------------------------------------------------- the sign-in's failures
 
 
@@ -387,7 +416,7 @@ def test_upload_command_creates_the_app_with_consent(cer_file: tuple[Path, str])
     assert document["client_id"] and document["object_id"]
 
 
-def test_upload_by_profile_records_the_app_object_id(
+def test_upload_by_profile_records_the_app_object_id_and_key_id(
     info: DemoInfo, portal: PortalClient, tmp_path: Path
 ) -> None:
     from demo_profiles import save_uploaded_demo_profile
@@ -407,7 +436,8 @@ def test_upload_by_profile_records_the_app_object_id(
     document = json.loads(out)
     # The profile's certificate was uploaded when it was saved: nothing to write.
     assert document["already_there"] is True and document["profile"] == "ByProfile"
-    assert get_profile("ByProfile").object_id == document["object_id"]
+    saved = get_profile("ByProfile")
+    assert (saved.object_id, saved.key_id) == (document["object_id"], document["key_id"])
 
 
 def test_at_a_terminal_the_prompt_has_a_qr_code_and_the_time_passed(
@@ -453,11 +483,12 @@ def test_ctrl_c_while_waiting_cancels_cleanly(cer_file: tuple[Path, str]) -> Non
 
 def test_a_declined_sign_in_ends_with_the_manual_steps(cer_file: tuple[Path, str]) -> None:
     path, _ = cer_file
-    process = start_upload("--cert", str(path))
+    process = start_upload("--cert", str(path), "--json")
     url, code, _ = read_prompt(process)
     approve_printed(url, code, "decline")
-    _, err = process.communicate(timeout=60)
+    out, err = process.communicate(timeout=60)
     assert process.returncode == 1
+    assert json.loads(out)["error"] == "declined"
     assert "declined" in err and "manual steps" in err and "Traceback" not in err
 
 

@@ -5,6 +5,7 @@ Tests that change the tenant's device-code policy put it back (`_policy`).
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from collections.abc import Iterator
@@ -14,11 +15,18 @@ from typing import Any
 import jwt
 import msal
 import pytest
+from conftest import make_test_certificate
 from test_emulator_helpers import session
 
 from wizard.emulator import DemoInfo, DemoTenant
-from wizard.emulator.device_code import DEVICE_CODE_GRANT, GRAPH_CLI_CLIENT_ID, MAX_CODES
+from wizard.emulator.device_code import (
+    DEVICE_CODE_GRANT,
+    GRAPH_CLI_CLIENT_ID,
+    MAX_CODES,
+    DeviceCodeSettings,
+)
 from wizard.emulator.users import APPLICATION_ADMINISTRATOR
+from wizard.portal import PortalClient
 
 WRITE_SCOPE = "https://graph.microsoft.com/Application.ReadWrite.All"
 
@@ -53,14 +61,20 @@ def _decide(info: DemoInfo, user_code: str, decision: str, user: str = "admin") 
 
 
 @contextmanager
-def _policy(info: DemoInfo, **changes: object) -> Iterator[None]:
-    http = session(info)
-    before = http.get(f"{info.portal}/devicecode").json()
-    assert http.patch(f"{info.portal}/devicecode", json=changes).status_code == 200
+def _policy(info: DemoInfo, **changes: int | bool) -> Iterator[None]:
+    """The device-code policy changed for one test, and the defaults put back after it."""
+    portal = PortalClient(info.portal, info.ca_bundle)
+    applied = portal.set_device_code_policy(**changes)
+    assert all(applied[name] == value for name, value in changes.items()), applied
     try:
         yield
     finally:
-        http.patch(f"{info.portal}/devicecode", json=before)
+        defaults = DeviceCodeSettings()
+        portal.set_device_code_policy(
+            expires_in=defaults.expires_in,
+            interval=defaults.interval,
+            blocked_by_conditional_access=defaults.blocked_by_conditional_access,
+        )
 
 
 def _refusal(response: Any) -> tuple[str, int]:
@@ -80,7 +94,11 @@ def test_msal_device_flow_gets_a_delegated_graph_token_once_the_admin_approves(
 ) -> None:
     app = _public_app(demo_info)
     flow = app.initiate_device_flow(scopes=[WRITE_SCOPE])
-    assert flow["verification_uri"] == f"{demo_info.authority_host}/devicelogin"
+    assert (
+        flow["verification_uri"]
+        == demo_info.device_login
+        == (f"{demo_info.authority_host}/devicelogin")
+    )
     assert flow["interval"] == 5 and flow["expires_in"] == 900
     assert flow["user_code"] in flow["message"] and flow["verification_uri"] in flow["message"]
     assert _decide(demo_info, flow["user_code"], "approve").json()["status"] == "approved"
@@ -108,8 +126,9 @@ def test_msal_keeps_polling_through_authorization_pending_until_approval(
     with _policy(demo_info, interval=1):
         app = _public_app(demo_info)
         flow = app.initiate_device_flow(scopes=[WRITE_SCOPE])
+        portal = PortalClient(demo_info.portal, demo_info.ca_bundle)
         approver = threading.Timer(
-            1.5, lambda: _decide(demo_info, flow["user_code"], "approve", "user")
+            1.5, lambda: portal.decide_device_code(flow["user_code"], approve=True, user="user")
         )
         approver.start()
         started = time.monotonic()
@@ -339,3 +358,55 @@ def test_the_device_code_flow_works_through_the_public_hosts(public_tenant: Demo
     ).json()
     claims = jwt.decode(token["id_token"], options={"verify_signature": False})
     assert claims["iss"] == f"https://login.microsoftonline.com/{info.tenant_id}/v2.0"
+
+
+def test_real_msal_admin_sign_in_and_graph_write_through_an_intercepting_proxy(
+    public_tenant: DemoTenant,
+) -> None:
+    """Real mode: MSAL with instance discovery on, the public hosts reached through a proxy."""
+    import requests
+    from intercepting_proxy import InterceptingProxy
+
+    from wizard import certs
+    from wizard.emulator.tenant import PUBLIC_GRAPH_HOST, PUBLIC_LOGIN_ALIASES
+
+    info = public_tenant.info
+    address = ("127.0.0.1", int(info.listen_url.rsplit(":", 1)[1]))
+    routes = {host: address for host in (*PUBLIC_LOGIN_ALIASES, PUBLIC_GRAPH_HOST)}
+    with InterceptingProxy(routes, info.ca_bundle) as proxy:
+        http = requests.Session()
+        http.trust_env = False
+        http.verify = str(proxy.ca_file)
+        http.proxies = {"https": proxy.url()}
+        app = msal.PublicClientApplication(
+            GRAPH_CLI_CLIENT_ID,
+            authority=f"https://login.microsoftonline.com/{info.tenant_id}",
+            http_client=http,
+        )
+        flow = app.initiate_device_flow(scopes=[WRITE_SCOPE])
+        assert flow["verification_uri"] == "https://login.microsoftonline.com/devicelogin"
+        _decide(info, flow["user_code"], "approve")
+        result = app.acquire_token_by_device_flow(flow)
+        assert "access_token" in result, result
+        graph = "https://graph.microsoft.com/v1.0"
+        bearer = {"Authorization": f"Bearer {result['access_token']}"}
+        found = http.get(
+            f"{graph}/applications",
+            params={"$filter": f"appId eq '{info.client_id}'"},
+            headers=bearer,
+        ).json()["value"][0]
+        cert, _ = make_test_certificate("ThroughProxy")
+        entry = {
+            "type": "AsymmetricX509Cert",
+            "usage": "Verify",
+            "key": base64.b64encode(certs.cert_der(cert)).decode(),
+        }
+        keys = [{"keyId": k["keyId"]} for k in found["keyCredentials"]]
+        answer = http.patch(
+            f"{graph}/applications/{found['id']}",
+            json={"keyCredentials": [*keys, entry]},
+            headers=bearer,
+        )
+        assert answer.status_code == 204, answer.text
+        after = http.get(f"{graph}/applications/{found['id']}", headers=bearer).json()
+        assert len(after["keyCredentials"]) == len(keys) + 1

@@ -625,3 +625,55 @@ def test_service_principal_requests_graph_refuses(info: DemoInfo, admin: str) ->
     _graph_error(
         user.http.post(url, json={"appId": info.client_id}), 403, "Authorization_RequestDenied"
     )
+
+
+def test_an_app_only_token_cannot_create_or_grant(info: DemoInfo) -> None:
+    cert, key = _upload(info, "AppOnlySetup")
+    token = _app_token(info, info.client_id, cert, key)["access_token"]
+    graph = Graph(info, token)
+    base = f"{info.graph_endpoint}/v1.0"
+    for url, body in (
+        (f"{base}/applications", {"displayName": "Sneaky"}),
+        (f"{base}/servicePrincipals", {"appId": info.unconsented_client_id}),
+        (f"{base}/{GRAPH_SP}/appRoleAssignedTo", {"appRoleId": ORG_READ_ROLE_ID}),
+    ):
+        _graph_error(graph.http.post(url, json=body), 403, "Authorization_RequestDenied")
+    _graph_error(graph.get(GRAPH_SP), 403, "Authorization_RequestDenied")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"[",
+        b"null",
+        b'{"displayName": NaN}',
+        b"[" * 3000 + b"]" * 3000,
+        b'{"displayName": "x", "requiredResourceAccess": [' + b"{}," * 15000 + b"{}]}",
+    ],
+    ids=["empty", "broken", "null", "nan", "deep", "many-entries"],
+)
+def test_hostile_bodies_to_the_create_calls_are_refused(info: DemoInfo, body: bytes) -> None:
+    graph = Graph(info, delegated_token(info, scope=SETUP_SCOPES))
+    before = len(graph.get("applications").json()["value"])
+    base = f"{info.graph_endpoint}/v1.0"
+    headers = {"Content-Type": "application/json"}
+    for url in (
+        f"{base}/applications",
+        f"{base}/servicePrincipals",
+        f"{base}/{GRAPH_SP}/appRoleAssignedTo",
+    ):
+        answer = graph.http.post(url, data=body, headers=headers)
+        assert answer.status_code == 400, (url, answer.text)
+        assert answer.json()["error"]["code"] in ("BadRequest", "Request_BadRequest")
+    assert len(graph.get("applications").json()["value"]) == before
+
+
+def test_paths_this_graph_does_not_serve_answer_graphs_not_found(
+    info: DemoInfo, admin: str
+) -> None:
+    graph = Graph(info, admin)
+    for path in ("applications/x/y/z", "applicationz", "servicePrincipals/x/owners"):
+        answer = graph.get(path)
+        assert answer.status_code == 400, (path, answer.text)
+        assert answer.json()["error"]["message"].startswith("Resource not found for the segment")

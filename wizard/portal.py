@@ -144,6 +144,20 @@ class PortalClient:
         payload = self._request("PATCH", f"/applications/{quoted}", body, "application/json")
         return dict(payload) if isinstance(payload, dict) else {}
 
+    def decide_device_code(self, user_code: str, *, approve: bool, user: str = "admin") -> str:
+        """Approve or decline a device code as a demo user ("admin", "user" or a UPN), as the
+        approval page does; returns the code's status (approved, declined or blocked)."""
+        body = json.dumps({"decision": "approve" if approve else "decline", "user": user})
+        quoted = urllib.parse.quote(user_code, safe="")
+        payload = self._request("POST", f"/devicecode/{quoted}", body.encode(), "application/json")
+        return str(payload["status"]) if isinstance(payload, dict) else ""
+
+    def set_device_code_policy(self, **settings: int | bool) -> dict[str, Any]:
+        """Change the device-code policy: expires_in, interval, blocked_by_conditional_access."""
+        body = json.dumps(settings).encode()
+        payload = self._request("PATCH", "/devicecode", body, "application/json")
+        return dict(payload) if isinstance(payload, dict) else {}
+
     def set_fault(self, fault: dict[str, Any] | None) -> None:
         """Inject a fault (the JSON of wizard.emulator.Fault), or clear it with None."""
         if fault is None:

@@ -569,6 +569,9 @@ _WIZARD_FIXES: dict[str, str] = {
     "CONNECTION-REFUSED": "Check the address and port; for the demo tenant, quit and start the "
     "wizard again (the demo tenant starts from Welcome); otherwise ask for outbound HTTPS "
     "(443) to be allowed.",
+    "ADMIN-SIGN-IN-REFUSED": "Check the tenant; if it blocks the public client this sign-in "
+    "uses (Microsoft Graph Command Line Tools), ask an administrator to allow it. Or use the "
+    "manual steps above.",
 }
 
 

@@ -153,7 +153,8 @@ class AdminGraph:
         before = self.find_application(client_id)
         present = before.key_with_thumbprint(thumbprint)
         if present is not None:
-            return UploadOutcome(before.object_id, present.key_id, len(before.keys), True, client_id)
+            kept = len(before.keys)
+            return UploadOutcome(before.object_id, present.key_id, kept, True, client_id)
         keys = [{"keyId": key.key_id} for key in before.keys]  # kept by keyId alone
         keys.append(
             {
@@ -167,7 +168,8 @@ class AdminGraph:
         now = self.find_application(client_id)
         if now.key_ids != before.key_ids:
             raise AdminError("changed_underneath", catalogue.ADMIN_CHANGED_UNDERNEATH)
-        answer = self._call("PATCH", f"/applications/{before.object_id}", {"keyCredentials": keys})
+        path = f"/applications/{quote(before.object_id, safe='')}"  # the server's ID, quoted
+        answer = self._call("PATCH", path, {"keyCredentials": keys})
         if answer.status not in (200, 204):
             raise self._error(answer)
         after = self.find_application(client_id)
@@ -210,7 +212,9 @@ class AdminGraph:
             self._grant_organization_read(principal_id)
         # Whoever adds the certificate next reads the app first: wait until it can be read.
         self.wait_for_application(app.client_id)
-        return CreatedApplication(app.client_id, app.object_id, self.tenant_id, consent, principal_id)
+        return CreatedApplication(
+            app.client_id, app.object_id, self.tenant_id, consent, principal_id
+        )
 
     def _grant_organization_read(self, principal_id: str) -> None:
         """Admin consent for Organization.Read.All: an app role assignment to Graph's principal."""
@@ -233,7 +237,7 @@ class AdminGraph:
         self._until_replicated(
             lambda: self._call(
                 "POST",
-                f"/servicePrincipals/{graph_principal}/appRoleAssignedTo",
+                f"/servicePrincipals/{quote(graph_principal, safe='')}/appRoleAssignedTo",
                 {"principalId": principal_id, "resourceId": graph_principal, "appRoleId": role_id},
             ),
             (200, 201),

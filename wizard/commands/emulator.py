@@ -37,6 +37,12 @@ def _describe(info: DemoInfo) -> str:
         "",
         f"  Portal API              {info.portal}",
         "    upload a certificate:  POST /applications/<client id>/certificates (the .cer)",
+        '    approve a device code: POST /devicecode/<user code> {"decision": "approve", '
+        '"user": "admin"}',
+        "",
+        f"  Admin sign-in page      {info.device_login}",
+        f"    sign in as admin@{info.tenant_domain} (Application Administrator)",
+        f"    or user@{info.tenant_domain} (no admin role)",
     ]
     if info.admin_token:
         lines += [

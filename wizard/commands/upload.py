@@ -196,12 +196,20 @@ def _start_demo(inputs: _Inputs) -> DemoTenant:
     return tenant
 
 
-def _record_object_id(profile: str, object_id: str) -> None:
-    from wizard.profiles import get_profile, save_profile
+def _record_in_profile(profile: str, outcome: UploadOutcome) -> None:
+    """The app's object ID and the certificate's keyId, for rotations without an admin; only
+    GUIDs, as the profiles file holds them (what a server sends is not trusted to be one)."""
+    import re
 
+    from wizard.profiles import get_profile, save_profile
+    from wizard.profiles.model import GUID
+
+    ids = (outcome.object_id, outcome.key_id)
+    if not all(re.fullmatch(GUID["pattern"], value) for value in ids):
+        return
     saved = get_profile(profile)
-    if saved.object_id != object_id:
-        saved.object_id = object_id
+    if (saved.object_id, saved.key_id) != ids:
+        saved.object_id, saved.key_id = ids
         save_profile(saved)
 
 
@@ -293,7 +301,7 @@ def run(args: argparse.Namespace) -> int:
                                             indent=2) + "\n")
             raise
         if inputs.profile:
-            _record_object_id(inputs.profile, outcome.object_id)
+            _record_in_profile(inputs.profile, outcome)
         if args.json:
             sys.stdout.write(json.dumps(document, indent=2) + "\n")
         else:

@@ -9,12 +9,22 @@ What it serves (authority_host = https://127.0.0.1:PORT, tenant = its GUID or do
     GET  /{tenant}/v2.0/.well-known/openid-configuration   OpenID configuration (90002)
     GET  /{tenant}/discovery/v2.0/keys                     the tenant's token-signing keys
     POST /{tenant}/oauth2/v2.0/token                       client credentials + client assertion
+    POST /{tenant}/oauth2/v2.0/devicecode                  the device code flow (device_login)
+    GET|POST /devicelogin                                  its approval page (demo admin sign-in)
     GET  /graph/v1.0/organization                          Microsoft Graph (200, 401, 403)
+    GET|PATCH /graph/v1.0/applications/{id}                app registrations, also by appId and
+                                                           $filter (graph_applications)
+    POST /graph/v1.0/applications, /servicePrincipals      creating an app and its service
+    POST /graph/v1.0/servicePrincipals/{id}/appRoleAssignedTo   principal, admin consent
+                                                           (graph_provisioning)
     GET  /portal/applications                              the demo portal API (portal_routes)
     POST /portal/applications/{client_id}/certificates     body: the .cer (DER or PEM) -> 201
     DELETE /portal/applications/{client_id}/certificates/{thumbprint}
     POST /portal/applications/{client_id}/consent          {"granted": true|false}
     POST|DELETE /portal/faults                             fault injection (see Fault)
+    GET  /portal/users                                     the demo users (admin and not)
+    GET|PATCH /portal/devicecode                           the device-code policy
+    POST /portal/devicecode/{user_code}                    approve or decline a code, as a user
 
 With public_hosts (`emulator --public-hosts`) it answers as the global cloud: its URLs,
 accepted assertion audiences, OpenID configuration and instance discovery name
@@ -27,6 +37,11 @@ Module map (ARCHITECTURE.md at the repository root places it in the whole):
 - transport: the TLS server, connection limits, and the HTTP mechanics of one request
 - router: which API a path belongs to; Entra-shaped 500s for unexpected failures
 - entra_routes, graph_routes, portal_routes: the three APIs, one module each
+- device_code (codes, polling, the device-code policy) and device_login (its endpoints and
+  approval page); users (the demo users and their directory roles)
+- graph_access (who may call Graph's app endpoints; Graph's refusals), graph_applications
+  (reading apps), graph_key_credentials (PATCH keyCredentials) and graph_provisioning
+  (creating an app and its service principal, admin consent)
 - directory (tenant, apps, keys, persisted state), assertions (client-assertion checks),
   tokens (the tenant's access tokens), jose (JWS primitives), tls (CA and server
   certificate), errors (Entra/Graph envelopes and wording), faults (Fault, and how a fault

@@ -28,6 +28,7 @@ AADSTS70019 CodeExpired (Microsoft's published list of AADSTS codes).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
 import threading
@@ -259,7 +260,7 @@ class DeviceCodes:
                         "Send a JSON object with any of: expires_in and interval (whole "
                         "seconds, 1 to 3600), blocked_by_conditional_access (true or false).",
                     )
-            return DeviceCodeSettings(**self.settings.to_json())  # type: ignore[arg-type]
+            return dataclasses.replace(self.settings)
 
     def start(
         self, client_id: str, app_name: str, scopes: tuple[str, ...], *, now: float | None = None

@@ -32,19 +32,19 @@ from typing import TYPE_CHECKING, Any
 
 from wizard.emulator import strict_json
 from wizard.emulator.directory import GRAPH_APP_ID, GUID_RE, Application
-from wizard.emulator.graph_applications import (
+from wizard.emulator.graph_access import (
     GRAPH_APP_ROLES,
     READ_PERMISSIONS,
     WRITE_PERMISSIONS,
     GraphAnswer,
     GraphRefusal,
-    application_json,
     caller,
     filtered_app_id,
     query_filter,
     relative_path,
     require,
 )
+from wizard.emulator.graph_applications import application_json
 from wizard.emulator.users import DemoUser
 
 if TYPE_CHECKING:

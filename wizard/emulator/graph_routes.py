@@ -17,7 +17,7 @@ from wizard.emulator import graph_applications, graph_provisioning
 from wizard.emulator.directory import ORG_READ_ROLES
 from wizard.emulator.errors import graph_error
 from wizard.emulator.faults import answer_with_fault
-from wizard.emulator.graph_applications import GraphAnswer, GraphRefusal
+from wizard.emulator.graph_access import GraphAnswer, GraphRefusal
 from wizard.emulator.tokens import BearerRejected
 from wizard.emulator.transport import RequestHandler
 

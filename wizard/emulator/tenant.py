@@ -21,6 +21,7 @@ from types import TracebackType
 from wizard.emulator import router
 from wizard.emulator._files import ensure_private_dir, state_lock
 from wizard.emulator.device_code import DeviceCodes
+from wizard.emulator.device_login import DEVICE_LOGIN_PATH
 from wizard.emulator.directory import GRAPH_RESOURCE, Directory
 from wizard.emulator.faults import Fault, FaultSwitch
 from wizard.emulator.graph_routes import GRAPH_PREFIX
@@ -71,6 +72,8 @@ class DemoInfo:
     # URLs name the public hosts, and a proxy or hosts entry points them here.
     listen_url: str = ""
     public_hosts: bool = False
+    # The device code flow's verification URL (the demo admin sign-in page).
+    device_login: str = ""
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -237,6 +240,7 @@ class DemoTenant:
             state_dir=str(self.state_dir),
             listen_url=listen_url,
             public_hosts=self.public_hosts,
+            device_login=self.authority_host + DEVICE_LOGIN_PATH,
         )
         self._server = server
         self._thread = threading.Thread(

@@ -101,7 +101,12 @@ class Profile(_StoredRecord):
     cloud: str = field(metadata=one_of(CLOUD_KEYS))
     tenant: str
     client_id: str = field(metadata=GUID)
-    object_id: str | None = field(default=None, metadata=GUID)  # the app's, once an admin's sign-in saw it
+    # The app registration's object ID (not the client ID): with it the app rolls its own
+    # certificate through Graph's addKey/removeKey.
+    object_id: str | None = field(default=None, metadata=GUID)
+    # The keyId Entra gave the current certificate (the portal's "Certificate ID"): what
+    # removeKey needs to retire it.
+    key_id: str | None = field(default=None, metadata=GUID)
     organization_domain: str | None = None
     thumbprint_sha1: str = field(metadata=SHA1_HEX)
     thumbprint_sha256: str = field(default="", metadata=SHA256_HEX)
