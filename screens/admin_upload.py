@@ -30,6 +30,7 @@ CHOICE_LEAD = ("The admin signs in on any device with a browser (even a phone); 
                "needs none. Which app?")
 CONSENT_LABEL = "and grant it admin consent for Organization.Read.All"
 DEMO_APPROVER = "the demo admin"
+DEMO_ADMIN = "admin"  # the demo tenant's user with the Application Administrator role
 QR_MARGIN_ROWS = 22
 """The rows the step needs besides the QR code: below that height the QR is left out."""
 
@@ -98,12 +99,13 @@ def added_text(added: AdminAdded) -> str:
 def failure_words(error: UserError) -> tuple[str, str]:
     """(what happened, why and what to do): the catalogue's explanation of an admin failure."""
     from wizard.admin.errors import AdminError
+    from wizard.session import wizard_fix
 
     if not isinstance(error, AdminError):
         return error.message, error.hint or ""
     explained = error.explanation
     said = f"\nThe service said: {explained.service_text}" if explained.service_text else ""
-    return explained.title, f"{explained.cause}{said}\nWhat to do: {explained.fix}"
+    return explained.title, f"{explained.cause}{said}\nWhat to do: {wizard_fix(explained)}"
 
 
 class AdminUpload(Vertical):
@@ -382,7 +384,7 @@ class AdminUpload(Vertical):
 
         assert self.state.portal is not None
         try:
-            self.state.portal.decide_device_code(user_code, "approve")
+            self.state.portal.decide_device_code(user_code, approve=True, user=DEMO_ADMIN)
         except UserError as error:
             self.post_message(DemoApproval(error.message))
             return

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from screen_host import StepHost
-from test_admin_upload import portal_call
 from test_wizard_e2e import JWT, SIZE, Driver, positive, start, statuses, text_of
 from textual.app import App
 from textual.pilot import Pilot
@@ -32,6 +31,7 @@ from screens.widgets import TickBox
 from wizard import certs, storage
 from wizard.app import CertWizardApp
 from wizard.emulator import DemoInfo
+from wizard.emulator.device_code import INTERVAL
 from wizard.portal import PortalClient
 from wizard.profiles import load_profiles
 from wizard.session import AdminTarget, WizardState, admin_sign_in
@@ -64,7 +64,7 @@ def app_with_two_certificates(demo_info: DemoInfo, demo_portal: PortalClient,
     state = WizardState(demo=True, demo_info=demo_info)
     sign_in = admin_sign_in(state, AdminTarget(consent=True))
     prompt = sign_in.start()
-    demo_portal.decide_device_code(prompt.user_code, "approve")
+    demo_portal.decide_device_code(prompt.user_code, approve=True)
     graph = sign_in.wait(threading.Event())
     try:
         created = graph.create_application("Two certificates already", consent=True)
@@ -84,12 +84,11 @@ def written_set(tmp_path: Path) -> tuple[storage.CertificateFiles, str]:
 
 
 @pytest.fixture(autouse=True)
-def quick_polling(demo_info: DemoInfo) -> Iterator[None]:
+def quick_polling(demo_portal: PortalClient) -> Iterator[None]:
     """Poll every second (Entra asks for 5): the same flow, sooner over."""
-    before = portal_call(demo_info, "GET", "/devicecode")
-    portal_call(demo_info, "PATCH", "/devicecode", {"interval": 1})
+    demo_portal.set_device_code_policy(interval=1)
     yield
-    portal_call(demo_info, "PATCH", "/devicecode", before)
+    demo_portal.set_device_code_policy(interval=INTERVAL)
 
 
 def test_the_admin_signs_in_to_the_tenant_named_else_to_their_own(demo_info: DemoInfo) -> None:
@@ -138,7 +137,7 @@ async def test_esc_cancels_the_wait_then_a_declined_sign_in_leaves_the_manual_pa
 
         await pilot.click("#admin-existing")  # again, declined this time
         await until(pilot, lambda: panel.waiting, "the device code")
-        demo_portal.decide_device_code(user_code(app), "decline")
+        demo_portal.decide_device_code(user_code(app), approve=False)
         await until(pilot, lambda: "✗" in admin_status(app), "the refusal", seconds=20)
         said = admin_status(app)
         assert "declined" in said and "What to do:" in said and "manual steps" in said
