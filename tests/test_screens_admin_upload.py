@@ -110,7 +110,7 @@ def test_the_clock_counts_up_and_the_expiry_down() -> None:
     assert "the code has expired" in clock_text(100.0, 1000.0, 1001.0)
 
 
-async def test_esc_cancels_the_wait_then_a_declined_sign_in_leaves_the_manual_path(
+async def test_esc_cancels_the_wait_declined_and_forbidden_leave_the_manual_path(
     demo_info: DemoInfo, demo_portal: PortalClient, tmp_path: Path
 ) -> None:
     files, thumbprint = written_set(tmp_path)
@@ -141,6 +141,13 @@ async def test_esc_cancels_the_wait_then_a_declined_sign_in_leaves_the_manual_pa
         await until(pilot, lambda: "✗" in admin_status(app), "the refusal", seconds=20)
         said = admin_status(app)
         assert "declined" in said and "What to do:" in said and "manual steps" in said
+
+        await pilot.click("#admin-existing")  # approved by a user who may not change apps
+        await until(pilot, lambda: panel.waiting, "the device code")
+        demo_portal.decide_device_code(user_code(app), approve=True, user="user")
+        await until(pilot, lambda: "✗" in admin_status(app), "the refusal", seconds=20)
+        said = admin_status(app)
+        assert "not allowed to change this app" in said and "Application Administrator" in said
         assert state.uploaded_thumbprint is None
         # The manual path still works, and has the focus.
         assert app.focused is app.screen.query_one("#upload", Button)
