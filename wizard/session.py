@@ -174,20 +174,23 @@ def admin_sign_in(state: WizardState, target: AdminTarget) -> AdminSignIn:
 def admin_add_certificate(graph: AdminGraph, state: WizardState, target: AdminTarget) -> AdminAdded:
     """Create the app if asked, then add this step's certificate to it, keeping every
     certificate already there. Plain I/O, for a worker thread."""
+    from wizard.admin.graph import add_to_app
     from wizard.certs import cert_der, load_certificate_file
 
     assert state.files is not None
     der = cert_der(load_certificate_file(state.files.cer))
-    client_id, tenant_id, consented = target.client_id, graph.tenant_id, False
     try:
-        if not client_id:
-            created = graph.create_application(target.new_app_name, consent=target.consent)
-            client_id, tenant_id, consented = created.client_id, created.tenant_id, created.consented
-        outcome = graph.add_certificate(client_id, der, display_name=state.name or state.files.stem)
+        outcome, created = add_to_app(
+            graph, der, display_name=target.new_app_name or state.name or state.files.stem,
+            client_id=target.client_id or None, consent=target.consent,
+        )
     finally:
         graph.close()  # the admin's token is forgotten as soon as the work is done
-    return AdminAdded(client_id, outcome.object_id, tenant_id, outcome.kept,
-                      outcome.already_there, created=not target.client_id, consented=consented)
+    return AdminAdded(
+        created.client_id if created else target.client_id, outcome.object_id,
+        created.tenant_id if created else graph.tenant_id, outcome.kept, outcome.already_there,
+        created=created is not None, consented=created is not None and created.consented,
+    )
 
 
 # --- a saved set-up, picked up again -------------------------------------------------------
