@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import json
 import signal
-import ssl
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import make_test_certificate
@@ -27,7 +24,7 @@ from wizard import certs
 from wizard.admin.errors import AdminError
 from wizard.admin.graph import AdminGraph, AppRegistration
 from wizard.admin.signin import AdminSignIn, DeviceCodePrompt
-from wizard.emulator import DemoInfo, DemoTenant
+from wizard.emulator import DemoInfo, DemoTenant, Fault
 from wizard.portal import PortalClient
 from wizard.signin import catalogue
 from wizard.signin.clouds import DEMO_CLOUD_KEY
@@ -51,37 +48,18 @@ def portal(info: DemoInfo) -> PortalClient:
     return PortalClient.for_demo(info)
 
 
-def portal_call(
-    info: DemoInfo, method: str, path: str, body: dict[str, Any] | None = None
-) -> Any:
-    """A call of the demo portal API (the device-code calls tests use for the approval page)."""
-    return portal_at(info.portal, info.ca_bundle, method, path, body)
-
-
-def portal_at(
-    portal: str, ca_bundle: str, method: str, path: str, body: dict[str, Any] | None = None
-) -> Any:
-    request = urllib.request.Request(
-        f"{portal}{path}", data=None if body is None else json.dumps(body).encode(),
-        method=method,
-        headers={"Content-Type": "application/json", "Accept": "application/json"},
-    )
-    context = ssl.create_default_context(cafile=ca_bundle)
-    with urllib.request.urlopen(request, timeout=20, context=context) as response:
-        raw = response.read()
-    return json.loads(raw) if raw else None
-
-
 def decide(info: DemoInfo, user_code: str, decision: str = "approve", user: str = "admin") -> None:
-    portal_call(info, "POST", f"/devicecode/{user_code}", {"decision": decision, "user": user})
+    """What the admin does on the approval page, through the demo portal's stand-in for it."""
+    PortalClient.for_demo(info).decide_device_code(
+        user_code, approve=decision == "approve", user=user
+    )
 
 
 @pytest.fixture
-def device_codes(info: DemoInfo) -> Iterator[Callable[..., None]]:
+def device_codes(portal: PortalClient) -> Iterator[Callable[..., object]]:
     """Change the tenant's device-code policy for one test; put back afterwards."""
-    before = portal_call(info, "GET", "/devicecode")
-    yield lambda **changes: portal_call(info, "PATCH", "/devicecode", changes)
-    portal_call(info, "PATCH", "/devicecode", before)
+    yield portal.set_device_code_policy
+    portal.set_device_code_policy(expires_in=900, interval=5, blocked_by_conditional_access=False)
 
 
 def settings_for(info: DemoInfo, client_id: str = "") -> ConnectionSettings:
@@ -186,6 +164,36 @@ def test_a_change_between_read_and_write_stops_the_upload(
     assert catalogue.MANUAL_STEPS in (raised.value.hint or "")
 
 
+class _SomeoneElseDeletes(AdminGraph):
+    """The admin's Graph, while someone deletes a certificate in the portal right after the
+    wizard's write: the check afterwards must notice that one is gone."""
+
+    portal: PortalClient
+    doomed: str
+    reads = 0
+
+    def find_application(self, client_id: str) -> AppRegistration:
+        self.reads += 1
+        if self.reads == 3:
+            self.portal.delete_certificate(client_id, self.doomed)
+        return super().find_application(client_id)
+
+
+def test_a_certificate_gone_after_the_write_is_reported(
+    info: DemoInfo, portal: PortalClient
+) -> None:
+    before = app_with(portal, info.unconsented_client_id, 2)
+    graph = signed_in(info)
+    graph.__class__ = _SomeoneElseDeletes
+    assert isinstance(graph, _SomeoneElseDeletes)
+    graph.portal, graph.doomed = portal, sorted(before)[0]
+    der, _ = der_of("Verified")
+    with pytest.raises(AdminError) as raised:
+        graph.add_certificate(info.unconsented_client_id, der, display_name="Verified")
+    assert raised.value.kind == "not_verified"
+    assert "1 certificate(s) the app had are gone" in (raised.value.explanation.service_text or "")
+
+
 def test_a_user_without_the_role_is_refused_with_the_manual_steps(
     info: DemoInfo, portal: PortalClient
 ) -> None:
@@ -235,6 +243,60 @@ def test_what_graph_lists_is_read_defensively() -> None:
     assert _registration({}).object_id == ""
 
 
+def test_the_admin_modules_import_nothing_heavy() -> None:
+    """MSAL, requests and segno load when the admin path runs, not when its modules load."""
+    code = (
+        "import sys, json\n"
+        "import wizard.admin.signin, wizard.admin.graph, wizard.commands.upload, wizard.qr\n"
+        "print(json.dumps(sorted(m for m in ('textual', 'msal', 'requests', 'segno') "
+        "if m in sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) == []
+
+
+@pytest.fixture
+def graph_fault(tenant: DemoTenant) -> Iterator[Callable[[Fault | None], None]]:
+    yield tenant.set_fault
+    tenant.set_fault(None)
+
+
+def test_graph_throttling_is_waited_out(
+    info: DemoInfo, portal: PortalClient, graph_fault: Callable[[Fault | None], None]
+) -> None:
+    before = app_with(portal, info.unconsented_client_id, 1)
+    graph = signed_in(info)
+    graph_fault(Fault(kind="status", endpoint="graph", status=429, retry_after=1, count=2))
+    der, thumbprint = der_of("Throttled")
+    outcome = graph.add_certificate(info.unconsented_client_id, der, display_name="Throttled")
+    assert outcome.kept == 1
+    assert thumbprints_on(portal, info.unconsented_client_id) == before | {thumbprint}
+
+
+@pytest.mark.parametrize(
+    ("fault", "kind", "code"),
+    [
+        (Fault(kind="status", endpoint="graph", status=503, retry_after=0), "graph_error",
+         "HTTP-503"),
+        (Fault(kind="reset", endpoint="graph"), "unreachable", "CONNECTION-RESET"),
+    ],
+)
+def test_a_graph_outage_is_explained_and_writes_nothing(
+    info: DemoInfo, portal: PortalClient, graph_fault: Callable[[Fault | None], None],
+    fault: Fault, kind: str, code: str,
+) -> None:
+    before = app_with(portal, info.unconsented_client_id, 1)
+    graph = signed_in(info)
+    graph_fault(fault)
+    der, _ = der_of("Outage")
+    with pytest.raises(AdminError) as raised:
+        graph.add_certificate(info.unconsented_client_id, der, display_name="Outage")
+    assert (raised.value.kind, raised.value.explanation.code) == (kind, code)
+    assert catalogue.MANUAL_STEPS in raised.value.explanation.fix
+    graph_fault(None)
+    assert thumbprints_on(portal, info.unconsented_client_id) == before
+
+
 # ---------------------------------------------------------------- the sign-in's failures
 
 
@@ -246,7 +308,7 @@ def test_a_declined_sign_in_says_so(info: DemoInfo) -> None:
     assert raised.value.kind == "declined"
 
 
-def test_an_expired_code_says_so(info: DemoInfo, device_codes: Callable[..., None]) -> None:
+def test_an_expired_code_says_so(info: DemoInfo, device_codes: Callable[..., object]) -> None:
     device_codes(expires_in=2, interval=1)
     signin, prompt = start(info)
     assert prompt.interval == 1 and prompt.seconds_left() <= 2
@@ -258,7 +320,7 @@ def test_an_expired_code_says_so(info: DemoInfo, device_codes: Callable[..., Non
 
 
 def test_conditional_access_blocking_device_code_is_explained(
-    info: DemoInfo, device_codes: Callable[..., None]
+    info: DemoInfo, device_codes: Callable[..., object]
 ) -> None:
     device_codes(blocked_by_conditional_access=True)
     signin, prompt = start(info)
@@ -287,7 +349,7 @@ def test_the_scopes_asked_for(info: DemoInfo) -> None:
 
 
 def test_slow_down_makes_the_polls_5_seconds_further_apart(
-    info: DemoInfo, device_codes: Callable[..., None]
+    info: DemoInfo, device_codes: Callable[..., object]
 ) -> None:
     device_codes(interval=1)
     signin, prompt = start(info)
@@ -376,8 +438,7 @@ def approve_printed(
     parts = urlsplit(url)
     portal = f"{parts.scheme}://{parts.netloc}/portal"
     ca_bundle = (state_dir or demo_tenant_dir()) / CA_FILE
-    portal_at(portal, str(ca_bundle), "POST", f"/devicecode/{code}",
-              {"decision": decision, "user": "admin"})
+    PortalClient(portal, str(ca_bundle)).decide_device_code(code, approve=decision == "approve")
 
 
 @pytest.fixture
@@ -388,32 +449,15 @@ def cer_file(tmp_path: Path) -> tuple[Path, str]:
     return path, certs.thumbprint_sha1(cert)
 
 
-def test_upload_command_adds_the_certificate_and_says_it_in_json(
-    cer_file: tuple[Path, str],
-) -> None:
-    path, thumbprint = cer_file
-    process = start_upload("--cert", str(path), "--json")
-    url, code, _ = read_prompt(process)
-    approve_printed(url, code)
-    out, err = process.communicate(timeout=60)
-    assert process.returncode == 0, err
-    document = json.loads(out)
-    assert document["thumbprint_sha1"] == thumbprint
-    assert document["already_there"] is False and document["created"] is False
-    assert document["admin_client_id"] == "14d82eec-204b-4c2f-b7e8-296a70dab67e"
-    assert "Traceback" not in err
-
-
 def test_upload_command_creates_the_app_with_consent(cer_file: tuple[Path, str]) -> None:
-    path, _ = cer_file
-    process = start_upload("--cert", str(path), "--create-app", "--consent", "--json")
+    path, thumbprint = cer_file
+    process = start_upload("--cert", str(path), "--create-app", "--consent")
     url, code, _ = read_prompt(process)
     approve_printed(url, code)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
-    document = json.loads(out)
-    assert (document["created"], document["consented"], document["kept"]) == (True, True, 0)
-    assert document["client_id"] and document["object_id"]
+    assert "service principal and admin consent for Organization.Read.All" in out
+    assert f"Added the certificate {thumbprint}" in out and "it had none before" in out
 
 
 def test_upload_by_profile_records_the_app_object_id_and_key_id(
@@ -440,17 +484,18 @@ def test_upload_by_profile_records_the_app_object_id_and_key_id(
     assert (saved.object_id, saved.key_id) == (document["object_id"], document["key_id"])
 
 
-def test_at_a_terminal_the_prompt_has_a_qr_code_and_the_time_passed(
+def test_upload_command_at_a_terminal_shows_a_qr_code_and_the_time_passed(
     cer_file: tuple[Path, str],
 ) -> None:
+    """stderr is a terminal (the prompt, a QR code, the time passed); stdout has the JSON."""
     import os
     import pty
     import re
 
-    path, _ = cer_file
+    path, thumbprint = cer_file
     master, terminal = pty.openpty()
     process = subprocess.Popen(
-        [sys.executable, "-m", "wizard", "upload", "--demo", "--cert", str(path)],
+        [sys.executable, "-m", "wizard", "upload", "--demo", "--cert", str(path), "--json"],
         stdout=subprocess.PIPE, stderr=terminal, text=True,
     )
     os.close(terminal)
@@ -468,7 +513,10 @@ def test_at_a_terminal_the_prompt_has_a_qr_code_and_the_time_passed(
     assert process.returncode == 0
     assert "scan this with a phone" in seen and "██" in seen
     assert re.search(r"waiting for the sign-in: 0:0\d passed, the code expires in 1[45]:\d\d", seen)
-    assert "Added the certificate" in out
+    document = json.loads(out)
+    assert document["thumbprint_sha1"] == thumbprint
+    assert document["already_there"] is False and document["created"] is False
+    assert document["admin_client_id"] == "14d82eec-204b-4c2f-b7e8-296a70dab67e"
 
 
 def test_ctrl_c_while_waiting_cancels_cleanly(cer_file: tuple[Path, str]) -> None:

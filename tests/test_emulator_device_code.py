@@ -16,6 +16,8 @@ import jwt
 import msal
 import pytest
 from conftest import make_test_certificate
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_emulator_helpers import session
 
 from wizard.emulator import DemoInfo, DemoTenant
@@ -410,3 +412,41 @@ def test_real_msal_admin_sign_in_and_graph_write_through_an_intercepting_proxy(
         assert answer.status_code == 204, answer.text
         after = http.get(f"{graph}/applications/{found['id']}", headers=bearer).json()
         assert len(after["keyCredentials"]) == len(keys) + 1
+
+
+_FORM_TEXT = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from([GRAPH_CLI_CLIENT_ID, WRITE_SCOPE, "openid offline_access", ".default", ""]),
+)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    form=st.dictionaries(
+        st.sampled_from(["client_id", "scope", "grant_type", "device_code", "code"]),
+        _FORM_TEXT,
+        max_size=5,
+    ),
+    endpoint=st.sampled_from(["devicecode", "token"]),
+)
+def test_any_device_code_form_gets_an_answer_in_entras_envelope(
+    demo_info: DemoInfo, form: dict[str, str], endpoint: str
+) -> None:
+    if endpoint == "token":
+        form = {"grant_type": DEVICE_CODE_GRANT, **form}
+    answer = session(demo_info).post(f"{demo_info.authority}/oauth2/v2.0/{endpoint}", data=form)
+    body = answer.json()
+    if answer.status_code == 200:
+        assert endpoint == "devicecode" and body["user_code"]
+    else:
+        assert answer.status_code in (400, 401), body
+        assert body["error_description"].startswith(f"AADSTS{body['error_codes'][0]}: ")
+        assert "access_token" not in body
+
+
+def test_a_refused_policy_change_changes_nothing(demo_info: DemoInfo) -> None:
+    http = session(demo_info)
+    before = http.get(f"{demo_info.portal}/devicecode").json()
+    refused = http.patch(f"{demo_info.portal}/devicecode", json={"interval": 2, "bogus": 1})
+    assert refused.status_code == 400
+    assert http.get(f"{demo_info.portal}/devicecode").json() == before

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import make_test_certificate
 from intercepting_proxy import InterceptingProxy
-from test_admin_upload import portal_at, read_prompt
+from test_admin_upload import read_prompt
 from test_real_mode import _ENV_TO_DROP, _routes
 
 from wizard import certs
@@ -44,8 +44,9 @@ def start_real_upload(proxy: InterceptingProxy, *argv: str) -> subprocess.Popen[
 
 def decide(tenant: DemoTenant, code: str, decision: str = "approve", user: str = "admin") -> None:
     info = tenant.info
-    portal_at(info.portal, info.ca_bundle, "POST", f"/devicecode/{code}",
-              {"decision": decision, "user": user})
+    PortalClient(info.portal, info.ca_bundle).decide_device_code(
+        code, approve=decision == "approve", user=user
+    )
 
 
 def cer(tmp_path: Path, name: str) -> tuple[Path, str]:

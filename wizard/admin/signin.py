@@ -147,8 +147,10 @@ class AdminSignIn:
         except Cancelled:
             raise AdminError.cancelled() from None
         finally:
-            # The cache holds the refresh token: let it go now, whatever happened.
+            # The cache and the kept token answer hold the refresh token: let them go now,
+            # whatever happened.
             self._app = self._flow = None
+            http.token_answer = http.last = None
         token = str(result["access_token"])
         return AdminGraph(
             http,

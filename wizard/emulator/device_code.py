@@ -231,6 +231,14 @@ def normalized_user_code(text: str) -> str:
     return re.sub(r"[\s-]", "", text).upper()[:64]
 
 
+def _setting_ok(name: str, value: object) -> bool:
+    if name == "blocked_by_conditional_access":
+        return isinstance(value, bool)
+    if name in ("expires_in", "interval"):
+        return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 3600
+    return False
+
+
 class DeviceCodes:
     """The tenant's outstanding device codes and its device-code policy, under one lock."""
 
@@ -241,25 +249,20 @@ class DeviceCodes:
         self.settings = DeviceCodeSettings()
 
     def configure(self, changes: dict[str, object]) -> DeviceCodeSettings:
-        """Change the policy: expires_in and interval (whole seconds), the CA block (bool)."""
+        """Change the policy: expires_in and interval (whole seconds), the CA block (bool).
+
+        Every change is checked before any is made, so a refused request changes nothing.
+        """
+        if not all(_setting_ok(name, value) for name, value in changes.items()):
+            raise DecisionError(
+                400,
+                "InvalidSettings",
+                "Send a JSON object with any of: expires_in and interval (whole seconds, "
+                "1 to 3600), blocked_by_conditional_access (true or false).",
+            )
         with self._lock:
             for name, value in changes.items():
-                if name == "blocked_by_conditional_access" and isinstance(value, bool):
-                    self.settings.blocked_by_conditional_access = value
-                elif (
-                    name in ("expires_in", "interval")
-                    and isinstance(value, int)
-                    and not isinstance(value, bool)
-                    and 1 <= value <= 3600
-                ):
-                    setattr(self.settings, name, value)
-                else:
-                    raise DecisionError(
-                        400,
-                        "InvalidSettings",
-                        "Send a JSON object with any of: expires_in and interval (whole "
-                        "seconds, 1 to 3600), blocked_by_conditional_access (true or false).",
-                    )
+                setattr(self.settings, name, value)
             return dataclasses.replace(self.settings)
 
     def start(
