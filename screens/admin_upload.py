@@ -83,17 +83,15 @@ def clock_text(started: float, expires_at: float, now: float) -> str:
 
 def added_text(added: AdminAdded) -> str:
     """What the admin path did, in one line."""
-    made = "Created the app registration and added the certificate"
-    if added.created and added.consented:
-        made += ", with admin consent for Organization.Read.All"
     if added.already_there:
-        return f"✓ The certificate was already there on app {added.client_id}: nothing to add."
+        return f"✓ The certificate was already on app {added.client_id}: nothing to add."
     if not added.created:
-        made = f"✓ Added to app {added.client_id}"
         kept = "certificate" if added.kept == 1 else "certificates"
-        return f"{made}; {added.kept} existing {kept} kept."
-    return (f"✓ {made}. Client ID {added.client_id}, tenant {added.tenant_id}, object ID "
-            f"{added.object_id}: step 6 has them filled in.")
+        return f"✓ Added to app {added.client_id}; {added.kept} existing {kept} kept."
+    consent = ", with admin consent for Organization.Read.All" if added.consented else ""
+    return (f"✓ Created the app registration and added the certificate{consent}. Client ID "
+            f"{added.client_id}, tenant {added.tenant_id}, object ID {added.object_id}: step 6 "
+            "has them filled in.")
 
 
 def failure_words(error: UserError) -> tuple[str, str]:

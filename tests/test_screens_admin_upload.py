@@ -20,7 +20,7 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, Static
 
-from screens.admin_upload import AdminUpload, clock_text
+from screens.admin_upload import AdminUpload, added_text, clock_text
 from screens.generate import GenerateScreen
 from screens.ids import IdsScreen
 from screens.negative import NegativeScreen
@@ -34,7 +34,7 @@ from wizard.emulator import DemoInfo
 from wizard.emulator.device_code import INTERVAL
 from wizard.portal import PortalClient
 from wizard.profiles import load_profiles
-from wizard.session import AdminTarget, WizardState, admin_sign_in
+from wizard.session import AdminAdded, AdminTarget, WizardState, admin_sign_in
 
 
 async def until(pilot: Pilot[Any], done: Callable[[], bool], what: str, seconds: float = 30) -> None:
@@ -102,6 +102,17 @@ def test_the_admin_signs_in_to_the_tenant_named_else_to_their_own(demo_info: Dem
     demo = admin_sign_in(WizardState(demo=True, demo_info=demo_info, tenant="typed.example"),
                          AdminTarget())
     assert demo.settings.tenant == demo_info.tenant_id
+
+
+def test_what_the_admin_path_did_in_one_line() -> None:
+    guid = "11111111-2222-3333-4444-555555555555"
+    kept = AdminAdded(guid, guid, guid, 1, already_there=False, created=False, consented=False)
+    assert added_text(kept) == f"✓ Added to app {guid}; 1 existing certificate kept."
+    there = AdminAdded(guid, guid, guid, 2, already_there=True, created=False, consented=False)
+    assert "already on app" in added_text(there)
+    made = AdminAdded(guid, guid, guid, 0, already_there=False, created=True, consented=True)
+    assert "Created the app registration and added the certificate, with admin consent" in (
+        added_text(made))
 
 
 def test_the_clock_counts_up_and_the_expiry_down() -> None:
