@@ -71,13 +71,16 @@ class ThumbprintScreen(StepScreen):
         yield Static("", id="copy-status", classes="muted", markup=False)
         if self.state.uploaded_thumbprint is not None:
             match = self.state.uploaded_thumbprint == thumbprint
+            # Uploaded on step 4: by the demo portal, or (in a real tenant) by an admin's sign-in.
+            holder, lister = (("the demo tenant", "The demo portal") if self.state.demo
+                              else ("the app registration", "Microsoft Graph"))
             verdict = (
-                "✓ Match: the demo tenant holds this certificate." if match else
-                "✗ Mismatch: the demo tenant holds a different certificate; upload this one "
+                f"✓ Match: {holder} holds this certificate." if match else
+                f"✗ Mismatch: {holder} holds a different certificate; upload this one "
                 "(step 4)."
             )
             yield Static(
-                f"The demo portal lists {self.state.uploaded_thumbprint}. {verdict}",
+                f"{lister} lists {self.state.uploaded_thumbprint}. {verdict}",
                 id="portal-thumbprint", classes="success" if match else "error", markup=False,
             )
         yield Field(

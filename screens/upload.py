@@ -10,9 +10,12 @@ from typing import ClassVar
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Button, Select, Static
 
+from screens import admin_upload
+from screens.admin_upload import AdminUpload
 from screens.base import StepScreen
 from screens.widgets import CopyableValue
 from wizard.entra_portal import ADMIN_CENTER_URL, UPLOAD_CERTIFICATE
@@ -54,13 +57,27 @@ class UploadScreen(StepScreen):
     TITLE = "Upload the certificate"
     HELP_FILE = "upload"
     AUTO_FOCUS = "#next"
-    ENTER_LABELS: ClassVar[Mapping[str, str]] = {"upload": "Upload"}
+    ENTER_LABELS: ClassVar[Mapping[str, str]] = {
+        "upload": "Upload", "admin-start": "Admin sign-in", "admin-existing": "Sign in",
+        "admin-create": "Sign in",
+        "admin-approve": "Approve",
+    }
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # Before the step's own Esc (Back; named again: a key bound here replaces the base
+        # class's): Esc cancels an admin's sign-in under way, or folds the admin choice away.
+        Binding("escape", "cancel_admin", "Cancel sign-in", priority=True),
+        Binding("escape", "close_admin", "Close", priority=True),
+        Binding("escape", "back", "Back"),
+    ]
 
     def compose_body(self) -> ComposeResult:
         files = self.state.files
         cer = str(files.cer) if files is not None else "(no certificate yet: go back a step)"
         yield Static("Upload this file (the public certificate):", classes="section")
         yield CopyableValue(cer, what="file path", path=files is not None, id="cer-path")
+        # Before the manual path: Tab from the demo's upload button still goes Back, then Next.
+        yield AdminUpload(self.state, id="admin")
+        yield Static("Or add it by hand:", classes="section", markup=False)
         if self.state.demo:
             yield Static(DEMO_STEPS, classes="lead", markup=False)
             info = self.state.demo_info
@@ -78,12 +95,42 @@ class UploadScreen(StepScreen):
                          compact=True)
             yield Static(self.upload_status(), id="upload-status", markup=False)
         else:
-            yield Static(REAL_STEPS, classes="lead", markup=False)
+            yield Static(REAL_STEPS, classes="lead", markup=False, id="manual-steps")
 
     def on_mount(self) -> None:
         super().on_mount()
         if self.state.demo and self.state.uploaded_thumbprint is None:
             self.query_one("#upload", Button).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("cancel_admin", "close_admin"):
+            panel = self.query_one(AdminUpload)
+            signing_in = panel.attempt is not None
+            wanted = signing_in if action == "cancel_admin" else panel.open and not signing_in
+            return wanted and not self.too_small
+        return super().check_action(action, parameters)
+
+    def action_cancel_admin(self) -> None:
+        self.query_one(AdminUpload).cancel()
+
+    def action_close_admin(self) -> None:
+        self.query_one(AdminUpload).close()
+
+    @on(admin_upload.Added)
+    def admin_added(self, event: admin_upload.Added) -> None:
+        if self.state.demo:  # the manual path's line would still say "Not uploaded yet"
+            status = self.query_one("#upload-status", Static)
+            status.update("✓ Added through the admin sign-in above: nothing to upload here.")
+            status.set_class(True, "success")
+        self.query_one("#next").focus()
+
+    @on(admin_upload.Failed)
+    def admin_failed(self, event: admin_upload.Failed) -> None:
+        """The manual path is the way on: its button (demo), or its steps brought into view."""
+        if self.state.demo:
+            self.query_one("#upload", Button).focus()
+        else:
+            self.query_one("#manual-steps").scroll_visible(animate=False)
 
     def upload_status(self) -> str:
         uploaded = self.state.uploaded_thumbprint
@@ -98,10 +145,11 @@ class UploadScreen(StepScreen):
         )
 
     def app_name(self, client_id: str) -> str:
+        """The demo app's name, or "app <client ID>" for one an admin created."""
         info = self.state.demo_info
-        if info is not None and client_id == info.unconsented_client_id:
-            return info.unconsented_app_name
-        return info.app_name if info is not None else client_id
+        names = {info.client_id: info.app_name,
+                 info.unconsented_client_id: info.unconsented_app_name} if info else {}
+        return names.get(client_id, f"app {client_id}")
 
     @on(Button.Pressed, "#upload")
     def upload_pressed(self, event: Button.Pressed) -> None:

@@ -9,7 +9,7 @@ the first screen imports this module and must not wait for them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Literal
 from wizard.clock import utc_now
 
 if TYPE_CHECKING:
+    from wizard.admin.graph import AdminGraph
+    from wizard.admin.signin import AdminSignIn
     from wizard.emulator import DemoInfo, DemoTenant
     from wizard.errors import Input, UserError
     from wizard.portal import PortalClient
@@ -60,9 +62,10 @@ class WizardState:
     not_after: datetime | None = None
     uploaded_thumbprint: str | None = None
     uploaded_at: datetime | None = None
-    uploaded_to: str = ""  # the demo app's client ID the certificate was uploaded to
+    uploaded_to: str = ""  # the client ID of the app the certificate was uploaded to
     client_id: str = ""
     tenant: str = ""
+    object_id: str = ""  # the app registration's object ID, when an admin sign-in found it
     cloud_key: str = "global"  # a key of wizard.clouds.CLOUDS; not used in demo mode
     positive: PositiveResult | None = None
     negative: NegativeResult | None = None
@@ -116,9 +119,78 @@ class WizardState:
         self.uploaded_at = utc_now()
         self.uploaded_to = client_id
 
+    def admin_added(self, added: AdminAdded) -> None:
+        """An admin's sign-in put the certificate on app `added.client_id`: that app and its
+        tenant are the ones to test (step 6 shows them filled in)."""
+        self.upload_recorded(self.thumbprint_sha1, added.client_id)
+        self.client_id, self.object_id = added.client_id, added.object_id
+        self.tenant = added.tenant_id or self.tenant
+
     def uploaded_to_tested_app(self) -> bool:
         """The certificate was uploaded (in this run) to the app the IDs step names."""
         return bool(self.uploaded_to) and self.uploaded_to.lower() == self.client_id.lower()
+
+
+# --- the certificate added by an admin's sign-in (step 4) ---------------------------------
+
+
+@dataclass(frozen=True)
+class AdminTarget:
+    """The app the admin's sign-in adds the certificate to: the existing one with `client_id`,
+    or (no client ID) a new registration named `new_app_name`, with admin consent for
+    Organization.Read.All when `consent`."""
+
+    client_id: str = ""
+    new_app_name: str = ""
+    consent: bool = False
+
+
+@dataclass(frozen=True)
+class AdminAdded:
+    """What the admin path did: the app (created or found) and its certificates."""
+
+    client_id: str
+    object_id: str
+    tenant_id: str
+    kept: int  # the certificates already on the app, left as they were
+    already_there: bool
+    created: bool
+    consented: bool
+
+
+def admin_sign_in(state: WizardState, target: AdminTarget) -> AdminSignIn:
+    """The admin's device-code sign-in: to the demo tenant in demo mode, else to the tenant
+    of step 6 if typed already (else the admin's own, "organizations") in the cloud chosen
+    there (global until then)."""
+    from wizard.admin.signin import GRAPH_COMMAND_LINE_TOOLS, AdminSignIn
+
+    info = state.demo_info if state.demo else None
+    tenant = info.tenant_id if info is not None else state.tenant or "organizations"
+    # A test's settings, with the admin tool's client ID in place of the app's.
+    admin = replace(state, client_id=GRAPH_COMMAND_LINE_TOOLS, tenant=tenant)
+    return AdminSignIn(connection_settings(admin), consent=target.consent)
+
+
+def admin_add_certificate(graph: AdminGraph, state: WizardState, target: AdminTarget) -> AdminAdded:
+    """Create the app if asked, then add this step's certificate to it, keeping every
+    certificate already there. Plain I/O, for a worker thread."""
+    from wizard.admin.graph import add_to_app
+    from wizard.certs import cert_der, load_certificate_file
+
+    assert state.files is not None
+    der = cert_der(load_certificate_file(state.files.cer))
+    try:
+        outcome, created = add_to_app(
+            graph, der, display_name=target.new_app_name or state.name or state.files.stem,
+            client_id=target.client_id or None, consent=target.consent,
+        )
+    finally:
+        graph.close()  # the admin's token is forgotten as soon as the work is done
+    return AdminAdded(
+        created.client_id if created else target.client_id, outcome.object_id,
+        created.tenant_id if created else graph.tenant_id, outcome.kept, outcome.already_there,
+        created=created is not None, consented=created is not None and created.consented,
+    )
 
 
 # --- a saved set-up, picked up again -------------------------------------------------------
@@ -262,7 +334,7 @@ def profile_for(
     if state.files is None:
         raise UserError("No certificate was made in this session, so there is nothing to save.")
     info = state.demo_info if state.demo else None
-    return profile_from_files(
+    profile = profile_from_files(
         name=state.profile_name or state.name or state.files.stem,
         files=state.files,
         cloud="global" if state.demo else state.cloud_key,
@@ -275,6 +347,8 @@ def profile_for(
         last_test=last_test,
         last_test_at=utc_now().replace(microsecond=0) if last_test else None,
     )
+    profile.object_id = state.object_id or None  # known when an admin's sign-in added it
+    return profile
 
 
 def save_set_up(profile: Profile) -> Profile:
@@ -293,6 +367,7 @@ def save_set_up(profile: Profile) -> Profile:
         profile.created_at = saved.created_at or profile.created_at
         profile.retired = list(saved.retired)
         profile.organization_domain = profile.organization_domain or saved.organization_domain
+        profile.object_id = profile.object_id or saved.object_id
         if saved.thumbprint_sha1 == profile.thumbprint_sha1:
             profile.rotation = saved.rotation
     save_profile(profile)
