@@ -169,6 +169,9 @@ class CertWizardApp(App[None]):
     @work(exclusive=True, exit_on_error=True, group="flow")
     async def run_flow(self) -> None:
         """Welcome, then the path it chose; Back off a path's first step returns to Welcome."""
+        if not await self.open_session():
+            self.exit()
+            return
         while True:
             if await self.push_screen_wait(WelcomeScreen(self.state)) is not Nav.NEXT:
                 break
@@ -184,6 +187,10 @@ class CertWizardApp(App[None]):
                 break
         self.stop_demo_tenant()
         self.exit()
+
+    async def open_session(self) -> bool:
+        """What comes before Welcome: nothing here; a workshop seat joins first. False = quit."""
+        return True
 
     async def walk(self, steps: list[type[StepScreen]]) -> Nav:
         """Show the steps in order: Next moves on, Back moves back; Nav.BACK off the start.

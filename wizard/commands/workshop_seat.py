@@ -1,0 +1,28 @@
+"""`entra-cert-wizard workshop-seat FOLDER`: one browser's wizard in a workshop (started by the
+workshop's web server for each connection; not a command for people to type)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+
+def run(args: argparse.Namespace) -> int:
+    from wizard.paths import HOME_ENV
+    from wizard.workshop.room import Room
+
+    room = Room(Path(args.folder))
+    # Until the attendee has a seat, nothing of the trainer's own folders is touched.
+    os.environ[HOME_ENV] = str(room.folder / "lobby")
+
+    from screens.workshop_seat import WorkshopSeatApp
+    from wizard.app import new_event_loop
+
+    app = WorkshopSeatApp(room)
+    loop = new_event_loop()
+    try:
+        app.run(loop=loop)
+    finally:
+        loop.close()
+    return int(app.return_code or 0)
