@@ -64,12 +64,12 @@ class TrainerApp(App[None]):
         url: str,
         join_code: str,
         *,
-        auto_refresh: bool = True,
+        follow_room: bool = True,
     ) -> None:
         super().__init__()
         self.room, self.tenant, self.web = room, tenant, web
         self.url, self.join_code = url, join_code
-        self.auto_refresh = auto_refresh
+        self.follow_room = follow_room
         self.rows: list[SeatRow] = []
         self.stuck_first = True
         self.last_redraw_ms = 0.0
@@ -94,7 +94,7 @@ class TrainerApp(App[None]):
 
     def on_mount(self) -> None:
         self.read_room()
-        if self.auto_refresh:
+        if self.follow_room:
             self.set_interval(REFRESH_SECONDS, self.read_room)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="room")

@@ -220,13 +220,14 @@ class Room:
             if problem is not None:
                 raise JoinRefused(problem)
             taken = {int(n) for n in raw_claims}
-            free = [app.number for app in self.seat_apps() if app.number not in taken]
-            if not free:
+            # A seat just reset may still have its old wizard closing: it is skipped.
+            free = (app.number for app in self.seat_apps() if app.number not in taken)
+            number = next((n for n in free if self._hold(n)), None)
+            if number is None:
                 raise JoinRefused(
                     "Every seat in this workshop is taken.",
                     hint="Ask the trainer to free a seat, or to start the workshop with more seats.",
                 )
-            number = free[0]
             new_token = _new_seat_token(number)
             claim = SeatClaim(number, name.strip(), utc_now().isoformat(), new_token)
             raw_claims[str(number)] = {
@@ -235,13 +236,14 @@ class Room:
                 "token_sha256": _digest(new_token),
             }
             self._write_claims(raw_claims)
-            self._hold(number)
             return claim
 
     def _rejoin(self, token: str, raw_claims: dict[str, dict[str, str]]) -> SeatClaim:
-        match = _TOKEN.match(_normalized(token))
+        # Spaces stand for dashes ("3 abcd efgh"); the seat number needs one or the other.
+        match = _TOKEN.match(re.sub(r"[\s-]+", "-", token.strip()).upper())
         claim = raw_claims.get(match.group(1)) if match else None
-        if claim is None or not hmac.compare_digest(_digest(token), claim["token_sha256"]):
+        canonical = "-".join(match.groups()) if match else ""
+        if claim is None or not hmac.compare_digest(_digest(canonical), claim["token_sha256"]):
             raise JoinRefused(
                 "That seat token is not one this workshop gave out.",
                 hint="Type it as shown when you joined (like 3-ABCD-EFGH), or leave it empty "
@@ -275,6 +277,12 @@ class Room:
             os.close(self._live_fd)
         self._live_fd = fd
         return True
+
+    def leave(self) -> None:
+        """Let go of the seat this process holds (a process's end does the same)."""
+        if self._live_fd is not None:
+            os.close(self._live_fd)
+            self._live_fd = None
 
     def is_live(self, number: int) -> bool:
         """Whether a wizard process holds the seat now."""
