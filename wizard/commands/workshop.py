@@ -108,15 +108,9 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             _serve_headless(args, url, join_code, tenant, room)
         else:
-            from screens.trainer import TrainerApp
-            from wizard.app import new_event_loop
+            from wizard.app import run_trainer_view
 
-            app = TrainerApp(room, tenant, web, url, join_code)
-            loop = new_event_loop()
-            try:
-                app.run(loop=loop)
-            finally:
-                loop.close()
+            run_trainer_view(room, tenant, web, url, join_code)
     finally:
         if web is not None:
             web.stop()

@@ -16,13 +16,6 @@ def run(args: argparse.Namespace) -> int:
     # Until the attendee has a seat, nothing of the trainer's own folders is touched.
     os.environ[HOME_ENV] = str(room.folder / "lobby")
 
-    from screens.workshop_seat import WorkshopSeatApp
-    from wizard.app import new_event_loop
+    from wizard.app import run_workshop_seat
 
-    app = WorkshopSeatApp(room)
-    loop = new_event_loop()
-    try:
-        app.run(loop=loop)
-    finally:
-        loop.close()
-    return int(app.return_code or 0)
+    return run_workshop_seat(room)
