@@ -109,18 +109,28 @@ class SeatClient:
                 raise TimeoutError(f"{self.name}: seat {seat} never reached {what} ({status})")
             await asyncio.sleep(0.1)
 
+    async def focus_shown(self, placeholder: str) -> None:
+        """Wait until the empty field showing `placeholder` has focus: its blinking cursor
+        redraws it again and again. Keys typed before a focus move lands go astray."""
+        before = self.screen_text.count(placeholder)
+        deadline = time.monotonic() + self.timeout
+        while self.screen_text.count(placeholder) < before + 2:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name}: the '{placeholder}' field never took focus")
+            await asyncio.sleep(0.1)
+
     async def join(self, code: str, token: str = "") -> int:
         """Type the code and the name (or the seat token); the seat number joined."""
         await self.wait_for_text("Join the workshop")
-        # Keys before the code field has focus would be lost: its cursor blinking (the field
-        # redrawn again and again) says it has.
-        deadline = time.monotonic() + self.timeout
-        while self.screen_text.count("join code") < 3 and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
+        await self.focus_shown("join code")
         await self.keys(code + TAB)
         if token:
-            await self.keys(TAB + token + ENTER)
+            await self.focus_shown("display name")
+            await self.keys(TAB)
+            await self.focus_shown("seat token, like")
+            await self.keys(token + ENTER)
         else:
+            await self.focus_shown("display name")
             await self.keys(self.name + ENTER)
         await self.wait_for_text("you are at seat")
         found = re.search(r"you are at seat (\d+)", self.screen_text)
@@ -142,23 +152,39 @@ async def step(client: SeatClient, seat: int, number: int, keys: str = ENTER,
     await client.keys(keys)
 
 
+async def advance(client: SeatClient, seat: int, number: int, ready: Any = None) -> None:
+    """Wait for step `number` (and `ready`), then press Enter until the wizard moves on.
+
+    Enter is Next once a step's work is done; a key that lands while focus is still moving
+    to Next (a loaded machine) is pressed again, as a person would.
+    """
+    await step(client, seat, number, ENTER, ready)
+    while True:
+        try:
+            await asyncio.wait_for(
+                client.wait_status(seat, lambda s: s.get("step") != number, "the next step"), 3
+            )
+            return
+        except asyncio.TimeoutError:
+            await client.keys(ENTER)
+
+
 async def walk_to_upload(client: SeatClient, seat: int) -> None:
     """Welcome → Name (passphrase twice) → Generate: up to the Upload step."""
-    await step(client, seat, 1)
+    await advance(client, seat, 1)
     await step(client, seat, 2, PASSPHRASE + ENTER)
     await client.keys(PASSPHRASE + ENTER)
-    await step(client, seat, 3, ready=lambda s: s.get("generated"))
+    await advance(client, seat, 3, ready=lambda s: s.get("generated"))
 
 
 async def walk_from_upload(client: SeatClient, seat: int) -> None:
     """Upload (the button, then Next) → Thumbprint → IDs (fill) → both tests → Summary."""
     await step(client, seat, 4)
-    await step(client, seat, 4, ready=lambda s: s.get("uploaded"))
-    await step(client, seat, 5)
-    await step(client, seat, 6, ENTER)
-    await client.keys(ENTER)
-    await step(client, seat, 7, ready=lambda s: s.get("positive"))
-    await step(client, seat, 8, ready=lambda s: s.get("negative"))
+    await advance(client, seat, 4, ready=lambda s: s.get("uploaded"))
+    await advance(client, seat, 5)
+    await advance(client, seat, 6)  # Fill from the demo tenant, then Next
+    await advance(client, seat, 7, ready=lambda s: s.get("positive"))
+    await advance(client, seat, 8, ready=lambda s: s.get("negative"))
     await client.wait_status(seat, lambda s: s.get("step") == 9, "the summary")
 
 
