@@ -17,8 +17,8 @@ from wizard.shown import shown
 from wizard.workshop.room import Room
 from wizard.workshop.status import SeatStatus, read_status, seconds_since
 
-COLUMNS = ("Seat", "Name", "Step", "Cert", "Uploaded", "Positive", "Negative", "Last error",
-           "On step")
+COLUMNS = ("Seat", "Name", "Step", "On step", "Cert", "Uploaded", "Positive", "Negative",
+           "Last error")
 
 
 @dataclass(frozen=True)
@@ -42,12 +42,12 @@ class SeatRow:
             str(self.seat),
             self.name or "(free)",
             self.step,
+            duration(self.seconds_on_step) if self.name else "",
             "yes" if self.generated else "",
             "yes" if self.uploaded else "",
             self.positive,
             self.negative,
             error,
-            duration(self.seconds_on_step) if self.name else "",
         )
 
 
