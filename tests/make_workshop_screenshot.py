@@ -40,11 +40,9 @@ async def shoot(out: Path) -> Path:
     from wizard.workshop.room import Room
     from wizard.workshop.status import SeatStatus, write_status
 
-    import argparse as _argparse
-
     with tempfile.TemporaryDirectory() as temp:
         os.environ["ENTRA_CERT_WIZARD_HOME"] = str(Path(temp) / "home")
-        args = _argparse.Namespace(seats=8, no_consent_seats=2, folder=str(Path(temp) / "room"))
+        args = argparse.Namespace(seats=8, no_consent_seats=2, folder=str(Path(temp) / "room"))
         tenant, room = open_room(args, CODE)
         try:
             holders = []
