@@ -144,8 +144,15 @@ class WorkshopSeatApp(CertWizardApp):
         self.room = room
         self.seat: SeatClaim | None = None
         self.recorded = SeatStatus()
+        self.server_pid = os.getppid()
+
+    def check_server(self) -> None:
+        """End with the workshop's server, however it ended (a kill leaves no one to say so)."""
+        if os.getppid() != self.server_pid:
+            self.exit()
 
     async def open_session(self) -> bool:
+        self.set_interval(2.0, self.check_server)
         claim = await self.push_screen_wait(JoinScreen(self.room))
         if claim is None:
             return False
@@ -158,7 +165,6 @@ class WorkshopSeatApp(CertWizardApp):
         info = self.room.seat_info(claim.number)
         self.state = WizardState(demo=True, demo_info=info)
         self.state.portal = PortalClient.for_demo(info)
-        self.sub_title = shown(f"seat {claim.number} · {claim.name}")
         self.set_interval(1.0, self.record_status)
         self.record_status()
         return True
