@@ -341,3 +341,44 @@ def test_a_dropped_seat_comes_back_and_stopping_ends_every_seat_and_port(tmp_pat
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_a_killed_workshop_leaves_no_seat_process_behind(tmp_path: Path) -> None:
+    from benchmarks.workshop_client import ENTER, SeatClient
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wizard", "workshop", "--seats", "1", "--port", "0", "--json",
+         "--join-code", CODE, "--folder", str(tmp_path / "room")],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+
+    def gone(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+
+    async def attend(line: dict[str, str]) -> None:
+        client = SeatClient(line["url"], Path(line["folder"]), "Alice", timeout=90)
+        try:
+            await client.connect()
+            seat = await client.join(CODE)
+            await client.keys(ENTER)
+            status = await client.wait_status(seat, lambda s: s.get("step") == 1, "Welcome")
+            process.kill()  # no chance to clean up: the seat must notice on its own
+            process.wait()
+            deadline = time.monotonic() + 20
+            while not gone(int(status["pid"])):
+                assert time.monotonic() < deadline, "the seat's wizard outlived its server"
+                await asyncio.sleep(0.2)
+        finally:
+            await client.close()
+
+    try:
+        assert process.stdout is not None
+        asyncio.run(attend(json.loads(process.stdout.readline())))
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
