@@ -79,7 +79,7 @@ class IdsScreen(StepScreen):
             yield Button("Fill from the demo tenant", id="fill-demo", variant="success",
                          compact=True)
             info = state.demo_info
-            if info is not None:
+            if info is not None and info.unconsented_client_id != info.client_id:
                 yield Static(
                     shown(f"Demo app '{info.app_name}' has admin consent; "
                           f"'{info.unconsented_app_name}' ({info.unconsented_client_id}) has none: "

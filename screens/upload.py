@@ -87,6 +87,8 @@ class UploadScreen(StepScreen):
                 apps = [(Text(shown(f"{info.app_name} (admin consent granted)")), info.client_id),
                         (Text(shown(f"{info.unconsented_app_name} (no admin consent)")),
                          info.unconsented_client_id)]
+                if info.unconsented_client_id == info.client_id:  # a workshop seat's one app
+                    apps = [(Text(shown(info.app_name)), info.client_id)]
                 chosen = self.state.uploaded_to or info.client_id
                 yield Static("The demo app to upload it to:", markup=False)
                 yield Select(apps, value=chosen, allow_blank=False, id="upload-app",

@@ -34,8 +34,10 @@ from wizard.session import (
 from wizard.shown import shown
 
 if TYPE_CHECKING:
-    from wizard.emulator import DemoInfo
+    from wizard.emulator import DemoInfo, DemoTenant
     from wizard.portal import PortalClient
+    from wizard.workshop import Room
+    from wizard.workshop.web import SeatWebServer
 
 
 _T = TypeVar("_T")
@@ -71,6 +73,32 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     loop = asyncio.new_event_loop()
     loop.set_default_executor(_DaemonThreadExecutor())
     return loop
+
+
+def run_workshop_seat(room: Room) -> int:
+    """One browser's wizard in a workshop: the join screen, then the wizard bound to the seat."""
+    from screens.workshop_seat import WorkshopSeatApp
+
+    app = WorkshopSeatApp(room)
+    loop = new_event_loop()
+    try:
+        app.run(loop=loop)
+    finally:
+        loop.close()
+    return int(app.return_code or 0)
+
+
+def run_trainer_view(
+    room: Room, tenant: DemoTenant, web: SeatWebServer, url: str, join_code: str
+) -> None:
+    """The trainer's view of a running workshop, until the trainer stops it."""
+    from screens.trainer import TrainerApp
+
+    loop = new_event_loop()
+    try:
+        TrainerApp(room, tenant, web, url, join_code).run(loop=loop)
+    finally:
+        loop.close()
 
 
 def new_certificate_steps() -> list[type[StepScreen]]:
@@ -169,6 +197,9 @@ class CertWizardApp(App[None]):
     @work(exclusive=True, exit_on_error=True, group="flow")
     async def run_flow(self) -> None:
         """Welcome, then the path it chose; Back off a path's first step returns to Welcome."""
+        if not await self.open_session():
+            self.exit()
+            return
         while True:
             if await self.push_screen_wait(WelcomeScreen(self.state)) is not Nav.NEXT:
                 break
@@ -184,6 +215,10 @@ class CertWizardApp(App[None]):
                 break
         self.stop_demo_tenant()
         self.exit()
+
+    async def open_session(self) -> bool:
+        """What comes before Welcome: nothing here; a workshop seat joins first. False = quit."""
+        return True
 
     async def walk(self, steps: list[type[StepScreen]]) -> Nav:
         """Show the steps in order: Next moves on, Back moves back; Nav.BACK off the start.

@@ -210,6 +210,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_json(emulator)
 
+    workshop = commands.add_parser(
+        "workshop",
+        parents=[common],
+        help="run a workshop: the wizard in attendees' browsers, one demo tenant, a trainer's view",
+        description="Serve the wizard to browsers (one seat, one demo app each) and show who is "
+        "where. Stop with q in the trainer's view, or Ctrl+C / SIGTERM with --json.",
+    )
+    workshop.add_argument("--seats", type=int, default=10, help="number of seats (default 10)")
+    workshop.add_argument(
+        "--no-consent-seats",
+        type=int,
+        default=0,
+        metavar="K",
+        help="the last K seats' apps have no admin consent (to see Graph's 403)",
+    )
+    workshop.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address browsers connect to (default 127.0.0.1: this machine only)",
+    )
+    workshop.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free)")
+    workshop.add_argument(
+        "--join-code", default=None, help="the code attendees type (default: a new random one)"
+    )
+    workshop.add_argument(
+        "--no-join-code",
+        action="store_true",
+        help="let anyone who opens the URL join (loopback only)",
+    )
+    workshop.add_argument(
+        "--folder", metavar="DIR", help="the workshop's folder (default: a new one in your data folder)"
+    )
+    _add_json(workshop)
+
+    seat = commands.add_parser("workshop-seat", parents=[common])
+    seat.add_argument("folder")
+
     profiles = commands.add_parser(
         "profiles",
         parents=[common],
@@ -364,7 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Every line a command prints goes through `shown`: outside text never drives the
         # terminal. Not for the wizard: Textual writes to the terminal itself, and its
         # screens show outside text escaped and plain.
-        if command != "wizard":
+        if command not in ("wizard", "workshop-seat"):
             sys.stdout, sys.stderr = ShownStream(sys.stdout), ShownStream(sys.stderr)
         return _run(command, args)
     except KeyboardInterrupt:  # Ctrl+C between the lines above
@@ -378,7 +415,7 @@ def _run(command: str, args: argparse.Namespace) -> int:
     try:
         if command == "rotate" and args.unattended:
             command = "rotate_unattended"  # the same command, for cron: its own module
-        module = importlib.import_module(f"wizard.commands.{command}")
+        module = importlib.import_module(f"wizard.commands.{command.replace('-', '_')}")
         return int(module.run(args))
     except UserError as error:
         if args.debug:

@@ -368,6 +368,26 @@ class Directory:
             )
         return app
 
+    def add_applications(self, names: list[tuple[str, bool]]) -> list[Application]:
+        """Register one app per (display name, admin consent granted), in one save."""
+        made = [
+            Application(
+                client_id=str(uuid.uuid4()),
+                app_object_id=str(uuid.uuid4()),
+                sp_object_id=str(uuid.uuid4()),
+                display_name=name,
+                requested_roles=["Organization.Read.All"],
+                consented=consented,
+            )
+            for name, consented in names
+        ]
+        with self._lock, state_lock(self.state_dir):
+            if self._file_stamp() not in (self._stamp, None):
+                self._load()
+            self._apps.update((app.client_id, app) for app in made)
+            self._save()
+        return made
+
     def add_certificate(
         self, client_id: str, data: bytes, key_id: str | None = None
     ) -> KeyCredential:

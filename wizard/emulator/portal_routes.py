@@ -15,6 +15,8 @@
                                                                "user": UPN or "admin"/"user"}
 
 When the tenant serves other machines, every call needs the admin token printed at start.
+A token in `DemoTenant.app_tokens` (a workshop seat's) reaches one app only: it lists and
+changes that app, and nothing else (403).
 Errors are {"error": {"code", "message"}}.
 """
 
@@ -59,26 +61,57 @@ def respond(
 ) -> None:
     """Answer a portal API request, after checking the admin token when one is required."""
     try:
-        if tenant.admin_token is not None:
-            scheme, _, supplied = handler.headers.get("Authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(
-                supplied.strip().encode(), tenant.admin_token.encode()
-            ):
-                raise PortalError(
-                    401,
-                    "Unauthorized",
-                    "The portal API needs the admin token printed when the demo tenant "
-                    "started: send 'Authorization: Bearer <token>'.",
-                )
+        scheme, _, supplied = handler.headers.get("Authorization", "").partition(" ")
+        supplied = supplied.strip() if scheme.lower() == "bearer" else ""
         relative = path[len(PORTAL_PREFIX) :]
         parts = [urllib.parse.unquote(p) for p in relative.strip("/").split("/") if p]
-        _route(handler, tenant, method, parts, body)
+        scoped_to = _app_token_owner(tenant, supplied)
+        if scoped_to is not None:
+            _check_scope(scoped_to, method, parts)
+        elif tenant.admin_token is not None and not hmac.compare_digest(
+            supplied.encode(), tenant.admin_token.encode()
+        ):
+            raise PortalError(
+                401,
+                "Unauthorized",
+                "The portal API needs the admin token printed when the demo tenant "
+                "started: send 'Authorization: Bearer <token>'.",
+            )
+        _route(handler, tenant, method, parts, body, scoped_to)
     except (PortalError, DecisionError) as error:
         handler.send_json(error.status, plain_error(error.code, error.message))
 
 
+def _app_token_owner(tenant: DemoTenant, supplied: str) -> str | None:
+    """The one app a scoped token reaches (a workshop seat's), or None for any other token."""
+    for token, client_id in tenant.app_tokens.items():
+        if supplied and hmac.compare_digest(supplied.encode(), token.encode()):
+            return client_id
+    return None
+
+
+def _check_scope(client_id: str, method: str, parts: list[str]) -> None:
+    """A scoped token reads the tenant and its own app, and changes only its own app."""
+    if parts in ([], ["applications"]) and method == "GET":
+        return
+    if len(parts) >= 2 and parts[0] == "applications" and parts[1].lower() == client_id.lower():
+        return
+    if len(parts) == 2 and parts[0] == "devicecode" and method == "POST":
+        return  # a seat approves its own sign-in's code (the demo-admin shortcut on step 4)
+    raise PortalError(
+        403,
+        "Forbidden",
+        "This portal token reaches only its own app registration; that call is not for it.",
+    )
+
+
 def _route(
-    handler: RequestHandler, tenant: DemoTenant, method: str, parts: list[str], body: bytes
+    handler: RequestHandler,
+    tenant: DemoTenant,
+    method: str,
+    parts: list[str],
+    body: bytes,
+    scoped_to: str | None = None,
 ) -> None:
     directory = tenant.directory
     if parts == []:
@@ -92,7 +125,10 @@ def _route(
     if parts == ["applications"]:
         if method != "GET":
             raise PortalError(405, "MethodNotAllowed", "Use GET to list applications.")
-        handler.send_json(200, {"value": directory.applications_json()})
+        apps = directory.applications_json()
+        if scoped_to is not None:
+            apps = [app for app in apps if app["client_id"] == scoped_to.lower()]
+        handler.send_json(200, {"value": apps})
         return
     if parts == ["faults"]:
         _faults(handler, tenant, method, body)

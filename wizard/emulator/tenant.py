@@ -150,6 +150,8 @@ class DemoTenant:
         self.graph_resource = graph_resource
         self.public_hosts = public_hosts
         self.admin_token: str | None = secrets.token_urlsafe(24) if allow_remote else None
+        # Portal tokens that reach one app only (a workshop seat's): token -> client ID.
+        self.app_tokens: dict[str, str] = {}
         self.faults = FaultSwitch()
         self.device_codes = DeviceCodes()
         self.directory: Directory
