@@ -1,40 +1,40 @@
 """Child processes of the test suite only (conftest puts this folder on PYTHONPATH): the
 lower key-derivation counts of tests/fast_kdf.py, set when the wizard's modules load.
 
-Lazily, through an import hook, so a child imports exactly what it would without it.
+Kept to almost nothing at start-up (nothing imported that Python has not already), so a child starts, and can be
+interrupted while starting, as it would without it.
 """
 
-from __future__ import annotations
-
-import importlib.abc
-import importlib.machinery
+import os
 import sys
-from collections.abc import Sequence
-from pathlib import Path
-from types import ModuleType
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fast_kdf import LOWERED, lower
-
-del sys.path[0]
+_TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_MODULES = ("wizard.key_encryption", "wizard.certs")  # tests/fast_kdf.py's LOWERED
 
 
-class _LowerOnLoad(importlib.abc.MetaPathFinder):
-    def find_spec(
-        self, name: str, path: Sequence[str] | None, target: ModuleType | None = None
-    ) -> importlib.machinery.ModuleSpec | None:
-        if name not in LOWERED:
+class _LowerOnLoad:
+    """An import hook that runs the module as usual, then sets the lower counts."""
+
+    def find_spec(self, name, path, target=None):  # type: ignore[no-untyped-def]
+        if name not in _MODULES:
             return None
-        spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+        from importlib.machinery import PathFinder
+
+        spec = PathFinder.find_spec(name, path, target)
         if spec is None or spec.loader is None:
             return spec
         run = spec.loader.exec_module
 
-        def run_then_lower(module: ModuleType) -> None:
+        def run_then_lower(module):  # type: ignore[no-untyped-def]
             run(module)
+            sys.path.insert(0, _TESTS)
+            try:
+                from fast_kdf import lower
+            finally:
+                sys.path.remove(_TESTS)
             lower(module)
 
-        spec.loader.exec_module = run_then_lower  # type: ignore[method-assign]
+        spec.loader.exec_module = run_then_lower
         return spec
 
 
