@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fast_kdf import LOWERED
 
 from wizard.paths import HOME_ENV
+
+CHILD_SITE = Path(__file__).resolve().parent / "child_site"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fast_test_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """What makes the suite fast without changing what any test proves.
+
+    - Lower key-derivation counts (tests/fast_kdf.py), in this process and in every child
+      process the tests start (tests/child_site on PYTHONPATH); test_passphrase_safety pins
+      the product's own counts.
+    - Child processes keep their bytecode in one folder for the session: where the machine
+      sets PYTHONDONTWRITEBYTECODE, each child would otherwise compile cryptography, MSAL,
+      Textual and the wizard from source again (about 1 s of CPU per process).
+    """
+    import importlib
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name, constants in LOWERED.items():
+            module = importlib.import_module(name)
+            for constant, count in constants.items():
+                patch.setattr(module, constant, count)
+        paths = [str(CHILD_SITE), *filter(None, [os.environ.get("PYTHONPATH")])]
+        patch.setenv("PYTHONPATH", os.pathsep.join(paths))
+        patch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+        patch.setenv("PYTHONPYCACHEPREFIX", str(tmp_path_factory.mktemp("pycache")))
+        yield
 
 
 @pytest.fixture(autouse=True)

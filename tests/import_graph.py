@@ -8,6 +8,7 @@ left out: they name a type, never run, and cannot make a cycle at run time.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,14 +24,23 @@ def module_paths(package: Path = WIZARD) -> dict[str, Path]:
     return modules
 
 
-def _run_time_nodes(path: Path) -> list[ast.AST]:
+def _run_time_nodes(path: Path) -> tuple[ast.AST, ...]:
     """Every node of the module but those under `if TYPE_CHECKING:`."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    type_only: set[int] = set()
-    for node in ast.walk(tree):
+    return _run_time_nodes_of(path.read_text(encoding="utf-8"))
+
+
+@functools.cache  # the tests ask for the same few hundred modules again and again
+def _run_time_nodes_of(source: str) -> tuple[ast.AST, ...]:
+    found: list[ast.AST] = []
+    pending: list[ast.AST] = [ast.parse(source)]
+    while pending:
+        node = pending.pop()
+        found.append(node)
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            type_only |= {id(inner) for stmt in node.body for inner in ast.walk(stmt)}
-    return [node for node in ast.walk(tree) if id(node) not in type_only]
+            pending += [node.test, *node.orelse]  # the body names types only
+        else:
+            pending += ast.iter_child_nodes(node)
+    return tuple(found)
 
 
 def imported_names(path: Path) -> set[str]:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from fast_kdf import production_counts, production_rounds
 
 from wizard import certs, names
 from wizard.cli import main
@@ -100,14 +101,24 @@ needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="the openssl command 
 
 @pytest.fixture(scope="module")
 def written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A key and a PFX written with the product's own counts (other tests use lower ones)."""
     folder = tmp_path_factory.mktemp("strength")
     generated = certs.generate_certificate("Strength")
     files = {"key": folder / "s.key", "pfx": folder / "s.pfx"}
-    files["key"].write_bytes(certs.key_pem(generated.private_key, b"a strong passphrase 1"))
-    files["pfx"].write_bytes(
-        certs.pfx_bytes(generated.private_key, generated.certificate, b"a strong passphrase 1", "S")
-    )
+    with production_rounds():
+        files["key"].write_bytes(certs.key_pem(generated.private_key, b"a strong passphrase 1"))
+        files["pfx"].write_bytes(certs.pfx_bytes(
+            generated.private_key, generated.certificate, b"a strong passphrase 1", "S"))
     return files
+
+
+def test_the_product_counts_are_the_strong_ones() -> None:
+    """The counts the product defines (the suite runs with lower ones: tests/fast_kdf.py)."""
+    assert production_counts() == {
+        ("wizard.key_encryption", "KEY_KDF_ROUNDS"): 600_000,
+        ("wizard.key_encryption", "PFX_MAC_ROUNDS"): 100_000,
+        ("wizard.certs", "PFX_KDF_ROUNDS"): 100_000,
+    }
 
 
 def openssl(*argv: str) -> str:
