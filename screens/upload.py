@@ -151,6 +151,8 @@ class UploadScreen(StepScreen):
         info = self.state.demo_info
         names = {info.client_id: info.app_name,
                  info.unconsented_client_id: info.unconsented_app_name} if info else {}
+        if not client_id and info is not None:
+            return info.app_name  # an upload recorded before the app chosen was kept
         return names.get(client_id, f"app {client_id}")
 
     @on(Button.Pressed, "#upload")
