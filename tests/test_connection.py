@@ -363,8 +363,12 @@ def test_one_run_fetches_the_openid_configuration_once(
         result = run_tests(settings_for(demo_info), credential_of(cert))
     assert result.verdict == "pass"
     served = [r.getMessage() for r in caplog.records if r.name.startswith("wizard.emulator")]
-    fetched = [line for line in served if line.startswith("GET ")
+    # The access-log lines ('127.0.0.1 "POST … HTTP/1.1" 200'): written as the answer starts,
+    # so every request is in them by the time the client has its answer (the "in N ms" line
+    # comes after the answer is sent, and may not be written yet).
+    requests = [line for line in served if ' HTTP/1.1" ' in line]
+    fetched = [line for line in requests if '"GET ' in line
                and "/.well-known/openid-configuration" in line]
-    tokens = [line for line in served if line.startswith("POST ") and "/oauth2/v2.0/token" in line]
+    tokens = [line for line in requests if '"POST ' in line and "/oauth2/v2.0/token" in line]
     assert len(tokens) == 4, served  # the certificate's token and the three probes
     assert len(fetched) == 1, served
