@@ -1,8 +1,11 @@
 """A scripted attendee: speaks textual-serve's web-socket protocol like the page in a browser.
 
-It sends keys (["stdin", text]) and the terminal size (["resize", ...]), reads the screen's
-bytes (and ignores them), and follows the wizard by the seat's status file, the record the
-trainer's view reads too: it presses the next key only once the step it expects is shown.
+It sends keys (["stdin", text]) and the terminal size (["resize", ...]) and reads the screen
+back, as a person at the page does: the seat's status file (the record the trainer's view
+reads too) says which step is open and when its work is done; the screen says the step is
+drawn, has stopped changing (focus has landed), and what the footer says Enter will do. Only
+then is the next key sent; a button other than Next is tabbed past (Enter never lands on a
+Copy button), and a step that does not move on is tried again a bounded number of times.
 Used by the load benchmark and the workshop tests.
 """
 
@@ -20,7 +23,14 @@ import aiohttp
 
 ENTER = "\r"
 TAB = "\t"
+ESCAPE = "\x1b"
+CTRL_F = "\x06"
+RETRIES = 4
+NEXT_LABELS = {1: "Start", 9: "Finish"}  # the footer's "⏎ …" for Next, where not "Next"
+STEP_WAIT = 15.0  # seconds a step may take to move on after its Enter
+FOOTER_ENTER = re.compile(r"⏎ ([^\s▏]+(?: [^\s▏]+)*)")
 PASSPHRASE = "Workshop-Passphrase-42"
+KEEP = 400_000
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][A-Z0-9]|\x1b[=>]")
 
 
@@ -49,6 +59,10 @@ class SeatClient:
         self.socket: aiohttp.ClientWebSocketResponse | None = None
         self.session: aiohttp.ClientSession | None = None
         self._reader: asyncio.Task[None] | None = None
+        self.received = 0  # characters of screen text received so far
+        self.last_output = time.monotonic()
+        self.step_marks: dict[int, int] = {}
+        self.key_mark = 0  # `received` when the last key was sent
 
     async def connect(self, width: int = 100, height: int = 36) -> None:
         self.session = aiohttp.ClientSession()
@@ -63,7 +77,9 @@ class SeatClient:
         async for message in self.socket:
             if message.type == aiohttp.WSMsgType.BINARY:
                 text = ANSI.sub("", message.data.decode("utf-8", "replace"))
-                self.screen_text = (self.screen_text + text)[-20000:]
+                self.received += len(text)
+                self.last_output = time.monotonic()
+                self.screen_text = (self.screen_text + text)[-KEEP:]
             elif message.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
                 break
 
@@ -78,6 +94,7 @@ class SeatClient:
     async def keys(self, text: str) -> None:
         """Type `text`; Tab and Enter go as keys of their own, as a browser's terminal sends them."""
         assert self.socket is not None
+        self.key_mark = self.received
         for part in re.split(r"([\t\r])", text):
             if part:
                 await self.socket.send_str(json.dumps(["stdin", part]))
@@ -86,9 +103,30 @@ class SeatClient:
                     # done: a pause lets the move land first, as a person's typing does.
                     await asyncio.sleep(0.5)
 
-    async def wait_for_text(self, text: str, timeout: float | None = None) -> None:
+    def since(self, mark: int) -> str:
+        """The screen text received after `mark` (as much of it as is kept)."""
+        return self.screen_text[-max(0, self.received - mark):] if self.received > mark else ""
+
+    def tail(self, size: int = 600) -> str:
+        return re.sub(r"\s+", " ", self.screen_text[-size * 4:])[-size:]
+
+    def enter_label(self, since: int = 0) -> str | None:
+        """What the footer last said Enter does ("Next", "Fill from demo", "Press", ...)."""
+        found = FOOTER_ENTER.findall(self.since(since))
+        return found[-1].split("  ")[0] if found else None
+
+    async def settle(self, quiet: float = 0.3, most: float = 3.0) -> None:
+        """Wait until the screen stops changing (a focus move, a redraw) for `quiet` seconds,
+        at most `most`: what a person waits for before the next key."""
+        started = time.monotonic()
+        await asyncio.sleep(quiet)
+        while time.monotonic() - self.last_output < quiet and time.monotonic() - started < most:
+            await asyncio.sleep(0.05)
+
+    async def wait_for_text(self, text: str, timeout: float | None = None,
+                            since: int = 0) -> None:
         deadline = time.monotonic() + (timeout or self.timeout)
-        while text not in self.screen_text:
+        while text not in self.since(since):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{self.name}: '{text}' never appeared")
             await asyncio.sleep(0.1)
@@ -142,50 +180,113 @@ class SeatClient:
         return found.group(1) if found else ""
 
 
-async def step(client: SeatClient, seat: int, number: int, keys: str = ENTER,
-               ready: Any = None) -> None:
-    """Wait for step `number` (and `ready`), then press `keys`."""
+async def on_step(client: SeatClient, seat: int, number: int, ready: Any = None) -> int:
+    """Wait until the seat's record says step `number` (and `ready`) and its screen is drawn
+    and settled; the mark in the screen stream where the step began."""
     await client.wait_status(
         seat, lambda s: s.get("step") == number and (ready is None or ready(s)), f"step {number}"
     )
-    await asyncio.sleep(0.2)  # the step's focus settles after it is recorded
-    await client.keys(keys)
+    mark = client.step_marks.setdefault(number, client.key_mark)
+    await client.wait_for_text(f"Step {number} ", since=mark)
+    await client.settle()
+    return mark
 
 
-async def advance(client: SeatClient, seat: int, number: int, ready: Any = None) -> None:
-    """Wait for step `number` (and `ready`), then press Enter until the wizard moves on.
-
-    Enter is Next once a step's work is done; a key that lands while focus is still moving
-    to Next (a loaded machine) is pressed again, as a person would.
-    """
-    await step(client, seat, number, ENTER, ready)
-    while True:
+async def enter_for(client: SeatClient, seat: int, number: int, label: str = "") -> None:
+    """Press Enter once the footer says Enter is `label` on step `number`; again (bounded) if
+    the step did not advance. Tab moves on from any other button first, so Enter never lands
+    on a Copy button; a step that stays put after RETRIES is reported, not pressed forever."""
+    label = label or NEXT_LABELS.get(number, "Next")
+    mark = client.step_marks.get(number, client.received)
+    for _ in range(RETRIES):
+        for _ in range(12):
+            shown = client.enter_label(since=mark)
+            if shown == label or shown is None:
+                break
+            await client.keys(TAB)
+            await client.settle()
+        await client.keys(ENTER)
         try:
             await asyncio.wait_for(
-                client.wait_status(seat, lambda s: s.get("step") != number, "the next step"), 3
+                client.wait_status(seat, lambda s: s.get("step") != number, "the next step"),
+                STEP_WAIT,
             )
             return
         except asyncio.TimeoutError:
-            await client.keys(ENTER)
+            await client.settle()
+    raise TimeoutError(f"{client.name}: step {number} did not advance after {RETRIES} tries "
+                       f"(footer: {client.enter_label(since=mark)!r}; {client.status(seat)})")
 
 
 async def walk_to_upload(client: SeatClient, seat: int) -> None:
     """Welcome → Name (passphrase twice) → Generate: up to the Upload step."""
-    await advance(client, seat, 1)
-    await step(client, seat, 2, PASSPHRASE + ENTER)
-    await client.keys(PASSPHRASE + ENTER)
-    await advance(client, seat, 3, ready=lambda s: s.get("generated"))
+    await on_step(client, seat, 1)
+    await enter_for(client, seat, 1)
+    await on_step(client, seat, 2)
+    # Focus starts in the passphrase; Enter there moves to the confirmation, Enter there is Next.
+    for attempt in range(RETRIES):
+        await client.keys(PASSPHRASE + ENTER)
+        await client.settle()
+        await client.keys(PASSPHRASE + ENTER)
+        try:
+            await asyncio.wait_for(
+                client.wait_status(seat, lambda s: s.get("step") != 2, "the next step"), STEP_WAIT
+            )
+            break
+        except asyncio.TimeoutError:
+            if attempt == RETRIES - 1:
+                raise TimeoutError(f"{client.name}: Name did not advance ({client.status(seat)})"
+                                   f"; screen: {client.tail()!r}") from None
+            # Back to Welcome and in again: Name opens anew, focus where it starts.
+            await client.keys(ESCAPE)
+            await on_step(client, seat, 1)
+            await enter_for(client, seat, 1)
+            await on_step(client, seat, 2)
+    await on_step(client, seat, 3, ready=lambda s: s.get("generated"))
+    await enter_for(client, seat, 3)
 
 
 async def walk_from_upload(client: SeatClient, seat: int) -> None:
-    """Upload (the button, then Next) → Thumbprint → IDs (fill) → both tests → Summary."""
-    await step(client, seat, 4)
-    await advance(client, seat, 4, ready=lambda s: s.get("uploaded"))
-    await advance(client, seat, 5)
-    await advance(client, seat, 6)  # Fill from the demo tenant, then Next
-    await advance(client, seat, 7, ready=lambda s: s.get("positive"))
-    await advance(client, seat, 8, ready=lambda s: s.get("negative"))
-    await client.wait_status(seat, lambda s: s.get("step") == 9, "the summary")
+    """Upload (the button, then Next) → Thumbprint → IDs (fill) → both tests → Summary.
+
+    Driven by the step the seat's record shows, so a step that went elsewhere (e.g. Back
+    from a test to IDs) is walked again from where the seat is; bounded."""
+    for _ in range(3 * 9):
+        number = int(client.status(seat).get("step") or 0)
+        if number == 9:
+            return
+        client.step_marks.pop(number, None)
+        if number == 4:
+            await upload(client, seat)
+            await on_step(client, seat, 4, ready=lambda s: s.get("uploaded"))
+        elif number == 6:
+            await on_step(client, seat, 6)
+            await client.keys(CTRL_F)  # Fill from the demo tenant: works whatever has the focus
+            await client.settle()
+        elif number in (7, 8):
+            done = "positive" if number == 7 else "negative"
+            await on_step(client, seat, number, ready=lambda s, d=done: s.get(d))
+        else:
+            await on_step(client, seat, number)
+        await enter_for(client, seat, number)
+    raise TimeoutError(f"{client.name}: the summary never came ({client.status(seat)})")
+
+
+async def upload(client: SeatClient, seat: int) -> None:
+    """Press the Upload button (focused on arrival) until the record says uploaded."""
+    await on_step(client, seat, 4)
+    mark = client.step_marks[4]
+    for _ in range(RETRIES):
+        if client.status(seat).get("uploaded"):
+            return
+        if client.enter_label(since=mark) not in (None, "Next"):
+            await client.keys(ENTER)
+        try:
+            await asyncio.wait_for(client.wait_status(
+                seat, lambda s: bool(s.get("uploaded")), "the upload"), STEP_WAIT)
+            return
+        except asyncio.TimeoutError:
+            await client.settle()
 
 
 async def run_seat(url: str, folder: Path, code: str, name: str, *, timeout: float = 300) -> SeatRun:
