@@ -160,8 +160,14 @@ class TokenIssuer:
         roles = app.granted_roles
         if roles:
             claims["roles"] = roles
-        # Graph's tokens carry a header nonce (Graph hashes it before checking the signature,
-        # which is why they fail generic JWT validators); ours is signed as it stands.
+        return self._graph_token(claims)
+
+    def _graph_token(self, claims: dict[str, Any]) -> IssuedToken:
+        """A Graph access token with these claims, signed with the tenant's key.
+
+        Graph's tokens carry a header nonce (Graph hashes it before checking the signature,
+        which is why they fail generic JWT validators); ours is signed as it stands.
+        """
         header = {
             "typ": "JWT",
             "nonce": secrets.token_urlsafe(32),
@@ -220,14 +226,7 @@ class TokenIssuer:
             "wids": list(user.role_ids),
             "xms_tcdt": int(self.tenant.created.timestamp()),
         }
-        header = {
-            "typ": "JWT",
-            "nonce": secrets.token_urlsafe(32),
-            "alg": "RS256",
-            "x5t": self.kid,
-            "kid": self.kid,
-        }
-        access = IssuedToken(sign_rs256(self._key, header, claims), TOKEN_LIFETIME, claims)
+        access = self._graph_token(claims)
         id_claims = {
             "aud": client_id,
             "iss": id_token_issuer,
