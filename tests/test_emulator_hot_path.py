@@ -9,7 +9,10 @@ assertion (as the throughput benchmark's clients do).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from conftest import DemoCertificate
@@ -62,3 +65,16 @@ def test_certificate_removed_by_another_process_is_refused_on_the_next_request(
         demo_info.client_id, made.thumbprint_sha1
     )
     _refused_as_unknown_key(post_token(demo_info, form, http=http), made.thumbprint_sha1)
+
+
+def test_the_date_header_kept_between_answers_is_the_current_second(demo_info: DemoInfo) -> None:
+    http = session(demo_info)
+    dates = []
+    for _ in range(2):
+        before = datetime.now(timezone.utc).replace(microsecond=0)
+        answer = http.get(demo_info.openid_configuration)
+        after = datetime.now(timezone.utc)
+        dates.append(parsedate_to_datetime(answer.headers["Date"]))
+        assert before <= dates[-1] <= after
+        time.sleep(1.1)
+    assert dates[1] > dates[0]

@@ -150,6 +150,12 @@ def test_concurrent_uploads_and_deletes_never_corrupt_state(
         (b"GET / HTTP/2.0\r\n\r\n", b" 505 "),
         (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", b" 414 "),
         (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 70_000 + b"\r\n\r\n", b" 431 "),
+        # Field lines RFC 9112 says a server must refuse: an obs-fold continuation,
+        # whitespace before the colon, a control character in a value.
+        (b"GET / HTTP/1.1\r\nHost: x\r\n folded: on\r\n\r\n", b" 400 "),
+        (b"GET / HTTP/1.1\r\nHost : x\r\n\r\n", b" 400 "),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nX-Nul: a\0b\r\n\r\n", b" 400 "),
+        (b"GET / HTTP/1.1\r\n" + b"X-a: b\r\n" * 101 + b"\r\n", b" 431 "),
         (b"POST /portal/faults HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n", b" 400 "),
         (
             b"POST /x/oauth2/v2.0/token HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\n",
