@@ -31,7 +31,7 @@ def loads(data: bytes | str) -> Any:
     if openers > MAX_DEPTH and nesting_depth(text) > MAX_DEPTH:
         raise StrictJsonError(f"The JSON is nested more than {MAX_DEPTH} levels deep.")
     try:
-        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        return _DECODER.decode(text)
     except StrictJsonError:
         raise
     except (ValueError, RecursionError) as error:  # JSONDecodeError, int digit limits
@@ -69,3 +69,8 @@ def _finite_float(literal: str) -> float:
     if not math.isfinite(value):
         raise StrictJsonError(f"The JSON number {literal[:20]} is too large.")
     return value
+
+
+# Made once (json.loads with hooks builds a decoder per text); shared by every thread as
+# json's own default decoder is.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
