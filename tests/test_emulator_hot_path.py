@@ -18,8 +18,9 @@ from pathlib import Path
 from conftest import DemoCertificate
 from test_emulator_helpers import assertion_form, make_assertion, post_token, session
 
-from wizard.emulator import DemoInfo
+from wizard.emulator import DemoInfo, DemoTenant
 from wizard.emulator.directory import Directory
+from wizard.emulator.jose import b64url_decode
 from wizard.portal import PortalClient
 
 MakeCert = Callable[..., DemoCertificate]
@@ -78,3 +79,29 @@ def test_the_date_header_kept_between_answers_is_the_current_second(demo_info: D
         assert before <= dates[-1] <= after
         time.sleep(1.1)
     assert dates[1] > dates[0]
+
+
+def test_every_token_draws_its_own_random_claims(
+    demo_tenant: DemoTenant, demo_info: DemoInfo
+) -> None:
+    """The random claims come from one read per token: each of its own length, none shared
+    with another claim of the token or with the next token."""
+    app = demo_tenant.directory.application(demo_info.client_id)
+    assert app is not None
+    first, second = (demo_tenant.issuer.issue(app, demo_info.graph_resource).claims for _ in "ab")
+    random_parts = {  # claim -> (prefix, suffix, random bytes behind it)
+        "aio": ("", "", 24),
+        "rh": ("1.", ".", 48),
+        "uti": ("", "", 16),
+        "xms_ftd": ("", "", 40),
+        "xms_rd": ("0.42LjYBJiOsUoJMLBLiSQ", "", 24),
+    }
+    seen: set[bytes] = set()
+    for claims in (first, second):
+        for name, (prefix, suffix, size) in random_parts.items():
+            value = claims[name]
+            assert value.startswith(prefix) and value.endswith(suffix)
+            drawn = b64url_decode(value[len(prefix) : len(value) - len(suffix)])
+            assert len(drawn) == size, name
+            assert drawn not in seen, name
+            seen.add(drawn)
