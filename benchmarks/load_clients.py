@@ -20,7 +20,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.sharedctypes import Synchronized
@@ -212,10 +212,12 @@ class ClientPool:
         max_requests: int,
         *,
         new_connections: bool = False,
+        on_start: Callable[[], None] | None = None,
     ) -> tuple[list[float], int, float, float]:
         """Run len(requests) clients, spread over the processes, until the time or request
-        bound. Returns (latencies, failures, wall seconds from the start signal, client CPU
-        seconds)."""
+        bound. `on_start` is called once every client is connected and warmed up, just before
+        the start signal (where the server's CPU count starts). Returns (latencies, failures,
+        wall seconds from the start signal, client CPU seconds)."""
         with self._issued.get_lock():
             self._issued.value = 0
         count = len(self._workers)
@@ -225,6 +227,8 @@ class ClientPool:
         for _, commands in self._workers:
             if not commands.poll(120) or commands.recv() != "ready":
                 raise RuntimeError("the load clients did not get ready")
+        if on_start is not None:
+            on_start()
         started = time.perf_counter()
         deadline = time.monotonic() + seconds
         for _, commands in self._workers:

@@ -29,7 +29,7 @@ EXPECTED = {
     "test": {f"test.{key}.{kind}" for kind in run.TINY.bytecode
              for key in ("running-tenant", "demo")},
     "throughput": {f"throughput.{kind}.{level}" for kind in ("rps", "p50", "p99")
-                   for level in run.TINY.levels},
+                   for level in run.TINY.levels} | {"throughput.goal"},
     "memory": {"memory.peak"},
 }
 
@@ -48,6 +48,11 @@ def test_benchmark_runs_and_gives_sane_ratios(name: str, tmp_path: Path) -> None
         assert 0.01 < figure.ratio < 100, figure  # same order of magnitude as the yardstick
         document = figure.to_json()
         assert document["ratio"] == pytest.approx(figure.ratio, rel=1e-3)
+    if name == "throughput":  # the goal's line says what it rests on, measured
+        (goal,) = [figure for figure in figures if figure.key == "throughput.goal"]
+        for words in ("ratio to goal", "min-max", "n=", "CPU client", "RS256 sign",
+                      "TLS and HTTP", "load average", "warm"):
+            assert words in goal.detail, (words, goal.detail)
     if name == "memory":
         (peak,) = figures
         assert 20 < peak.baseline < peak.ours < 2000  # MiB: a full run holds more than a bare app
