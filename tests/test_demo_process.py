@@ -1,0 +1,123 @@
+"""The wizard's demo tenant in a child process: it answers, it ends with the wizard however the
+wizard ends (a normal stop, or a SIGKILL leaving no process and no listening port), and a
+child that cannot start says why.
+
+Real processes throughout: the `emulator` command as the child, the real app in a parent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from wizard.emulator.process import DemoTenantProcess
+from wizard.errors import UserError
+from wizard.portal import PortalClient
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The real wizard with --demo, driven by its pilot until its demo tenant answers; it prints
+# the tenant's process ID and address, then waits to be killed.
+WIZARD_WAITING_TO_BE_KILLED = """
+import asyncio, json, sys
+from wizard.app import CertWizardApp
+
+async def main():
+    app = CertWizardApp(demo=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        while app.state.demo_info is None:
+            await pilot.pause(0.05)
+        tenant = app.state.demo_tenant
+        print(json.dumps({"pid": tenant.pid, "url": app.state.demo_info.listen_url}), flush=True)
+        await asyncio.sleep(600)
+
+asyncio.run(main())
+"""
+
+
+def running(pid: int) -> bool:
+    """Whether the process exists and is not a zombie waiting for its parent to read it."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def listening(url: str) -> bool:
+    parts = urlsplit(url)
+    assert parts.hostname is not None and parts.port is not None
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until(condition: object, seconds: float = 20.0) -> bool:
+    assert callable(condition)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return bool(condition())
+
+
+def test_the_child_tenant_answers_and_stops_with_its_state_kept(tmp_path: Path) -> None:
+    folder = tmp_path / "demo-tenant"
+    tenant = DemoTenantProcess(folder)
+    info = tenant.start()
+    pid = tenant.pid
+    assert pid is not None and pid != os.getpid()
+    try:
+        assert PortalClient.for_demo(info).list_applications()  # it really answers
+        assert info.state_dir == str(folder.absolute())
+    finally:
+        tenant.stop()
+    assert not running(pid)
+    assert not listening(info.listen_url)
+    # Made once: the next child reads the same tenant.
+    again = DemoTenantProcess(folder)
+    try:
+        assert again.start().tenant_id == info.tenant_id
+    finally:
+        again.stop()
+
+
+def test_a_child_that_cannot_start_says_why(tmp_path: Path) -> None:
+    occupied = tmp_path / "a-file"
+    occupied.write_text("not a folder")
+    tenant = DemoTenantProcess(occupied)
+    with pytest.raises(UserError) as raised:
+        tenant.start()
+    message = raised.value.message
+    assert message.startswith("The demo tenant did not start:")
+    assert "error:" in message and "Traceback" not in message
+    assert tenant.pid is None  # nothing left running
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_killing_the_wizard_leaves_no_demo_tenant_running() -> None:
+    wizard = subprocess.Popen([sys.executable, "-c", WIZARD_WAITING_TO_BE_KILLED], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wizard.stdout is not None
+        line = wizard.stdout.readline()
+        assert line, wizard.stderr.read() if wizard.stderr else ""
+        started = json.loads(line)
+        assert running(started["pid"]) and listening(started["url"])
+    finally:
+        wizard.send_signal(signal.SIGKILL)
+        wizard.communicate(timeout=30)
+    assert wait_until(lambda: not running(started["pid"])), "the demo tenant outlived the wizard"
+    assert not listening(started["url"])
