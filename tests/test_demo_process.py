@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from wizard.emulator import DemoInfo
 from wizard.emulator.process import DemoTenantProcess
 from wizard.errors import UserError
 from wizard.portal import PortalClient
@@ -121,3 +122,25 @@ def test_killing_the_wizard_leaves_no_demo_tenant_running() -> None:
         wizard.communicate(timeout=30)
     assert wait_until(lambda: not running(started["pid"])), "the demo tenant outlived the wizard"
     assert not listening(started["url"])
+
+
+def test_a_client_of_a_demo_tenant_loads_none_of_the_tenant() -> None:
+    """DemoInfo and the child's handle load neither cryptography nor the HTTPS server: a
+    wizard (or workshop seat) talking to a tenant elsewhere does not carry one in memory."""
+    probe = ("import sys; from wizard.emulator import DemoInfo; "
+             "from wizard.emulator.process import DemoTenantProcess; "
+             "print(sorted(m for m in ('cryptography', 'http.server', 'wizard.emulator.tenant') "
+             "if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                            text=True, check=True, timeout=60).stdout.strip()
+    assert loaded == "[]"
+
+
+def test_demo_info_from_json_names_a_bad_field(demo_info: DemoInfo) -> None:
+    document = demo_info.to_json()
+    assert DemoInfo.from_json({**document, "a field from a newer tenant": 1}) == demo_info
+    with pytest.raises(ValueError, match="'client_id'"):
+        DemoInfo.from_json({**document, "client_id": ["not", "text"]})
+    without_portal = {k: v for k, v in document.items() if k != "portal"}
+    with pytest.raises(ValueError, match="'portal' is missing"):
+        DemoInfo.from_json(without_portal)
