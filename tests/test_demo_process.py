@@ -103,7 +103,8 @@ def test_a_child_that_cannot_start_says_why(tmp_path: Path) -> None:
         tenant.start()
     message = raised.value.message
     assert message.startswith("The demo tenant did not start:")
-    assert "error:" in message and "Traceback" not in message
+    assert "is a file, not a folder" in message  # the child's own words, nothing else
+    assert "Traceback" not in message and "Fatal" not in message
     assert tenant.pid is None  # nothing left running
 
 
@@ -144,3 +145,27 @@ def test_demo_info_from_json_names_a_bad_field(demo_info: DemoInfo) -> None:
     without_portal = {k: v for k, v in document.items() if k != "portal"}
     with pytest.raises(ValueError, match="'portal' is missing"):
         DemoInfo.from_json(without_portal)
+
+
+async def test_welcome_says_plainly_why_the_demo_tenant_did_not_start(isolated_home: Path) -> None:
+    """The child's own words, no traceback; the step stays for another choice."""
+    from screen_host import StepHost, wait_for_screen_workers
+    from textual.widgets import Static
+
+    from screens.welcome import WelcomeScreen
+    from wizard.paths import demo_tenant_dir
+    from wizard.session import WizardState
+
+    blocked = demo_tenant_dir()
+    blocked.parent.mkdir(parents=True, exist_ok=True)
+    blocked.write_text("a file where the demo tenant's folder goes")
+    app = StepHost(WelcomeScreen, WizardState(demo=False))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("d", "enter")
+        await wait_for_screen_workers(pilot)
+        await pilot.pause()
+        status = str(app.screen.query_one("#demo-status", Static).content)
+    assert status.startswith("The demo tenant did not start:")
+    assert "is a file, not a folder" in status
+    assert "Traceback" not in status and "Fatal" not in status
+    assert app.results == [] and app.state.demo_tenant is None

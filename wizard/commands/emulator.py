@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -90,8 +91,10 @@ def _stop_when_stdin_closes(stopping: list[int]) -> None:
     has closed it, or ended (even killed: the system closes its end then)."""
 
     def watch() -> None:
+        # The file descriptor, not sys.stdin: a thread blocked in a buffered read holds its
+        # lock, and the interpreter's exit (an error, a signal) would then abort on it.
         with contextlib.suppress(OSError, ValueError):
-            while sys.stdin.buffer.read(4096):
+            while os.read(sys.stdin.fileno(), 4096):
                 pass
         stopping.append(0)
 
