@@ -26,7 +26,8 @@ from wizard.session import WizardState
 from wizard.shown import shown
 
 if TYPE_CHECKING:
-    from wizard.emulator import DemoInfo, DemoTenant
+    from wizard.emulator import DemoInfo
+    from wizard.emulator.process import DemoTenantProcess
     from wizard.portal import PortalClient
     from wizard.profiles import Profile
 
@@ -42,7 +43,7 @@ This wizard makes the certificate, guides the upload, proves it works."""
 class DemoReady(Message):
     """The demo tenant is listening (worker -> screen)."""
 
-    tenant: DemoTenant
+    tenant: DemoTenantProcess
     info: DemoInfo
     portal: PortalClient
 
@@ -251,17 +252,18 @@ class WelcomeScreen(StepScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="welcome")
     def run_demo_tenant(self) -> DemoReady | DemoFailed | None:
-        """Start the demo tenant; what came of it is posted once the worker has finished
-        (`demo_worker_finished`): leaving the step then cannot cancel a worker still running."""
-        from wizard.emulator import DemoTenant
+        """Start the demo tenant (a child process); what came of it is posted once the worker
+        has finished (`demo_worker_finished`): leaving the step then cannot cancel a worker
+        still running."""
+        from wizard.emulator.process import DemoTenantProcess
         from wizard.errors import UserError
         from wizard.portal import PortalClient
 
-        tenant = DemoTenant()
+        tenant = DemoTenantProcess()
         try:
             info = tenant.start()
         except UserError as error:
-            return DemoFailed(f"The demo tenant did not start: {error}")
+            return DemoFailed(error.message)  # it says what the child said
         except Exception as error:  # a port, TLS or disk problem: say it, no traceback
             detail = str(error) or type(error).__name__
             return DemoFailed(f"The demo tenant did not start ({detail}). "

@@ -208,6 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer as login.microsoftonline.com and graph.microsoft.com (for a proxy or hosts "
         "entry that points those names here); loopback only",
     )
+    emulator.add_argument(
+        "--until-stdin-closes",
+        action="store_true",
+        help="also stop when standard input closes (a program that starts it as a child keeps "
+        "a pipe open to it, so it ends with that program however it ends)",
+    )
     _add_json(emulator)
 
     workshop = commands.add_parser(

@@ -19,7 +19,8 @@ from wizard.clock import utc_now
 if TYPE_CHECKING:
     from wizard.admin.graph import AdminGraph
     from wizard.admin.signin import AdminSignIn
-    from wizard.emulator import DemoInfo, DemoTenant
+    from wizard.emulator import DemoInfo
+    from wizard.emulator.process import DemoTenantProcess
     from wizard.errors import Input, UserError
     from wizard.portal import PortalClient
     from wizard.profiles import Profile
@@ -47,7 +48,7 @@ class WizardState:
     demo: bool  # the one "demo" flag: sign in to the demo tenant (demo_info), not a cloud
     demo_info: DemoInfo | None = None
     portal: PortalClient | None = None
-    demo_tenant: DemoTenant | None = None  # only when the wizard started it (stopped on exit)
+    demo_tenant: DemoTenantProcess | None = None  # only when the wizard started it (stopped on exit)
     start: Start = "new"  # Welcome's choice; test/renew name profile_name
     name: str = ""
     days: int = 365

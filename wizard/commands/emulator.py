@@ -1,16 +1,20 @@
 """`entra-cert-wizard emulator`: serve the demo tenant until Ctrl+C or SIGTERM.
 
 With --json the first stdout line is the DemoInfo contract (printed once the server
-listens), so scripts can start it in the background and read one line.
+listens), so scripts can start it in the background and read one line. With
+--until-stdin-closes it also stops when its standard input ends (DemoTenantProcess).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import signal
 import sys
+import threading
 import time
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -82,6 +86,21 @@ def _log_to_stderr(debug: bool) -> None:
     logger.setLevel(logging.DEBUG if debug else logging.INFO)
 
 
+def _stop_when_stdin_closes(stopping: list[int]) -> None:
+    """Stop once standard input reaches its end: the parent that holds the pipe's other end
+    has closed it, or ended (even killed: the system closes its end then)."""
+
+    def watch() -> None:
+        # The file descriptor, not sys.stdin: a thread blocked in a buffered read holds its
+        # lock, and the interpreter's exit (an error, a signal) would then abort on it.
+        with contextlib.suppress(OSError, ValueError):
+            while os.read(sys.stdin.fileno(), 4096):
+                pass
+        stopping.append(0)
+
+    threading.Thread(target=watch, name="stdin-watch", daemon=True).start()
+
+
 def run(args: argparse.Namespace) -> int:
     from wizard.emulator import DemoTenant
 
@@ -105,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
         public_hosts=args.public_hosts,
     )
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    if getattr(args, "until_stdin_closes", False):
+        _stop_when_stdin_closes(stopping)
     try:
         info = tenant.start()
         if args.json:

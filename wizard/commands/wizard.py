@@ -9,7 +9,7 @@ def run(args: argparse.Namespace) -> int:
     """Open the wizard; with --demo it walks the same flow against the built-in demo tenant.
 
     The demo tenant is started by the Welcome step in a worker (the first screen does not wait
-    for it) and stopped when the wizard closes, however it closes.
+    for it), in a child process that stops when the wizard closes, however it closes.
     """
     from wizard.app import CertWizardApp, new_event_loop
 

@@ -1,7 +1,8 @@
 """The demo tenant: a local stand-in for Entra ID and Microsoft Graph, over real HTTPS.
 
 `DemoTenant` runs it in-process (a context manager); `entra-cert-wizard emulator` runs it as
-a command. No Textual here: the CLI and the tests use it alone.
+a command, and `DemoTenantProcess` runs that command as a child that ends with its parent.
+No Textual here: the CLI and the tests use it alone.
 
 What it serves (authority_host = https://127.0.0.1:PORT, tenant = its GUID or domain):
 
@@ -33,7 +34,8 @@ is Graph (/v1.0/organization). It still listens on loopback only; a proxy or a h
 points those names at it, and its server certificate carries them (issued by its own CA).
 
 Module map (ARCHITECTURE.md at the repository root places it in the whole):
-- tenant: DemoTenant (start, stop, the running parts) and DemoInfo (the --json contract)
+- tenant: DemoTenant (start, stop, the running parts); info: DemoInfo (the --json contract);
+  process: DemoTenantProcess (a demo tenant in a child process, as `wizard --demo` runs it)
 - transport: the TLS server, connection limits, and the HTTP mechanics of one request
 - router: which API a path belongs to; Entra-shaped 500s for unexpected failures
 - entra_routes, graph_routes, portal_routes: the three APIs, one module each
@@ -49,12 +51,30 @@ Module map (ARCHITECTURE.md at the repository root places it in the whole):
 """
 
 import logging
+from typing import TYPE_CHECKING
 
-from wizard.emulator.faults import Fault
-from wizard.emulator.tenant import DemoInfo, DemoTenant
+from wizard.emulator.info import DemoInfo
+
+if TYPE_CHECKING:
+    from wizard.emulator.faults import Fault
+    from wizard.emulator.tenant import DemoTenant
 
 # Silent unless the host application configures logging: an in-process demo tenant must
 # never write to the terminal the wizard is drawing on. The emulator command adds a handler.
 logging.getLogger("wizard.emulator").addHandler(logging.NullHandler())
 
 __all__ = ["DemoInfo", "DemoTenant", "Fault"]
+
+
+def __getattr__(name: str) -> object:
+    """DemoTenant and Fault load the tenant (cryptography, the HTTPS server) when first asked
+    for: a client of a tenant running elsewhere needs only DemoInfo."""
+    if name == "DemoTenant":
+        from wizard.emulator.tenant import DemoTenant
+
+        return DemoTenant
+    if name == "Fault":
+        from wizard.emulator.faults import Fault
+
+        return Fault
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,7 +14,6 @@ import logging
 import secrets
 import socket
 import threading
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -25,6 +24,7 @@ from wizard.emulator.device_login import DEVICE_LOGIN_PATH
 from wizard.emulator.directory import GRAPH_RESOURCE, Directory
 from wizard.emulator.faults import Fault, FaultSwitch
 from wizard.emulator.graph_routes import GRAPH_PREFIX
+from wizard.emulator.info import DemoInfo
 from wizard.emulator.portal_routes import PORTAL_PREFIX
 from wizard.emulator.tls import TlsFiles, ensure_tls
 from wizard.emulator.tokens import TokenIssuer
@@ -44,39 +44,6 @@ PUBLIC_LOGIN_ALIASES = (
     "sts.windows.net",
 )
 PUBLIC_GRAPH_HOST = "graph.microsoft.com"
-
-
-@dataclass(frozen=True)
-class DemoInfo:
-    """Everything a client needs to talk to a running demo tenant (the --json contract)."""
-
-    authority_host: str
-    authority: str
-    tenant_id: str
-    tenant_domain: str
-    organization_name: str
-    token_endpoint: str
-    graph_endpoint: str
-    graph_resource: str
-    ca_bundle: str
-    client_id: str
-    app_name: str
-    unconsented_client_id: str
-    unconsented_app_name: str
-    portal: str
-    admin_token: str | None
-    jwks_uri: str = ""
-    openid_configuration: str = ""
-    state_dir: str = ""
-    # Where the server really listens (https://127.0.0.1:PORT): with public_hosts the other
-    # URLs name the public hosts, and a proxy or hosts entry points them here.
-    listen_url: str = ""
-    public_hosts: bool = False
-    # The device code flow's verification URL (the demo admin sign-in page).
-    device_login: str = ""
-
-    def to_json(self) -> dict[str, object]:
-        return asdict(self)
 
 
 def is_loopback(host: str) -> bool:
