@@ -252,7 +252,15 @@ class WelcomeScreen(StepScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="welcome")
     def run_demo_tenant(self) -> DemoReady | DemoFailed | None:
         """Start the demo tenant; what came of it is posted once the worker has finished
-        (`demo_worker_finished`): leaving the step then cannot cancel a worker still running."""
+        (`demo_worker_finished`): leaving the step then cannot cancel a worker still running.
+
+        The start (its imports load cryptography's bindings) is never cut off by a quit: the
+        program ends once it is done and the tenant it made is stopped (wizard.threads)."""
+        from wizard.threads import finish_before_exit
+
+        return finish_before_exit(self.start_demo_tenant, "demo-tenant-start")
+
+    def start_demo_tenant(self) -> DemoReady | DemoFailed | None:
         from wizard.emulator import DemoTenant
         from wizard.errors import UserError
         from wizard.portal import PortalClient
