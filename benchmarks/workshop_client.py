@@ -150,8 +150,9 @@ class SeatClient:
     async def send_focus(self) -> None:
         """Say the page's terminal has focus, as the page does when its terminal takes it.
 
-        Textual's web driver starts the app blurred until the page says so; while blurred,
-        no field has focus (the one that had it gets it back on focus)."""
+        Textual's web driver starts the app blurred: that takes the focus from a field that
+        already had it (when the first screen was quicker: Textual runs its tasks eagerly on
+        Python 3.12+), and gives it back when the page says it has focus, or a key comes."""
         assert self.socket is not None
         await self.socket.send_str(json.dumps(["focus"]))
 
