@@ -107,6 +107,8 @@ class WelcomeScreen(StepScreen):
         self.set_reactive(WelcomeScreen.wants_demo, state.demo)
         self.profiles: list[Profile] = []
         self.demo_starting = False
+        self.demo_process: DemoTenantProcess | None = None
+        """The demo tenant being started (a quit while it starts kills it)."""
         self.demo_start_pending = state.demo and state.demo_info is None
         """Started with --demo: the demo tenant starts once the first frame is out."""
         self.advance_when_demo_ready = False
@@ -254,15 +256,27 @@ class WelcomeScreen(StepScreen):
     def run_demo_tenant(self) -> DemoReady | DemoFailed | None:
         """Start the demo tenant (a child process); what came of it is posted once the worker
         has finished (`demo_worker_finished`): leaving the step then cannot cancel a worker
-        still running."""
+        still running.
+
+        The start is never cut off by a quit: the program ends once it is done (wizard.threads),
+        and a quit ends it at once (`on_unmount` kills a child not ready yet)."""
+        from wizard.threads import finish_before_exit
+
+        return finish_before_exit(self.start_demo_tenant, "demo-tenant-start")
+
+    def start_demo_tenant(self) -> DemoReady | DemoFailed | None:
         from wizard.emulator.process import DemoTenantProcess
         from wizard.errors import UserError
         from wizard.portal import PortalClient
 
-        tenant = DemoTenantProcess()
+        tenant = self.demo_process = DemoTenantProcess()
+        if self.cancel_event.is_set():
+            return None
         try:
             info = tenant.start()
         except UserError as error:
+            if self.cancel_event.is_set():
+                return None  # the quit ended it
             return DemoFailed(error.message)  # it says what the child said
         except Exception as error:  # a port, TLS or disk problem: say it, no traceback
             detail = str(error) or type(error).__name__
@@ -273,6 +287,11 @@ class WelcomeScreen(StepScreen):
             tenant.stop()
             return None
         return DemoReady(tenant, info, portal)
+
+    def on_unmount(self) -> None:
+        super().on_unmount()
+        if self.demo_starting and self.demo_process is not None:
+            self.demo_process.cancel()  # a quit: the start ends at once, the tenant with it
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker

@@ -6,6 +6,7 @@ measured by benchmarks/startup.py.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ from wizard.emulator import DemoTenant
 from wizard.emulator.directory import STATE_FILE
 from wizard.emulator.tls import CA_FILE, CA_KEY_FILE, SERVER_FILE, SERVER_KEY_FILE
 from wizard.emulator.tokens import SIGNING_CERT_FILE, SIGNING_KEY_FILE
+from wizard.paths import HOME_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE_FILES = (CA_FILE, CA_KEY_FILE, SERVER_FILE, SERVER_KEY_FILE, SIGNING_KEY_FILE,
@@ -57,6 +59,44 @@ def test_demo_state_is_complete_when_the_program_ends_during_its_first_start(
     monkeypatch.setattr(rsa, "generate_private_key", no_new_keys)
     with DemoTenant(folder) as tenant:
         assert tenant.info.client_id
+
+
+# The wizard with --demo, reporting at its very end (its first atexit, so it runs last) the
+# threads still running and where they are: a thread still starting the demo tenant (loading
+# cryptography's bindings) when the interpreter shuts down can abort the process (SIGABRT).
+QUITS_AND_REPORTS_THREADS = """
+import atexit, sys, threading, traceback
+def report():
+    frames = sys._current_frames()
+    with open(sys.argv[1], "w") as out:
+        for thread in threading.enumerate():
+            if thread is not threading.main_thread() and thread.ident in frames:
+                out.write(f"== {thread.name}\\n" + "".join(traceback.format_stack(frames[thread.ident])))
+atexit.register(report)
+from wizard.entry import run
+sys.exit(run(["--demo"]))
+"""
+# Where such a thread would be; a worker only waiting for the start to end is harmless.
+IN_THE_DEMO_START = (", in start_demo_tenant\n", ", in _load_or_make_state\n", "<frozen importlib",
+                     "/cryptography/")
+
+
+def test_quitting_at_once_leaves_no_thread_starting_the_demo_tenant(tmp_path: Path) -> None:
+    """Ctrl+Q the moment the footer shows, as the start-up benchmark does: the demo tenant's
+    start (in a worker since the first frame) is finished and stopped before the interpreter
+    shuts down. Twice: the first start makes the state, the second loads it."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from benchmarks.startup import Variant, run_once
+
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    env.update({HOME_ENV: str(tmp_path / "home"), "TERM": "xterm-256color"})
+    for attempt in range(2):
+        report = tmp_path / f"threads-{attempt}.txt"
+        command = (sys.executable, "-c", QUITS_AND_REPORTS_THREADS, str(report))
+        run_once(Variant(command, b"Your script signs in", b"Real tenant"), env)
+        threads = report.read_text()
+        assert not any(place in threads for place in IN_THE_DEMO_START), threads
 
 
 async def test_the_demo_tenant_starts_after_the_first_frame(

@@ -48,9 +48,10 @@ class _DaemonThreadExecutor(ThreadPoolExecutor):
 
     The default executor's threads are joined when the event loop and the interpreter shut
     down: a token request stuck on a slow network would keep the shell waiting until its
-    timeout, long after the window closed. Abandoning such a thread at exit is safe: every
+    timeout, long after the window closed. Abandoning such a thread is safe for the files: every
     file is written to a temporary name and renamed, so an interrupted write leaves nothing
-    half-written under a real name.
+    half-written under a real name. Short local work that loads C extensions (the demo
+    tenant's start) is the exception: it runs in `wizard.threads.finish_before_exit`.
     """
 
     def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> Future[_T]:

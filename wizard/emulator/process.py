@@ -95,6 +95,14 @@ class DemoTenantProcess:
             timer.cancel()
             stdout.close()  # nothing else comes on it
 
+    def cancel(self) -> None:
+        """End a start in progress at once, from any thread: the child is killed (its state
+        files are written atomically, so none is left half made) and `start()` then fails."""
+        process = self._process
+        if process is not None and self._info is None:
+            with contextlib.suppress(OSError):
+                process.kill()
+
     def stop(self) -> None:
         """Close the child's input (it stops), wait for it; kill it if it hangs."""
         process, self._process = self._process, None

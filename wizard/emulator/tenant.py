@@ -30,6 +30,7 @@ from wizard.emulator.tls import TlsFiles, ensure_tls
 from wizard.emulator.tokens import TokenIssuer
 from wizard.emulator.transport import TlsServer
 from wizard.errors import UserError
+from wizard.threads import finish_before_exit
 
 log = logging.getLogger("wizard.emulator")
 
@@ -146,19 +147,7 @@ class DemoTenant:
         """
         if self._prepared:
             return
-        failures: list[BaseException] = []
-
-        def make() -> None:
-            try:
-                self._load_or_make_state()
-            except BaseException as error:  # handed to the caller's thread below
-                failures.append(error)
-
-        maker = threading.Thread(target=make, name="demo-tenant-state", daemon=False)
-        maker.start()
-        maker.join()
-        if failures:
-            raise failures[0]
+        finish_before_exit(self._load_or_make_state, "demo-tenant-state")
         self._prepared = True
 
     def _load_or_make_state(self) -> None:
