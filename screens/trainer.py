@@ -3,7 +3,10 @@
 The URL, its QR code and the join code on the left; one row per seat on the right (name,
 step, certificate made and uploaded, both tests, the last error in one line, time on the
 step), stuck-longest first. The rows are read in a worker from the seats' status files and
-the demo tenant, once a second; the table is redrawn from them on the UI thread.
+the demo tenant, once a second (a file is parsed only when it changed); on the UI thread only
+the cells that changed are updated and the rows re-sorted in place, and nothing at all is
+redrawn when nothing changed: with a full room the seats' processes share the CPU with this
+view, so each frame is kept small. Cells are `Text`, so a name typed as markup stays text.
 """
 
 from __future__ import annotations
@@ -11,11 +14,13 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets.data_table import ColumnKey
 
 from screens.dialogs import ConfirmScreen
 from wizard.qr import qr_lines
@@ -28,6 +33,7 @@ from wizard.workshop.roster import (
     export_markdown,
     stuck_longest_first,
 )
+from wizard.workshop.status import StatusReader
 
 if TYPE_CHECKING:
     from wizard.emulator import DemoTenant
@@ -73,6 +79,11 @@ class TrainerApp(App[None]):
         self.rows: list[SeatRow] = []
         self.stuck_first = True
         self.last_redraw_ms = 0.0
+        self.statuses = StatusReader()
+        self.column_keys: list[ColumnKey] = []
+        self.shown_cells: dict[str, tuple[str, ...]] = {}  # by seat: what the table shows
+        self.shown_order: list[str] = []
+        self.shown_summary = ""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -87,8 +98,8 @@ class TrainerApp(App[None]):
                     yield Static("No join code (this machine only).", markup=False)
             with Vertical(id="room"):
                 yield Static("", id="room-summary", markup=False)
-                table: DataTable[str] = DataTable(id="seats", cursor_type="row", zebra_stripes=True)
-                table.add_columns(*COLUMNS)
+                table: DataTable[Text] = DataTable(id="seats", cursor_type="row", zebra_stripes=True)
+                self.column_keys = table.add_columns(*COLUMNS)
                 yield table
         yield Footer()
 
@@ -100,31 +111,44 @@ class TrainerApp(App[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="room")
     def read_room(self) -> None:
         apps = self.tenant.directory.applications_json()
-        rows = build_rows(self.room, apps)
+        rows = build_rows(self.room, apps, statuses=self.statuses)
         self.call_from_thread(self.show_rows, rows)
 
     def show_rows(self, rows: list[SeatRow]) -> None:
-        """Redraw the table (timed: the view must stay responsive with a full room)."""
+        """Bring the table up to date (timed: the view must stay responsive with a full room)."""
         started = time.perf_counter()
         self.rows = rows
-        ordered = stuck_longest_first(rows) if self.stuck_first else rows
-        table: DataTable[str] = self.query_one("#seats", DataTable)
+        table: DataTable[Text] = self.query_one("#seats", DataTable)
         selected = self.selected_seat()
-        table.clear()
-        for row in ordered:
-            table.add_row(*row.cells(), key=str(row.seat))
-        if selected is not None:
-            table.move_cursor(row=table.get_row_index(str(selected)))
+        for row in rows:
+            key, cells = str(row.seat), row.cells()
+            before = self.shown_cells.get(key)
+            if before is None:
+                table.add_row(*(Text(cell) for cell in cells), key=key)
+            else:
+                for column, old, new in zip(self.column_keys, before, cells, strict=True):
+                    if old != new:
+                        table.update_cell(key, column, Text(new), update_width=True)
+            self.shown_cells[key] = cells
+        ordered = stuck_longest_first(rows) if self.stuck_first else rows
+        order = [str(row.seat) for row in ordered]
+        if order != self.shown_order:
+            rank = {seat: index for index, seat in enumerate(order)}
+            table.sort(self.column_keys[0], key=lambda seat: rank[seat.plain])
+            self.shown_order = order
+            if selected is not None:
+                table.move_cursor(row=table.get_row_index(str(selected)))
         joined = sum(1 for r in rows if r.name)
         finished = sum(1 for r in rows if r.finished)
-        order = "stuck longest first" if self.stuck_first else "by seat"
-        self.query_one("#room-summary", Static).update(
-            f"{joined} of {len(rows)} seats taken, {finished} finished · {order}"
-        )
+        sort = "stuck longest first" if self.stuck_first else "by seat"
+        summary = f"{joined} of {len(rows)} seats taken, {finished} finished · {sort}"
+        if summary != self.shown_summary:
+            self.query_one("#room-summary", Static).update(summary)
+            self.shown_summary = summary
         self.last_redraw_ms = (time.perf_counter() - started) * 1000
 
     def selected_seat(self) -> int | None:
-        table: DataTable[str] = self.query_one("#seats", DataTable)
+        table: DataTable[Text] = self.query_one("#seats", DataTable)
         if table.row_count == 0:
             return None
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value

@@ -104,6 +104,7 @@ class Room:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
         self._live_fd: int | None = None
+        self._facts: dict[str, Any] | None = None  # workshop.json never changes once written
 
     # -- creation and facts ----------------------------------------------------------------
 
@@ -136,10 +137,12 @@ class Room:
             ) from None
 
     def _record(self) -> dict[str, Any]:
-        record = self._read_json(WORKSHOP_FILE)
-        if not isinstance(record, dict):
-            raise UserError(f"The workshop file {self.folder / WORKSHOP_FILE} is damaged.")
-        return record
+        if self._facts is None:
+            record = self._read_json(WORKSHOP_FILE)
+            if not isinstance(record, dict):
+                raise UserError(f"The workshop file {self.folder / WORKSHOP_FILE} is damaged.")
+            self._facts = record
+        return self._facts
 
     def seat_apps(self) -> list[SeatApp]:
         return [SeatApp(**seat) for seat in self._record()["seats"]]
