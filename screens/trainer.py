@@ -23,8 +23,10 @@ from textual.widgets import DataTable, Footer, Header, Static
 from textual.widgets.data_table import ColumnKey
 
 from screens.dialogs import ConfirmScreen
+from wizard.clock import utc_now
 from wizard.qr import qr_lines
 from wizard.shown import shown
+from wizard.workshop.room import WrongTries
 from wizard.workshop.roster import (
     COLUMNS,
     SeatRow,
@@ -84,6 +86,7 @@ class TrainerApp(App[None]):
         self.shown_cells: dict[str, tuple[str, ...]] = {}  # by seat: what the table shows
         self.shown_order: list[str] = []
         self.shown_summary = ""
+        self.wrong = WrongTries()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -112,12 +115,13 @@ class TrainerApp(App[None]):
     def read_room(self) -> None:
         apps = self.tenant.directory.applications_json()
         rows = build_rows(self.room, apps, statuses=self.statuses)
-        self.call_from_thread(self.show_rows, rows)
+        self.call_from_thread(self.show_rows, rows, self.room.wrong_tries())
 
-    def show_rows(self, rows: list[SeatRow]) -> None:
+    def show_rows(self, rows: list[SeatRow], wrong: WrongTries | None = None) -> None:
         """Bring the table up to date (timed: the view must stay responsive with a full room)."""
         started = time.perf_counter()
         self.rows = rows
+        self.wrong = wrong or self.wrong
         table: DataTable[Text] = self.query_one("#seats", DataTable)
         selected = self.selected_seat()
         for row in rows:
@@ -142,6 +146,10 @@ class TrainerApp(App[None]):
         finished = sum(1 for r in rows if r.finished)
         sort = "stuck longest first" if self.stuck_first else "by seat"
         summary = f"{joined} of {len(rows)} seats taken, {finished} finished · {sort}"
+        if self.join_code:
+            paused = self.wrong.paused_for(utc_now().timestamp()) > 0
+            summary += f" · {self.wrong.total} wrong join codes" + (
+                " (joins paused)" if paused else "")
         if summary != self.shown_summary:
             self.query_one("#room-summary", Static).update(summary)
             self.shown_summary = summary

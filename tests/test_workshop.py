@@ -88,6 +88,7 @@ def room(workshop: tuple[DemoTenant, Room]) -> Iterator[Room]:
     _holders.clear()
     for number in shared.claims():
         shared.free_seat(number)
+    (shared.folder / "wrong_codes.json").unlink(missing_ok=True)
 
 
 _holders: list[Room] = []
@@ -166,6 +167,41 @@ def test_forged_tokens_are_refused(room: Room) -> None:
             window(room).join(CODE, token=forged)
     with pytest.raises(JoinRefused, match="not this workshop's"):  # the code comes first
         window(room).join("WRONG1", token=claim.token)
+
+
+def test_guessing_from_many_windows_pauses_the_room_then_it_takes_codes_again(
+    room: Room, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wizard.workshop import room as room_module
+
+    monkeypatch.setattr(room_module, "WRONG_TRIES_PER_WINDOW", 4)
+    monkeypatch.setattr(room_module, "WRONG_TRIES_WINDOW_SECONDS", 1.5)
+    for guess in ("AAAAAA", "BBBBBB", "CCCCCC"):  # each from a browser window of its own
+        with pytest.raises(JoinRefused, match="not this workshop's"):
+            window(room).join(guess, "Mallory")
+    with pytest.raises(JoinRefused, match="not one this workshop gave out"):  # tokens count too
+        window(room).join(CODE, token="1-ABCD-EFGH")
+    # The ceiling is reached: no code is checked, not even the right one, for a while.
+    with pytest.raises(JoinRefused, match=r"not taking join codes for [12] s") as refused:
+        window(room).join(CODE, "Alice")
+    assert "tell the trainer" in (refused.value.hint or "")
+    assert room.claims() == {}
+    assert room.wrong_tries().total == 4  # what the trainer's view shows
+    time.sleep(1.6)
+    assert window(room).join(CODE, "Alice").number == 1
+    assert room.wrong_tries().total == 4
+
+
+def test_the_join_code_is_random_enough() -> None:
+    import math
+
+    from wizard.workshop import room as room_module
+
+    codes = {room_module.new_join_code() for _ in range(2000)}
+    assert len(codes) == 2000
+    assert all(len(c) == 6 and set(c) <= set(room_module.CODE_ALPHABET) for c in codes)
+    bits = room_module.JOIN_CODE_LENGTH * math.log2(len(room_module.CODE_ALPHABET))
+    assert bits > 29  # with at most 30 wrong tries a minute: years of guessing
 
 
 # ------------------------------------------------------------------ scoped portal calls
@@ -263,6 +299,9 @@ async def test_the_trainers_view_redraws_a_full_room_quickly(
 
     tenant, room = open_room(workshop_args(tmp_path / "big", seats=30, no_consent_seats=0), CODE)
     try:
+        for guess in ("WRONG1", "WRONG2"):
+            with pytest.raises(JoinRefused):
+                window(room).join(guess, "Mallory")
         holders = [window(room) for _ in range(30)]
         for number, holder in enumerate(holders, start=1):
             holder.join(CODE, f"[b]Attendee[/b] {number}" if number == 5 else f"Attendee {number}")
@@ -278,6 +317,8 @@ async def test_the_trainers_view_redraws_a_full_room_quickly(
             drawn = "\n".join(table.render_line(y).text for y in range(table.size.height))
             assert "[b]Attendee[/b] 5" in drawn  # shown as typed, not as markup
             assert table.get_row_at(0)[0].plain == "30"  # the longest on its step first
+            assert "30 of 30 seats taken" in app.shown_summary
+            assert "2 wrong join codes" in app.shown_summary
             timings = []
             for _ in range(5):
                 app.show_rows(app.rows)
