@@ -132,7 +132,11 @@ class TrainerApp(App[None]):
             else:
                 for column, old, new in zip(self.column_keys, before, cells, strict=True):
                     if old != new:
-                        table.update_cell(key, column, Text(new), update_width=True)
+                        # Columns only grow: a narrower cell would make the table measure
+                        # the whole column again, for every such cell.
+                        cell = Text(new)
+                        grow = cell.cell_len > table.columns[column].content_width
+                        table.update_cell(key, column, cell, update_width=grow)
             self.shown_cells[key] = cells
         ordered = stuck_longest_first(rows) if self.stuck_first else rows
         order = [str(row.seat) for row in ordered]

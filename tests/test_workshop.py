@@ -204,6 +204,32 @@ def test_the_join_code_is_random_enough() -> None:
     assert bits > 29  # with at most 30 wrong tries a minute: years of guessing
 
 
+def test_a_seat_can_neither_read_nor_write_another_seats_folder(
+    room: Room, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from screens.name import output_folder_problem
+    from wizard import certs, storage
+    from wizard.paths import CONFINE_ENV
+    from wizard.resume import check_existing_set
+
+    # Seat 2 made a certificate with no passphrase.
+    generated = certs.generate_certificate("Seat2Cert", days=30, key_size=2048)
+    theirs = storage.write_certificate_set(generated, "Seat2Cert",
+                                           out_root=room.seat_home(2), passphrase=None)
+    assert not isinstance(check_existing_set(theirs.files.folder, "Seat2Cert", None), str)
+    # Seat 1's wizard, typing seat 2's folder (directly, or climbing out of its own).
+    monkeypatch.setenv(CONFINE_ENV, str(room.seat_home(1)))
+    for folder in (room.seat_home(2), room.seat_home(1) / ".." / ".." / "2" / "home"):
+        assert "stay in the seat's own folder" in (output_folder_problem(str(folder)) or "")
+        with pytest.raises(UserError, match="stay in the seat's own folder"):
+            storage.check_name_is_free("Seat2Cert", out_root=folder)
+    reused = check_existing_set(theirs.files.folder, "Seat2Cert", None)
+    assert isinstance(reused, str) and "stay in the seat's own folder" in reused
+    # Its own folder is fine.
+    assert output_folder_problem(str(room.seat_home(1) / "certs")) is None
+    storage.check_name_is_free("Mine", out_root=room.seat_home(1) / "certs")
+
+
 # ------------------------------------------------------------------ scoped portal calls
 def test_a_seat_reaches_only_its_own_app_on_the_portal(
     workshop: tuple[DemoTenant, Room], demo_certificate: object

@@ -15,14 +15,14 @@ SEAT_NICENESS = 10
 
 
 def run(args: argparse.Namespace) -> int:
-    from wizard.paths import HOME_ENV
+    from wizard.paths import CONFINE_ENV, HOME_ENV
     from wizard.workshop.room import Room
 
     with contextlib.suppress(OSError):  # a lower priority never needs a privilege; best effort
         os.nice(SEAT_NICENESS)
     room = Room(Path(args.folder))
     # Until the attendee has a seat, nothing of the trainer's own folders is touched.
-    os.environ[HOME_ENV] = str(room.folder / "lobby")
+    os.environ[HOME_ENV] = os.environ[CONFINE_ENV] = str(room.folder / "lobby")
 
     from wizard.app import run_workshop_seat
 
