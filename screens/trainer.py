@@ -3,10 +3,9 @@
 The URL, its QR code and the join code on the left; one row per seat on the right (name,
 step, certificate made and uploaded, both tests, the last error in one line, time on the
 step), stuck-longest first. The rows are read in a worker from the seats' status files and
-the demo tenant, once a second (a file is parsed only when it changed); on the UI thread only
-the cells that changed are updated and the rows re-sorted in place, and nothing at all is
-redrawn when nothing changed: with a full room the seats' processes share the CPU with this
-view, so each frame is kept small. Cells are `Text`, so a name typed as markup stays text.
+the demo tenant, once a second (a file is parsed only when it changed); on the UI thread the
+seat table redraws only the lines that changed (screens/seat_table.py): with a full room the
+seats' processes share the CPU with this view, so each frame is kept small.
 """
 
 from __future__ import annotations
@@ -14,15 +13,14 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, ClassVar
 
-from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Header, Static
-from textual.widgets.data_table import ColumnKey
+from textual.widgets import Footer, Header, Static
 
 from screens.dialogs import ConfirmScreen
+from screens.seat_table import SeatTable
 from wizard.clock import utc_now
 from wizard.qr import qr_lines
 from wizard.shown import shown
@@ -55,7 +53,6 @@ class TrainerApp(App[None]):
     #join-code { text-style: bold; color: $success; }
     #room { width: 1fr; }
     #room-summary { height: 1; padding: 0 1; color: $text-muted; }
-    DataTable { height: 1fr; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "reset_seat", "Reset seat"),
@@ -82,9 +79,6 @@ class TrainerApp(App[None]):
         self.stuck_first = True
         self.last_redraw_ms = 0.0
         self.statuses = StatusReader()
-        self.column_keys: list[ColumnKey] = []
-        self.shown_cells: dict[str, tuple[str, ...]] = {}  # by seat: what the table shows
-        self.shown_order: list[str] = []
         self.shown_summary = ""
         self.wrong = WrongTries()
 
@@ -101,9 +95,7 @@ class TrainerApp(App[None]):
                     yield Static("No join code (this machine only).", markup=False)
             with Vertical(id="room"):
                 yield Static("", id="room-summary", markup=False)
-                table: DataTable[Text] = DataTable(id="seats", cursor_type="row", zebra_stripes=True)
-                self.column_keys = table.add_columns(*COLUMNS)
-                yield table
+                yield SeatTable(COLUMNS, id="seats")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -122,30 +114,8 @@ class TrainerApp(App[None]):
         started = time.perf_counter()
         self.rows = rows
         self.wrong = wrong or self.wrong
-        table: DataTable[Text] = self.query_one("#seats", DataTable)
-        selected = self.selected_seat()
-        for row in rows:
-            key, cells = str(row.seat), row.cells()
-            before = self.shown_cells.get(key)
-            if before is None:
-                table.add_row(*(Text(cell) for cell in cells), key=key)
-            else:
-                for column, old, new in zip(self.column_keys, before, cells, strict=True):
-                    if old != new:
-                        # Columns only grow: a narrower cell would make the table measure
-                        # the whole column again, for every such cell.
-                        cell = Text(new)
-                        grow = cell.cell_len > table.columns[column].content_width
-                        table.update_cell(key, column, cell, update_width=grow)
-            self.shown_cells[key] = cells
         ordered = stuck_longest_first(rows) if self.stuck_first else rows
-        order = [str(row.seat) for row in ordered]
-        if order != self.shown_order:
-            rank = {seat: index for index, seat in enumerate(order)}
-            table.sort(self.column_keys[0], key=lambda seat: rank[seat.plain])
-            self.shown_order = order
-            if selected is not None:
-                table.move_cursor(row=table.get_row_index(str(selected)))
+        self.query_one("#seats", SeatTable).show([(str(row.seat), row.cells()) for row in ordered])
         joined = sum(1 for r in rows if r.name)
         finished = sum(1 for r in rows if r.finished)
         sort = "stuck longest first" if self.stuck_first else "by seat"
@@ -160,11 +130,8 @@ class TrainerApp(App[None]):
         self.last_redraw_ms = (time.perf_counter() - started) * 1000
 
     def selected_seat(self) -> int | None:
-        table: DataTable[Text] = self.query_one("#seats", DataTable)
-        if table.row_count == 0:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return int(key) if key is not None else None
+        selected = self.query_one("#seats", SeatTable).selected
+        return int(selected) if selected is not None else None
 
     def action_toggle_sort(self) -> None:
         self.stuck_first = not self.stuck_first

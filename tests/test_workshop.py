@@ -37,7 +37,6 @@ from wizard.workshop.roster import (
 from wizard.workshop.status import SeatStatus, read_status, write_status
 
 if TYPE_CHECKING:
-    from rich.text import Text
     from textual.pilot import Pilot
 
     from screens.trainer import TrainerApp
@@ -318,8 +317,7 @@ def test_a_status_file_that_is_not_one_is_ignored(room: Room) -> None:
 async def test_the_trainers_view_redraws_a_full_room_quickly(
     tmp_path: Path, workshop: tuple[DemoTenant, Room]
 ) -> None:
-    from textual.widgets import DataTable
-
+    from screens.seat_table import SeatTable
     from screens.trainer import TrainerApp
     from wizard.commands.workshop import open_room
 
@@ -337,12 +335,13 @@ async def test_the_trainers_view_redraws_a_full_room_quickly(
         async with app.run_test(size=(160, 48)) as pilot:
             await app.workers.wait_for_complete()
             await pilot.pause()
-            table = app.query_one("#seats", DataTable)
+            table = app.query_one("#seats", SeatTable)
             assert table.row_count == 30
-            assert table.get_row("5")[1].plain == "[b]Attendee[/b] 5"
+            assert table.cells["5"][1] == "[b]Attendee[/b] 5"
             drawn = "\n".join(table.render_line(y).text for y in range(table.size.height))
             assert "[b]Attendee[/b] 5" in drawn  # shown as typed, not as markup
-            assert table.get_row_at(0)[0].plain == "30"  # the longest on its step first
+            assert table.order[0] == "30"  # the longest on its step first
+            assert table.selected == "30"
             assert "30 of 30 seats taken" in app.shown_summary
             assert "2 wrong join codes" in app.shown_summary
             timings = []
@@ -372,26 +371,28 @@ async def test_the_trainers_view_redraws_a_full_room_quickly(
 async def trainer_follows_a_change(app: TrainerApp, room: Room, pilot: Pilot[None]) -> None:
     """A seat moving on changes its own cells and the order, not the rest; the cursor stays on
     the seat it was on; with nothing changed, nothing is redrawn."""
-    from textual.widgets import DataTable
-
+    from screens.seat_table import SeatTable
     from wizard.workshop.roster import build_rows
 
-    table: DataTable[Text] = app.query_one("#seats", DataTable)
-    table.move_cursor(row=table.get_row_index("29"))
-    before = {str(n): [c.plain for c in table.get_row(str(n))] for n in range(1, 31)}
+    table = app.query_one("#seats", SeatTable)
+    table.move_to("29")
     write_status(room.seat_dir(29), SeatStatus(step=4, step_title="Thumbprint",
                                                step_since=time.time()))
     now = time.time()
+    before = dict(table.cells)
     app.show_rows(build_rows(room, [], now=now, statuses=app.statuses))
-    after = {str(n): [c.plain for c in table.get_row(str(n))] for n in range(1, 31)}
-    assert after["29"][2:4] == ["4 Thumbprint", "0s"]
-    assert all(after[k][2] == before[k][2] for k in after if k != "29")
-    assert table.get_row_at(28)[0].plain == "29"  # the shortest on its step; free seat 30 last
-    assert app.selected_seat() == 29
-    await pilot.pause()
-    updates = table._update_count
+    assert table.cells["29"][2:4] == ("4 Thumbprint", "0s")
+    assert all(table.cells[k][2] == before[k][2] for k in before if k != "29")
+    assert table.order[28] == "29"  # the shortest on its step; the free seat 30 last
+    assert app.selected_seat() == 29  # the cursor moved with its seat
+    drawn = [table.render_line(y) for y in range(table.size.height)]
+    assert "4 Thumbprint" in drawn[29].text
+    # Nothing changed: every line is the one drawn before, not drawn again.
     app.show_rows(build_rows(room, [], now=now, statuses=app.statuses))
-    assert table._update_count == updates  # nothing changed: no redraw
+    assert all(table.render_line(y) is drawn[y] for y in range(table.size.height))
+    table.focus()
+    await pilot.press("up")
+    assert app.selected_seat() == int(table.order[27])
 
 
 # ------------------------------------------------------------------ the whole process
