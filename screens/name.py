@@ -13,7 +13,7 @@ from textual.widgets import Checkbox, Input, Select, Static
 from screens.base import StepScreen
 from screens.widgets import EngineCheck, Field, StepInput, TickBox
 from wizard import names
-from wizard.paths import default_cert_root
+from wizard.paths import confinement_problem, default_cert_root
 from wizard.session import WizardState
 
 PASSPHRASE_WHY = (
@@ -55,6 +55,9 @@ def output_folder_problem(text: str) -> str | None:
         path = Path(text.strip()).expanduser()
         if path.exists() and not path.is_dir():
             return f"{path} is a file; choose a folder."
+        outside = confinement_problem(path)
+        if outside is not None:
+            return outside
     except RuntimeError:  # ~name of a user that does not exist
         return f"There is no user {text.strip().split('/')[0][1:]!r}: write ~/folder or a full path."
     except (OSError, ValueError) as error:  # a name too long, a NUL byte, ...

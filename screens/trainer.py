@@ -3,7 +3,9 @@
 The URL, its QR code and the join code on the left; one row per seat on the right (name,
 step, certificate made and uploaded, both tests, the last error in one line, time on the
 step), stuck-longest first. The rows are read in a worker from the seats' status files and
-the demo tenant, once a second; the table is redrawn from them on the UI thread.
+the demo tenant, once a second (a file is parsed only when it changed); on the UI thread the
+seat table redraws only the lines that changed (screens/seat_table.py): with a full room the
+seats' processes share the CPU with this view, so each frame is kept small.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import Footer, Header, Static
 
 from screens.dialogs import ConfirmScreen
+from screens.seat_table import SeatTable
+from wizard.clock import utc_now
 from wizard.qr import qr_lines
 from wizard.shown import shown
+from wizard.workshop.room import WrongTries
 from wizard.workshop.roster import (
     COLUMNS,
     SeatRow,
@@ -28,6 +33,7 @@ from wizard.workshop.roster import (
     export_markdown,
     stuck_longest_first,
 )
+from wizard.workshop.status import StatusReader
 
 if TYPE_CHECKING:
     from wizard.emulator import DemoTenant
@@ -47,7 +53,6 @@ class TrainerApp(App[None]):
     #join-code { text-style: bold; color: $success; }
     #room { width: 1fr; }
     #room-summary { height: 1; padding: 0 1; color: $text-muted; }
-    DataTable { height: 1fr; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "reset_seat", "Reset seat"),
@@ -73,6 +78,9 @@ class TrainerApp(App[None]):
         self.rows: list[SeatRow] = []
         self.stuck_first = True
         self.last_redraw_ms = 0.0
+        self.statuses = StatusReader()
+        self.shown_summary = ""
+        self.wrong = WrongTries()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -87,9 +95,7 @@ class TrainerApp(App[None]):
                     yield Static("No join code (this machine only).", markup=False)
             with Vertical(id="room"):
                 yield Static("", id="room-summary", markup=False)
-                table: DataTable[str] = DataTable(id="seats", cursor_type="row", zebra_stripes=True)
-                table.add_columns(*COLUMNS)
-                yield table
+                yield SeatTable(COLUMNS, id="seats")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -100,35 +106,32 @@ class TrainerApp(App[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="room")
     def read_room(self) -> None:
         apps = self.tenant.directory.applications_json()
-        rows = build_rows(self.room, apps)
-        self.call_from_thread(self.show_rows, rows)
+        rows = build_rows(self.room, apps, statuses=self.statuses)
+        self.call_from_thread(self.show_rows, rows, self.room.wrong_tries())
 
-    def show_rows(self, rows: list[SeatRow]) -> None:
-        """Redraw the table (timed: the view must stay responsive with a full room)."""
+    def show_rows(self, rows: list[SeatRow], wrong: WrongTries | None = None) -> None:
+        """Bring the table up to date (timed: the view must stay responsive with a full room)."""
         started = time.perf_counter()
         self.rows = rows
+        self.wrong = wrong or self.wrong
         ordered = stuck_longest_first(rows) if self.stuck_first else rows
-        table: DataTable[str] = self.query_one("#seats", DataTable)
-        selected = self.selected_seat()
-        table.clear()
-        for row in ordered:
-            table.add_row(*row.cells(), key=str(row.seat))
-        if selected is not None:
-            table.move_cursor(row=table.get_row_index(str(selected)))
+        self.query_one("#seats", SeatTable).show([(str(row.seat), row.cells()) for row in ordered])
         joined = sum(1 for r in rows if r.name)
         finished = sum(1 for r in rows if r.finished)
-        order = "stuck longest first" if self.stuck_first else "by seat"
-        self.query_one("#room-summary", Static).update(
-            f"{joined} of {len(rows)} seats taken, {finished} finished · {order}"
-        )
+        sort = "stuck longest first" if self.stuck_first else "by seat"
+        summary = f"{joined} of {len(rows)} seats taken, {finished} finished · {sort}"
+        if self.join_code:
+            paused = self.wrong.paused_for(utc_now().timestamp()) > 0
+            summary += f" · {self.wrong.total} wrong join codes" + (
+                " (joins paused)" if paused else "")
+        if summary != self.shown_summary:
+            self.query_one("#room-summary", Static).update(summary)
+            self.shown_summary = summary
         self.last_redraw_ms = (time.perf_counter() - started) * 1000
 
     def selected_seat(self) -> int | None:
-        table: DataTable[str] = self.query_one("#seats", DataTable)
-        if table.row_count == 0:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return int(key) if key is not None else None
+        selected = self.query_one("#seats", SeatTable).selected
+        return int(selected) if selected is not None else None
 
     def action_toggle_sort(self) -> None:
         self.stuck_first = not self.stuck_first

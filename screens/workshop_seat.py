@@ -20,7 +20,7 @@ from textual.widgets import Button, Footer, Input, Static
 
 from screens.base import StepScreen
 from wizard.app import CertWizardApp
-from wizard.paths import HOME_ENV
+from wizard.paths import CONFINE_ENV, HOME_ENV
 from wizard.session import WizardState
 from wizard.shown import shown
 from wizard.workshop.room import MAX_NAME_LENGTH, JoinRefused, Room, SeatClaim
@@ -159,7 +159,7 @@ class WorkshopSeatApp(CertWizardApp):
         await self.push_screen_wait(SeatScreen(claim))
         self.seat = claim
         # The seat's own folder for certificates and profiles, from here on.
-        os.environ[HOME_ENV] = str(self.room.seat_home(claim.number))
+        os.environ[HOME_ENV] = os.environ[CONFINE_ENV] = str(self.room.seat_home(claim.number))
         from wizard.portal import PortalClient
 
         info = self.room.seat_info(claim.number)

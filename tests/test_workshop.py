@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hostile_text import BEL, C1_CSI, CR, ESC_CSI, MARKUP_NAMES, RLO, raw_controls
@@ -34,6 +35,11 @@ from wizard.workshop.roster import (
     stuck_longest_first,
 )
 from wizard.workshop.status import SeatStatus, read_status, write_status
+
+if TYPE_CHECKING:
+    from textual.pilot import Pilot
+
+    from screens.trainer import TrainerApp
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -71,6 +77,7 @@ def room(workshop: tuple[DemoTenant, Room]) -> Iterator[Room]:
     _holders.clear()
     for number in shared.claims():
         shared.free_seat(number)
+    (shared.folder / "wrong_codes.json").unlink(missing_ok=True)
 
 
 _holders: list[Room] = []
@@ -149,6 +156,67 @@ def test_forged_tokens_are_refused(room: Room) -> None:
             window(room).join(CODE, token=forged)
     with pytest.raises(JoinRefused, match="not this workshop's"):  # the code comes first
         window(room).join("WRONG1", token=claim.token)
+
+
+def test_guessing_from_many_windows_pauses_the_room_then_it_takes_codes_again(
+    room: Room, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wizard.workshop import room as room_module
+
+    monkeypatch.setattr(room_module, "WRONG_TRIES_PER_WINDOW", 4)
+    monkeypatch.setattr(room_module, "WRONG_TRIES_WINDOW_SECONDS", 1.5)
+    for guess in ("AAAAAA", "BBBBBB", "CCCCCC"):  # each from a browser window of its own
+        with pytest.raises(JoinRefused, match="not this workshop's"):
+            window(room).join(guess, "Mallory")
+    with pytest.raises(JoinRefused, match="not one this workshop gave out"):  # tokens count too
+        window(room).join(CODE, token="1-ABCD-EFGH")
+    # The ceiling is reached: no code is checked, not even the right one, for a while.
+    with pytest.raises(JoinRefused, match=r"not taking join codes for [12] s") as refused:
+        window(room).join(CODE, "Alice")
+    assert "tell the trainer" in (refused.value.hint or "")
+    assert room.claims() == {}
+    assert room.wrong_tries().total == 4  # what the trainer's view shows
+    time.sleep(1.6)
+    assert window(room).join(CODE, "Alice").number == 1
+    assert room.wrong_tries().total == 4
+
+
+def test_the_join_code_is_random_enough() -> None:
+    import math
+
+    from wizard.workshop import room as room_module
+
+    codes = {room_module.new_join_code() for _ in range(2000)}
+    assert len(codes) == 2000
+    assert all(len(c) == 6 and set(c) <= set(room_module.CODE_ALPHABET) for c in codes)
+    bits = room_module.JOIN_CODE_LENGTH * math.log2(len(room_module.CODE_ALPHABET))
+    assert bits > 29  # with at most 30 wrong tries a minute: years of guessing
+
+
+def test_a_seat_can_neither_read_nor_write_another_seats_folder(
+    room: Room, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from screens.name import output_folder_problem
+    from wizard import certs, storage
+    from wizard.paths import CONFINE_ENV
+    from wizard.resume import check_existing_set
+
+    # Seat 2 made a certificate with no passphrase.
+    generated = certs.generate_certificate("Seat2Cert", days=30, key_size=2048)
+    theirs = storage.write_certificate_set(generated, "Seat2Cert",
+                                           out_root=room.seat_home(2), passphrase=None)
+    assert not isinstance(check_existing_set(theirs.files.folder, "Seat2Cert", None), str)
+    # Seat 1's wizard, typing seat 2's folder (directly, or climbing out of its own).
+    monkeypatch.setenv(CONFINE_ENV, str(room.seat_home(1)))
+    for folder in (room.seat_home(2), room.seat_home(1) / ".." / ".." / "2" / "home"):
+        assert "stay in the seat's own folder" in (output_folder_problem(str(folder)) or "")
+        with pytest.raises(UserError, match="stay in the seat's own folder"):
+            storage.check_name_is_free("Seat2Cert", out_root=folder)
+    reused = check_existing_set(theirs.files.folder, "Seat2Cert", None)
+    assert isinstance(reused, str) and "stay in the seat's own folder" in reused
+    # Its own folder is fine.
+    assert output_folder_problem(str(room.seat_home(1) / "certs")) is None
+    storage.check_name_is_free("Mine", out_root=room.seat_home(1) / "certs")
 
 
 # ------------------------------------------------------------------ scoped portal calls
@@ -239,13 +307,15 @@ def test_a_status_file_that_is_not_one_is_ignored(room: Room) -> None:
 async def test_the_trainers_view_redraws_a_full_room_quickly(
     tmp_path: Path, workshop: tuple[DemoTenant, Room]
 ) -> None:
-    from textual.widgets import DataTable
-
+    from screens.seat_table import SeatTable
     from screens.trainer import TrainerApp
     from wizard.commands.workshop import open_room
 
     tenant, room = open_room(workshop_args(tmp_path / "big", seats=30, no_consent_seats=0), CODE)
     try:
+        for guess in ("WRONG1", "WRONG2"):
+            with pytest.raises(JoinRefused):
+                window(room).join(guess, "Mallory")
         holders = [window(room) for _ in range(30)]
         for number, holder in enumerate(holders, start=1):
             holder.join(CODE, f"[b]Attendee[/b] {number}" if number == 5 else f"Attendee {number}")
@@ -255,10 +325,15 @@ async def test_the_trainers_view_redraws_a_full_room_quickly(
         async with app.run_test(size=(160, 48)) as pilot:
             await app.workers.wait_for_complete()
             await pilot.pause()
-            table = app.query_one("#seats", DataTable)
+            table = app.query_one("#seats", SeatTable)
             assert table.row_count == 30
-            assert table.get_row("5")[1] == "[b]Attendee[/b] 5"  # shown as typed, not as markup
-            assert table.get_row_at(0)[0] == "30"  # the longest on its step first
+            assert table.cells["5"][1] == "[b]Attendee[/b] 5"
+            drawn = "\n".join(table.render_line(y).text for y in range(table.size.height))
+            assert "[b]Attendee[/b] 5" in drawn  # shown as typed, not as markup
+            assert table.order[0] == "30"  # the longest on its step first
+            assert table.selected == "30"
+            assert "30 of 30 seats taken" in app.shown_summary
+            assert "2 wrong join codes" in app.shown_summary
             timings = []
             for _ in range(5):
                 app.show_rows(app.rows)
@@ -278,8 +353,36 @@ async def test_the_trainers_view_redraws_a_full_room_quickly(
             await app.workers.wait_for_complete()
             await pilot.pause()
             assert 30 not in room.claims()
+            await trainer_follows_a_change(app, room, pilot)
     finally:
         tenant.stop()
+
+
+async def trainer_follows_a_change(app: TrainerApp, room: Room, pilot: Pilot[None]) -> None:
+    """A seat moving on changes its own cells and the order, not the rest; the cursor stays on
+    the seat it was on; with nothing changed, nothing is redrawn."""
+    from screens.seat_table import SeatTable
+    from wizard.workshop.roster import build_rows
+
+    table = app.query_one("#seats", SeatTable)
+    table.move_to("29")
+    write_status(room.seat_dir(29), SeatStatus(step=4, step_title="Thumbprint",
+                                               step_since=time.time()))
+    now = time.time()
+    before = dict(table.cells)
+    app.show_rows(build_rows(room, [], now=now, statuses=app.statuses))
+    assert table.cells["29"][2:4] == ("4 Thumbprint", "0s")
+    assert all(table.cells[k][2] == before[k][2] for k in before if k != "29")
+    assert table.order[28] == "29"  # the shortest on its step; the free seat 30 last
+    assert app.selected_seat() == 29  # the cursor moved with its seat
+    drawn = [table.render_line(y) for y in range(table.size.height)]
+    assert "4 Thumbprint" in drawn[29].text
+    # Nothing changed: every line is the one drawn before, not drawn again.
+    app.show_rows(build_rows(room, [], now=now, statuses=app.statuses))
+    assert all(table.render_line(y) is drawn[y] for y in range(table.size.height))
+    table.focus()
+    await pilot.press("up")
+    assert app.selected_seat() == int(table.order[27])
 
 
 # ------------------------------------------------------------------ the whole process
@@ -292,6 +395,7 @@ def _listening(url: str) -> bool:
 
 def test_a_dropped_seat_comes_back_and_stopping_ends_every_seat_and_port(tmp_path: Path) -> None:
     from benchmarks.workshop_client import ENTER, SeatClient
+    from wizard.commands.workshop_seat import SEAT_NICENESS
 
     process = subprocess.Popen(
         [sys.executable, "-m", "wizard", "workshop", "--seats", "2", "--port", "0", "--json",
@@ -301,6 +405,9 @@ def test_a_dropped_seat_comes_back_and_stopping_ends_every_seat_and_port(tmp_pat
 
     def stop_and_check(url: str, portal: str, pid: int) -> None:
         os.kill(pid, 0)  # the seat's wizard is alive, its browser still connected
+        # It yields the CPU to the trainer's view and the web server.
+        workshop_niceness = os.getpriority(os.PRIO_PROCESS, process.pid)
+        assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, workshop_niceness + SEAT_NICENESS)
         assert _listening(url) and _listening(portal)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0

@@ -11,6 +11,9 @@ from pathlib import Path
 
 APP_NAME = "entra-cert-wizard"
 HOME_ENV = "ENTRA_CERT_WIZARD_HOME"
+# Set by a workshop seat to its own folder: the attendee's typed folders must lie inside it,
+# so one seat cannot read or write another's files (every seat runs as the trainer's user).
+CONFINE_ENV = "ENTRA_CERT_WIZARD_CONFINE"
 
 
 def _override() -> Path | None:
@@ -30,6 +33,20 @@ def user_path(text: str, option: str = "path") -> Path:
             hint="Write ~/folder for your home folder, or give the full path.",
             exit_code=2,
         ) from None
+
+
+def confinement_problem(folder: Path) -> str | None:
+    """Why `folder` is out of bounds for this process (a workshop seat's), or None."""
+    root = os.environ.get(CONFINE_ENV)
+    if not root:
+        return None
+    try:
+        inside = folder.expanduser().resolve().is_relative_to(Path(root).resolve())
+    except (OSError, RuntimeError, ValueError):
+        inside = False
+    if inside:
+        return None
+    return f"In a workshop seat, files stay in the seat's own folder ({root}); choose a folder in it."
 
 
 def data_dir() -> Path:

@@ -44,8 +44,12 @@ def check_existing_set(
     from wizard import certs
     from wizard.errors import UserError
     from wizard.names import file_stem_for
+    from wizard.paths import confinement_problem
     from wizard.storage import CertificateFiles
 
+    outside = confinement_problem(folder)
+    if outside is not None:
+        return shown(outside)
     passphrase = passphrase or None
     stem = file_stem_for(name)
     files = CertificateFiles(

@@ -24,7 +24,7 @@ from pathlib import Path
 from wizard import certs
 from wizard.errors import Input, UserError
 from wizard.names import file_stem_for
-from wizard.paths import default_cert_root
+from wizard.paths import confinement_problem, default_cert_root
 
 PRIVATE_FILE_MODE = 0o600
 PUBLIC_FILE_MODE = 0o644
@@ -273,6 +273,9 @@ def check_name_is_free(name: str, *, out_root: Path | None = None, force: bool =
     """
     root = Path(out_root).expanduser() if out_root is not None else default_cert_root()
     folder = root / file_stem_for(name)
+    outside = confinement_problem(folder)
+    if outside is not None:
+        raise UserError(outside, option="out")
     if root.exists() and not root.is_dir():
         raise UserError(
             f"{root} exists but is a file, not a folder.", hint="Choose another --out.",

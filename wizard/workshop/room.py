@@ -3,6 +3,7 @@
     workshop.json        the room's facts for the seats: the demo tenant (without its admin
                          token), one app per seat with its own portal token, the join code's hash
     claims.json          the seats taken: display name, the seat token's hash, when
+    wrong_codes.json     how many wrong join codes (or seat tokens) were typed, and when
     seats/N/home/        the seat's ENTRA_CERT_WIZARD_HOME (its certificates and profiles)
     seats/N/status.json  where the seat's wizard is (see status.py)
     seats/N/live.lock    held (flock) by the seat's wizard process while it runs
@@ -11,6 +12,13 @@ A seat token ("3-ABCD-EFGH") is shown once to the attendee who takes the seat; w
 code it gets the seat back after a reload. Only its SHA-256 is kept, so a token cannot be
 forged from the folder, and a token for a seat that is open in another window is refused, so
 a replayed token cannot take a seat away from the browser using it.
+
+Guessing is bounded room-wide: every browser connection is a process of its own, so a
+guesser opening many cannot be slowed per connection alone. After WRONG_TRIES_PER_WINDOW
+wrong codes or tokens within WRONG_TRIES_WINDOW_SECONDS the room checks no code until the
+oldest of them has left the window (at most about 30 a minute: a default code of 6 of 31
+characters, 30 bits, would take years to guess). The price: someone hammering the room also
+keeps honest attendees waiting, which the trainer sees as a climbing count of wrong codes.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import math
 import os
 import re
 import secrets
@@ -43,11 +52,29 @@ MAX_SEATS = 100
 # No 0/O, 1/I/L: codes and tokens are read off a projector and typed by hand.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 JOIN_CODE_LENGTH = 6
+WRONG_CODES_FILE = "wrong_codes.json"
+WRONG_TRIES_PER_WINDOW = 30
+WRONG_TRIES_WINDOW_SECONDS = 60.0
 _TOKEN = re.compile(r"^(\d{1,3})-([A-Z0-9]{4})-?([A-Z0-9]{4})$")
 
 
 class JoinRefused(UserError):
     """A join the room said no to (wrong code, unknown token, seat busy, room full)."""
+
+
+@dataclass(frozen=True)
+class WrongTries:
+    """Wrong join codes and seat tokens typed in this room: in all, and whether joins wait."""
+
+    total: int = 0
+    recent: tuple[float, ...] = ()  # when (epoch seconds), within the window
+
+    def paused_for(self, now: float) -> float:
+        """Seconds until the room checks codes again (0: it does now)."""
+        recent = [t for t in self.recent if now - t < WRONG_TRIES_WINDOW_SECONDS]
+        if len(recent) < WRONG_TRIES_PER_WINDOW:
+            return 0.0
+        return WRONG_TRIES_WINDOW_SECONDS - (now - recent[-WRONG_TRIES_PER_WINDOW])
 
 
 @dataclass(frozen=True)
@@ -104,6 +131,7 @@ class Room:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
         self._live_fd: int | None = None
+        self._facts: dict[str, Any] | None = None  # workshop.json never changes once written
 
     # -- creation and facts ----------------------------------------------------------------
 
@@ -136,10 +164,12 @@ class Room:
             ) from None
 
     def _record(self) -> dict[str, Any]:
-        record = self._read_json(WORKSHOP_FILE)
-        if not isinstance(record, dict):
-            raise UserError(f"The workshop file {self.folder / WORKSHOP_FILE} is damaged.")
-        return record
+        if self._facts is None:
+            record = self._read_json(WORKSHOP_FILE)
+            if not isinstance(record, dict):
+                raise UserError(f"The workshop file {self.folder / WORKSHOP_FILE} is damaged.")
+            self._facts = record
+        return self._facts
 
     def seat_apps(self) -> list[SeatApp]:
         return [SeatApp(**seat) for seat in self._record()["seats"]]
@@ -208,14 +238,23 @@ class Room:
         """
         with self._locked():
             expected = self._record().get("join_code_sha256")
+            now = utc_now().timestamp()
+            paused = self.wrong_tries().paused_for(now) if expected is not None else 0.0
+            if paused > 0:
+                raise JoinRefused(
+                    f"This workshop is not taking join codes for {math.ceil(paused)} s: too many "
+                    "wrong codes were typed.",
+                    hint="Wait, then type the code again; if this goes on, tell the trainer.",
+                )
             if expected is not None and not hmac.compare_digest(_digest(code), str(expected)):
+                self._count_wrong_try(now)
                 raise JoinRefused(
                     "That join code is not this workshop's.",
                     hint="Type the code shown on the trainer's screen.",
                 )
             raw_claims = self._claim_hashes()
             if token.strip():
-                return self._rejoin(token, raw_claims)
+                return self._rejoin(token, raw_claims, now)
             problem = display_name_problem(name)
             if problem is not None:
                 raise JoinRefused(problem)
@@ -238,12 +277,13 @@ class Room:
             self._write_claims(raw_claims)
             return claim
 
-    def _rejoin(self, token: str, raw_claims: dict[str, dict[str, str]]) -> SeatClaim:
+    def _rejoin(self, token: str, raw_claims: dict[str, dict[str, str]], now: float) -> SeatClaim:
         # Spaces stand for dashes ("3 abcd efgh"); the seat number needs one or the other.
         match = _TOKEN.match(re.sub(r"[\s-]+", "-", token.strip()).upper())
         claim = raw_claims.get(match.group(1)) if match else None
         canonical = "-".join(match.groups()) if match else ""
         if claim is None or not hmac.compare_digest(_digest(canonical), claim["token_sha256"]):
+            self._count_wrong_try(now)
             raise JoinRefused(
                 "That seat token is not one this workshop gave out.",
                 hint="Type it as shown when you joined (like 3-ABCD-EFGH), or leave it empty "
@@ -258,6 +298,22 @@ class Room:
                 "seconds), then try again.",
             )
         return SeatClaim(number, claim["name"], claim["joined_at"])
+
+    def wrong_tries(self) -> WrongTries:
+        """The room's count of wrong codes and tokens (an unreadable record counts as none)."""
+        try:
+            raw = self._read_json(WRONG_CODES_FILE)
+            return WrongTries(int(raw["total"]), tuple(float(t) for t in raw["recent"]))
+        except (UserError, LookupError, TypeError, ValueError):
+            return WrongTries()
+
+    def _count_wrong_try(self, now: float) -> None:
+        """Called with the room locked."""
+        tries = self.wrong_tries()
+        recent = [t for t in tries.recent if now - t < WRONG_TRIES_WINDOW_SECONDS] + [now]
+        record = {"total": tries.total + 1, "recent": recent[-WRONG_TRIES_PER_WINDOW:]}
+        atomic_write(self.folder / WRONG_CODES_FILE, json.dumps(record).encode("utf-8"),
+                     sync_folder=False)
 
     def _write_claims(self, raw_claims: dict[str, Any]) -> None:
         atomic_write(self.folder / CLAIMS_FILE, json.dumps(raw_claims, indent=2).encode("utf-8"))

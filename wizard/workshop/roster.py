@@ -15,7 +15,7 @@ from typing import Any
 
 from wizard.shown import shown
 from wizard.workshop.room import Room
-from wizard.workshop.status import SeatStatus, read_status, seconds_since
+from wizard.workshop.status import SeatStatus, StatusReader, read_status, seconds_since
 
 COLUMNS = ("Seat", "Name", "Step", "On step", "Cert", "Uploaded", "Positive", "Negative",
            "Last error")
@@ -65,16 +65,23 @@ def error_line(code: str, fallback: str) -> str:
     return fallback
 
 
-def build_rows(room: Room, tenant_apps: list[dict[str, Any]], now: float | None = None) -> list[SeatRow]:
-    """One row per seat, in seat order. `tenant_apps`: the demo tenant's applications JSON."""
+def build_rows(
+    room: Room,
+    tenant_apps: list[dict[str, Any]],
+    now: float | None = None,
+    statuses: StatusReader | None = None,
+) -> list[SeatRow]:
+    """One row per seat, in seat order. `tenant_apps`: the demo tenant's applications JSON;
+    `statuses`: a reader that keeps what it read (a view reading every second passes one)."""
     now = time.time() if now is None else now
+    read = statuses.read if statuses is not None else read_status
     uploads = {str(app["client_id"]).lower(): bool(app.get("key_credentials"))
                for app in tenant_apps}
     claims = room.claims()
     rows = []
     for app in room.seat_apps():
         claim = claims.get(app.number)
-        status = (read_status(room.seat_dir(app.number)) if claim else None) or SeatStatus()
+        status = (read(room.seat_dir(app.number)) if claim else None) or SeatStatus()
         step = f"{status.step} {status.step_title}".strip() if status.step else (
             "joined" if claim else "")
         rows.append(SeatRow(

@@ -7,6 +7,7 @@ what has been done, and the code of the last failure.
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -89,6 +90,29 @@ def read_status(seat_dir: Path) -> SeatStatus | None:
         return SeatStatus(**values)
     except TypeError:
         return None
+
+
+class StatusReader:
+    """The seats' records for a view that reads them every second: a file is parsed again only
+    when it changed (a rewrite is a rename, so its inode, size or mtime differs)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[Path, tuple[tuple[int, int, int], SeatStatus | None]] = {}
+
+    def read(self, seat_dir: Path) -> SeatStatus | None:
+        path = seat_dir / STATUS_FILE
+        try:
+            info = os.stat(path)
+        except OSError:
+            self._seen.pop(path, None)
+            return None
+        stamp = (info.st_ino, info.st_size, info.st_mtime_ns)
+        seen = self._seen.get(path)
+        if seen is not None and seen[0] == stamp:
+            return seen[1]
+        status = read_status(seat_dir)
+        self._seen[path] = (stamp, status)
+        return status
 
 
 def seconds_since(moment: float, now: float | None = None) -> float:
