@@ -30,7 +30,6 @@ CHOICE_LEAD = ("The admin signs in on any device with a browser (even a phone); 
                "needs none. Which app?")
 CONSENT_LABEL = "and grant it admin consent for Organization.Read.All"
 DEMO_APPROVER = "the demo admin"
-DEMO_ADMIN = "admin"  # the demo tenant's user with the Application Administrator role
 QR_MARGIN_ROWS = 22
 """The rows the step needs besides the QR code: below that height the QR is left out."""
 
@@ -380,9 +379,11 @@ class AdminUpload(Vertical):
     def approve_in_demo(self, user_code: str) -> None:
         from wizard.errors import UserError
 
-        assert self.state.portal is not None
+        assert self.state.portal is not None and self.state.demo_info is not None
+        # The tenant's admin, or in a workshop seat that seat's own admin.
+        admin_user = self.state.demo_info.admin_user
         try:
-            self.state.portal.decide_device_code(user_code, approve=True, user=DEMO_ADMIN)
+            self.state.portal.decide_device_code(user_code, approve=True, user=admin_user)
         except UserError as error:
             self.post_message(DemoApproval(error.message))
             return

@@ -83,7 +83,12 @@ def open_room(args: argparse.Namespace, join_code: str) -> tuple[DemoTenant, Roo
         for number, app in enumerate(apps, start=1):
             token = secrets.token_urlsafe(24)
             tenant.app_tokens[token] = app.client_id
-            seats.append(SeatApp(number, app.client_id, app.display_name, app.consented, token))
+            # The seat's admin sign-in reaches this seat's app (and what it creates) only.
+            admin = tenant.app_scopes.add_app_admin(
+                tenant.directory.tenant, f"seat{number}-admin", f"Seat {number}", app.client_id
+            )
+            seats.append(SeatApp(number, app.client_id, app.display_name, app.consented, token,
+                                 admin.user_principal_name))
         return tenant, Room.create(folder, info, seats, join_code)
     except BaseException:
         tenant.stop()

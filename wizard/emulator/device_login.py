@@ -25,7 +25,7 @@ from wizard.emulator import device_code, errors
 from wizard.emulator.device_code import DecisionError, DeviceAuthorization
 from wizard.emulator.directory import GUID_RE
 from wizard.emulator.transport import RequestHandler
-from wizard.emulator.users import DemoUser, demo_users, find_user
+from wizard.emulator.users import DemoUser, find_user
 
 if TYPE_CHECKING:
     from wizard.emulator.tenant import DemoTenant
@@ -149,9 +149,9 @@ def decide(
     """Approve or decline a code as a demo user; DecisionError says what is wrong."""
     if decision not in ("approve", "decline"):
         raise DecisionError(400, "InvalidDecision", 'The decision is "approve" or "decline".')
-    user = find_user(tenant.directory.tenant, user_name[:MAX_FORM_FIELD]) if user_name else None
+    user = find_user(tenant.users(), user_name[:MAX_FORM_FIELD]) if user_name else None
     if user is None:
-        names = ", ".join(u.user_principal_name for u in demo_users(tenant.directory.tenant))
+        names = ", ".join(u.user_principal_name for u in tenant.users())
         raise DecisionError(400, "UnknownUser", f"Pick one of the demo users: {names}.")
     return tenant.device_codes.decide(user_code, approve=decision == "approve", user=user)
 
@@ -205,7 +205,7 @@ def _page(
     status: int = 200,
     user_code: str = "",
 ) -> None:
-    users = demo_users(tenant.directory.tenant)
+    users = tenant.users()
     options = "".join(
         f'<option value="{html.escape(u.user_principal_name)}">'
         f"{html.escape(_user_label(u))}</option>"
@@ -228,6 +228,8 @@ def _page(
 
 def _user_label(user: DemoUser) -> str:
     role = "Application Administrator" if user.can_change_applications else "no admin role"
+    if user.app_scoped:
+        role += " of its own apps"
     return f"{user.display_name} ({user.user_principal_name}, {role})"
 
 

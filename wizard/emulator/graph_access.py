@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from wizard.emulator.tokens import BearerRejected
-from wizard.emulator.users import DemoUser, demo_users
+from wizard.emulator.users import DemoUser
 
 if TYPE_CHECKING:
     from wizard.emulator.tenant import DemoTenant
@@ -92,7 +92,7 @@ def caller(tenant: DemoTenant, handler: RequestHandler) -> Caller:
         scopes = claims.get("scp")
         permissions = frozenset(scopes.split()) if isinstance(scopes, str) else frozenset()
         oid = claims.get("oid")
-        user = next((u for u in demo_users(tenant.directory.tenant) if u.object_id == oid), None)
+        user = next((u for u in tenant.users() if u.object_id == oid), None)
         return Caller(claims, user, permissions)
     roles = claims.get("roles")
     permissions = (
@@ -115,10 +115,6 @@ def require(
         raise GraphRefusal(403, "Authorization_RequestDenied", INSUFFICIENT)
     if user_may is not None and who.delegated and (who.user is None or not user_may(who.user)):
         raise GraphRefusal(403, "Authorization_RequestDenied", INSUFFICIENT)
-
-
-def may_change_applications(user: DemoUser) -> bool:
-    return user.can_change_applications
 
 
 # -- paths and queries ----------------------------------------------------------------------

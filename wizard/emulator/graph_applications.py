@@ -25,7 +25,6 @@ from wizard.emulator.graph_access import (
     caller,
     filtered_app_id,
     graph_time,
-    may_change_applications,
     query_filter,
     relative_path,
     require,
@@ -69,7 +68,8 @@ def respond(
     if method == "GET":
         require(who, READ_PERMISSIONS)
         return GraphAnswer(200, application_json(tenant, app, entity=True))
-    require(who, WRITE_PERMISSIONS, user_may=may_change_applications)
+    # A delegated user changes an app its roles reach (tenant-wide or scoped to it) or it owns.
+    require(who, WRITE_PERMISSIONS, user_may=lambda user: tenant.app_scopes.may_change(user, app.client_id))
     patch_application(tenant, app, body)
     return GraphAnswer(204, None)
 

@@ -10,9 +10,10 @@
                                                appRoleId} -> 201: admin consent to one of
                                                Graph's application permissions
 
-Creating needs Application.ReadWrite.All (any user may register apps, Entra's default);
-granting needs AppRoleAssignment.ReadWrite.All and a user who may grant application
-permissions (Privileged Role Administrator or Global Administrator). The answers for an
+Creating needs Application.ReadWrite.All (any user may register apps, Entra's default, and
+owns what it registers); a user creates a service principal only for an app it may change
+(users.AppScopes); granting needs AppRoleAssignment.ReadWrite.All and a user who may grant
+application permissions (Privileged Role Administrator or Global Administrator) to that app. The answers for an
 existing grant ("Permission being assigned already exists on the object", 400
 Request_BadRequest) and for an unknown role ("Permission being assigned was not found on
 application …") are Graph's, as quoted in public scripts that handle them. An app with no
@@ -27,6 +28,7 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -34,8 +36,10 @@ from wizard.emulator import strict_json
 from wizard.emulator.directory import GRAPH_APP_ID, GUID_RE, Application
 from wizard.emulator.graph_access import (
     GRAPH_APP_ROLES,
+    INSUFFICIENT,
     READ_PERMISSIONS,
     WRITE_PERMISSIONS,
+    Caller,
     GraphAnswer,
     GraphRefusal,
     caller,
@@ -79,12 +83,12 @@ def respond(
     relative = relative_path(path) or ""
     who = caller(tenant, handler)
     if _APPLICATIONS.match(relative):
-        require(who, WRITE_PERMISSIONS)
-        return _create_application(tenant, _body(body))
+        require(who, WRITE_PERMISSIONS)  # by default, any member may register an app
+        return _create_application(tenant, who, _body(body))
     if _SERVICE_PRINCIPALS.match(relative):
         if method == "POST":
             require(who, WRITE_PERMISSIONS)
-            return _create_service_principal(tenant, _body(body))
+            return _create_service_principal(tenant, who, _body(body))
         if method == "GET":
             require(who, READ_PERMISSIONS)
             return _list_service_principals(handler, tenant)
@@ -95,7 +99,7 @@ def respond(
             raise _not_allowed()
         require(who, GRANT_PERMISSIONS, user_may=_may_grant)
         resource = _service_principal(tenant, assigned_to.group("app_id"), assigned_to.group("id"))
-        return _grant(tenant, resource, _body(body))
+        return _grant(tenant, who, resource, _body(body))
     if method != "GET":
         raise _not_allowed()
     require(who, READ_PERMISSIONS)
@@ -109,6 +113,12 @@ def respond(
 
 def _may_grant(user: DemoUser) -> bool:
     return user.can_grant_app_roles
+
+
+def _user_may(who: Caller, check: Callable[[DemoUser], bool]) -> None:
+    """403 when a delegated caller's user fails `check` on the app at hand."""
+    if who.delegated and (who.user is None or not check(who.user)):
+        raise GraphRefusal(403, "Authorization_RequestDenied", INSUFFICIENT)
 
 
 def _not_allowed() -> GraphRefusal:
@@ -145,7 +155,7 @@ def _now() -> str:
 # -- the app and its service principal ---------------------------------------------------------
 
 
-def _create_application(tenant: DemoTenant, body: dict[str, Any]) -> GraphAnswer:
+def _create_application(tenant: DemoTenant, who: Caller, body: dict[str, Any]) -> GraphAnswer:
     _only(body, ("displayName", "requiredResourceAccess", "signInAudience"))
     name = body.get("displayName")
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_DISPLAY_NAME:
@@ -162,6 +172,8 @@ def _create_application(tenant: DemoTenant, body: dict[str, Any]) -> GraphAnswer
         )
     roles = _requested_roles(body.get("requiredResourceAccess", []))
     app = tenant.directory.create_application(name.strip(), roles)
+    if who.delegated and who.user is not None:
+        tenant.app_scopes.own(who.user, app.client_id)  # Graph makes the creator its owner
     document = application_json(tenant, app, entity=True)
     return GraphAnswer(201, document)
 
@@ -195,7 +207,9 @@ def _requested_roles(access: object) -> list[str]:
     return roles
 
 
-def _create_service_principal(tenant: DemoTenant, body: dict[str, Any]) -> GraphAnswer:
+def _create_service_principal(
+    tenant: DemoTenant, who: Caller, body: dict[str, Any]
+) -> GraphAnswer:
     _only(body, ("appId",))
     app_id = body.get("appId")
     if not isinstance(app_id, str) or not GUID_RE.match(app_id):
@@ -217,6 +231,8 @@ def _create_service_principal(tenant: DemoTenant, body: dict[str, Any]) -> Graph
             f"The appId '{app_id}' of the service principal does not reference a valid "
             "application object.",
         )
+    client_id = app.client_id
+    _user_may(who, lambda user: tenant.app_scopes.may_change(user, client_id))
 
     def give_service_principal(changed: Application) -> None:
         if not changed.sp_object_id:
@@ -321,7 +337,9 @@ def _service_principal_json(tenant: DemoTenant, app: Application | None) -> dict
 # -- admin consent ------------------------------------------------------------------------
 
 
-def _grant(tenant: DemoTenant, resource: Application | None, body: dict[str, Any]) -> GraphAnswer:
+def _grant(
+    tenant: DemoTenant, who: Caller, resource: Application | None, body: dict[str, Any]
+) -> GraphAnswer:
     _only(body, ("principalId", "resourceId", "appRoleId"))
     graph_sp = graph_service_principal_id(tenant)
     resource_app_id = GRAPH_APP_ID if resource is None else resource.client_id
@@ -362,6 +380,7 @@ def _grant(tenant: DemoTenant, resource: Application | None, body: dict[str, Any
             f"Resource '{principal_id}' does not exist or one of its queried reference-property "
             "objects are not present.",
         )
+    _user_may(who, lambda user: tenant.app_scopes.may_grant(user, principal.client_id))
     if role in principal.granted_roles:
         raise GraphRefusal(
             400, "Request_BadRequest", "Permission being assigned already exists on the object"

@@ -41,6 +41,9 @@ class DemoInfo:
     public_hosts: bool = False
     # The device code flow's verification URL (the demo admin sign-in page).
     device_login: str = ""
+    # Who the demo shortcut approves a device code as: the tenant's admin, or in a workshop
+    # seat that seat's own admin (whose roles reach its own apps only).
+    admin_user: str = "admin"
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)

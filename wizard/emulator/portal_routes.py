@@ -16,7 +16,8 @@
 
 When the tenant serves other machines, every call needs the admin token printed at start.
 A token in `DemoTenant.app_tokens` (a workshop seat's) reaches one app only: it lists and
-changes that app, and nothing else (403).
+changes that app, and nothing else (403); it approves a device code only as that app's own
+admin (users.AppScopes) or the user with no admin role, never as a tenant-wide admin.
 Errors are {"error": {"code", "message"}}.
 """
 
@@ -31,7 +32,7 @@ from wizard.emulator.device_code import DecisionError
 from wizard.emulator.directory import PortalError
 from wizard.emulator.faults import Fault
 from wizard.emulator.transport import RequestHandler, plain_error
-from wizard.emulator.users import demo_users
+from wizard.emulator.users import find_user
 
 if TYPE_CHECKING:
     from wizard.emulator.tenant import DemoTenant
@@ -105,6 +106,23 @@ def _check_scope(client_id: str, method: str, parts: list[str]) -> None:
     )
 
 
+def _check_approver(tenant: DemoTenant, client_id: str, user_name: str) -> None:
+    """A scoped token signs in only as a user with no admin role, or as the admin whose roles
+    are assigned on its own app (a workshop seat's): never as an admin of other apps."""
+    user = find_user(tenant.users(), user_name[: device_login.MAX_FORM_FIELD])
+    if user is None:
+        return  # decide() names the users there are
+    no_role = not (user.can_change_applications or user.can_grant_app_roles)
+    if no_role or (user.app_scoped and tenant.app_scopes.assigned_to(user, client_id)):
+        return
+    raise PortalError(
+        403,
+        "Forbidden",
+        f"This portal token signs in only as its own seat's admin or a user with no admin "
+        f"role, not as {user.user_principal_name}.",
+    )
+
+
 def _route(
     handler: RequestHandler,
     tenant: DemoTenant,
@@ -134,11 +152,10 @@ def _route(
         _faults(handler, tenant, method, body)
         return
     if parts == ["users"] and method == "GET":
-        users = demo_users(directory.tenant)
-        handler.send_json(200, {"value": [u.to_json() for u in users]})
+        handler.send_json(200, {"value": [u.to_json() for u in tenant.users()]})
         return
     if parts and parts[0] == "devicecode":
-        _device_code(handler, tenant, method, parts[1:], body)
+        _device_code(handler, tenant, method, parts[1:], body, scoped_to)
         return
     if len(parts) >= 2 and parts[0] == "applications":
         client_id = parts[1]
@@ -193,7 +210,12 @@ def _faults(handler: RequestHandler, tenant: DemoTenant, method: str, body: byte
 
 
 def _device_code(
-    handler: RequestHandler, tenant: DemoTenant, method: str, rest: list[str], body: bytes
+    handler: RequestHandler,
+    tenant: DemoTenant,
+    method: str,
+    rest: list[str],
+    body: bytes,
+    scoped_to: str | None,
 ) -> None:
     """The device-code policy, and deciding a code the way the approval page does."""
     if rest == [] and method == "GET":
@@ -214,6 +236,8 @@ def _device_code(
                 "InvalidDecision",
                 'Send JSON {"decision": "approve" or "decline", "user": "admin" or a UPN}.',
             )
+        if scoped_to is not None:
+            _check_approver(tenant, scoped_to, user)
         authorization = device_login.decide(tenant, rest[0], decision, user)
         handler.send_json(200, device_login.decision_json(authorization))
         return

@@ -29,6 +29,7 @@ from wizard.emulator.portal_routes import PORTAL_PREFIX
 from wizard.emulator.tls import TlsFiles, ensure_tls
 from wizard.emulator.tokens import TokenIssuer
 from wizard.emulator.transport import TlsServer
+from wizard.emulator.users import AppScopes, DemoUser, demo_users
 from wizard.errors import UserError
 from wizard.threads import finish_before_exit
 
@@ -120,6 +121,8 @@ class DemoTenant:
         self.admin_token: str | None = secrets.token_urlsafe(24) if allow_remote else None
         # Portal tokens that reach one app only (a workshop seat's): token -> client ID.
         self.app_tokens: dict[str, str] = {}
+        # Admins whose roles reach some apps only (a workshop seat's), and who owns what.
+        self.app_scopes = AppScopes()
         self.faults = FaultSwitch()
         self.device_codes = DeviceCodes()
         self.directory: Directory
@@ -134,6 +137,10 @@ class DemoTenant:
         self._info: DemoInfo | None = None
         self._audiences: tuple[str, ...] = ()
         self._prepared = False
+
+    def users(self) -> tuple[DemoUser, ...]:
+        """Everyone who can sign in: the demo admin and user, then any app-scoped admins."""
+        return (*demo_users(self.directory.tenant), *self.app_scopes.users())
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -228,6 +235,7 @@ class DemoTenant:
             listen_url=listen_url,
             public_hosts=self.public_hosts,
             device_login=self.authority_host + DEVICE_LOGIN_PATH,
+            admin_user=demo_users(tenant)[0].user_principal_name,
         )
         self._server = server
         self._thread = threading.Thread(

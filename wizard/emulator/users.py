@@ -5,11 +5,17 @@ so a restart keeps them): an admin holding the Application Administrator role (w
 app registrations) and the Privileged Role Administrator role (who may grant admin consent to
 Graph's application permissions), and a user with neither, for whom Graph refuses a write
 with 403.
+
+A workshop adds one admin per seat (AppScopes): its roles are assigned with directoryScopeId
+"/<application object id>", as Entra allows, so they reach that seat's app registration and
+no other. Any user owns the apps it creates through Graph, and an owner may change its app.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from wizard.emulator.directory import Tenant
@@ -40,6 +46,8 @@ class DemoUser:
     given_name: str
     family_name: str
     role_ids: tuple[str, ...]
+    # Its roles reach only the apps AppScopes assigns it or it owns (not the whole tenant).
+    app_scoped: bool = False
 
     @property
     def can_change_applications(self) -> bool:
@@ -56,6 +64,7 @@ class DemoUser:
             "display_name": self.display_name,
             "application_administrator": self.can_change_applications,
             "can_grant_admin_consent": self.can_grant_app_roles,
+            "app_scoped": self.app_scoped,
         }
 
 
@@ -68,27 +77,90 @@ _PEOPLE = (
 
 def demo_users(tenant: Tenant) -> tuple[DemoUser, ...]:
     """The tenant's users, admin first."""
-    people = []
-    for nickname, given, family, roles in _PEOPLE:
-        upn = f"{nickname}@{tenant.domain}"
-        people.append(
-            DemoUser(
-                user_principal_name=upn,
-                object_id=str(uuid.uuid5(uuid.UUID(tenant.tenant_id), upn)),
-                display_name=f"{given} {family}",
-                given_name=given,
-                family_name=family,
-                role_ids=(*roles, MEMBER_ROLE),
-            )
-        )
-    return tuple(people)
+    return tuple(_user(tenant, *person) for person in _PEOPLE)
 
 
-def find_user(tenant: Tenant, name: str) -> DemoUser | None:
+def _user(tenant: Tenant, nickname: str, given: str, family: str, roles: tuple[str, ...],
+          *, app_scoped: bool = False) -> DemoUser:
+    upn = f"{nickname}@{tenant.domain}"
+    return DemoUser(
+        user_principal_name=upn,
+        object_id=str(uuid.uuid5(uuid.UUID(tenant.tenant_id), upn)),
+        display_name=f"{given} {family}",
+        given_name=given,
+        family_name=family,
+        role_ids=(*roles, MEMBER_ROLE),
+        app_scoped=app_scoped,
+    )
+
+
+def find_user(users: Iterable[DemoUser], name: str) -> DemoUser | None:
     """A user by UPN (any case), object ID, or the bare nickname ("admin", "user")."""
     wanted = name.strip().lower()
-    for user in demo_users(tenant):
+    for user in users:
         nickname = user.user_principal_name.split("@", 1)[0]
         if wanted in (user.user_principal_name.lower(), user.object_id, nickname):
             return user
     return None
+
+
+class AppScopes:
+    """Role assignments scoped to app registrations, and who owns which app (by client ID).
+
+    A scoped user's Application Administrator and Privileged Role Administrator reach the
+    apps assigned to it and the apps it owns: it changes them and grants them admin consent
+    (real Entra assigns Privileged Role Administrator tenant-wide only; a seat's admin
+    granting consent to its own apps stands in for a trainer doing it). A tenant-wide
+    admin's roles reach every app, as before; any user may change the apps it owns.
+    Kept in memory: a workshop's users live as long as its room.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._scoped: dict[str, DemoUser] = {}  # object ID -> user
+        self._assigned: dict[str, set[str]] = {}  # object ID -> client IDs its roles reach
+        self._owned: dict[str, set[str]] = {}  # object ID -> client IDs it created
+
+    def add_app_admin(self, tenant: Tenant, nickname: str, label: str, client_id: str) -> DemoUser:
+        """A user (`nickname`@domain) whose admin roles are assigned on one app only."""
+        roles = (APPLICATION_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR)
+        user = _user(tenant, nickname, label, "Admin", roles, app_scoped=True)
+        with self._lock:
+            self._scoped[user.object_id] = user
+            self._assigned.setdefault(user.object_id, set()).add(client_id.lower())
+        return user
+
+    def users(self) -> tuple[DemoUser, ...]:
+        with self._lock:
+            return tuple(self._scoped.values())
+
+    def own(self, user: DemoUser, client_id: str) -> None:
+        with self._lock:
+            self._owned.setdefault(user.object_id, set()).add(client_id.lower())
+
+    def assigned_to(self, user: DemoUser, client_id: str) -> bool:
+        """Whether the user's scoped role assignments name this app (not ownership)."""
+        with self._lock:
+            return client_id.lower() in self._assigned.get(user.object_id, set())
+
+    def _reaches(self, user: DemoUser, client_id: str) -> bool:
+        wanted = client_id.lower()
+        with self._lock:
+            return wanted in self._assigned.get(user.object_id, set()) or wanted in self._owned.get(
+                user.object_id, set()
+            )
+
+    def may_change(self, user: DemoUser, client_id: str) -> bool:
+        """Whether the user may change the app: a tenant-wide role, its scoped role, or owner."""
+        if user.can_change_applications and not user.app_scoped:
+            return True
+        with self._lock:
+            if client_id.lower() in self._owned.get(user.object_id, set()):
+                return True
+        return user.can_change_applications and self._reaches(user, client_id)
+
+    def may_grant(self, user: DemoUser, client_id: str) -> bool:
+        """Whether the user may grant admin consent (an app role) to the app."""
+        if not user.can_grant_app_roles:
+            return False
+        return not user.app_scoped or self._reaches(user, client_id)

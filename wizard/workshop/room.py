@@ -86,6 +86,7 @@ class SeatApp:
     app_name: str
     consented: bool
     portal_token: str
+    admin_user: str  # the seat's own admin (UPN): its roles reach this seat's apps only
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,7 @@ class Room:
             unconsented_client_id=app.client_id,
             unconsented_app_name=app.app_name,
             admin_token=app.portal_token,
+            admin_user=app.admin_user,
         )
 
     # -- claims ----------------------------------------------------------------------------
