@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,8 @@ from wizard.admin.errors import AdminError
 from wizard.admin.graph import AdminGraph
 from wizard.admin.signin import AdminSignIn
 from wizard.emulator import DemoInfo, DemoTenant
+from wizard.emulator.device_code import INTERVAL
+from wizard.emulator.users import find_user
 from wizard.errors import UserError
 from wizard.portal import PortalClient
 from wizard.signin.clouds import DEMO_CLOUD_KEY
@@ -175,3 +178,39 @@ def test_the_tenant_admin_outside_the_seats_still_changes_any_app(
         assert keys_of(tenant, target) == before + 1
     finally:
         graph.close()
+
+
+async def test_step_4s_demo_shortcut_in_a_seat_creates_and_consents_as_the_seats_admin(
+    workshop: tuple[DemoTenant, Room], tmp_path: Path
+) -> None:
+    from screen_host import StepHost
+    from test_screens_admin_upload import admin_status, until, written_set
+
+    from screens.admin_upload import AdminUpload
+    from screens.upload import UploadScreen
+    from wizard.session import WizardState
+
+    tenant, room = workshop
+    seat = room.seat_info(1)
+    files, thumbprint = written_set(tmp_path)
+    state = WizardState(demo=True, demo_info=seat, portal=PortalClient.for_demo(seat),
+                        files=files, thumbprint_sha1=thumbprint, name="AdminPathTest")
+    trainer = PortalClient.for_demo(tenant.info)
+    trainer.set_device_code_policy(interval=1)
+    try:
+        app = StepHost(UploadScreen, state)
+        async with app.run_test(size=(100, 40)) as pilot:
+            await pilot.click("#admin-start")
+            await pilot.click("#admin-create")
+            await until(pilot, lambda: app.screen.query_one(AdminUpload).waiting, "the code")
+            await pilot.press("enter")  # "Approve as the demo admin": the seat's own admin
+            await until(pilot, lambda: "✓" in admin_status(app), "the new app", seconds=30)
+            assert "Created the app registration" in admin_status(app)
+    finally:
+        trainer.set_device_code_policy(interval=INTERVAL)
+    created = tenant.directory.application(state.client_id)
+    assert created is not None and created.consented and len(created.key_credentials) == 1
+    # Made by the seat's admin (its owner now), out of every other seat's reach.
+    owner, other = (find_user(tenant.users(), room.seat_info(n).admin_user) for n in (1, 2))
+    assert owner is not None and tenant.app_scopes.may_change(owner, created.client_id)
+    assert other is not None and not tenant.app_scopes.may_change(other, created.client_id)
