@@ -143,24 +143,22 @@ class AppScopes:
         with self._lock:
             return client_id.lower() in self._assigned.get(user.object_id, set())
 
-    def _reaches(self, user: DemoUser, client_id: str) -> bool:
-        wanted = client_id.lower()
+    def owns(self, user: DemoUser, client_id: str) -> bool:
         with self._lock:
-            return wanted in self._assigned.get(user.object_id, set()) or wanted in self._owned.get(
-                user.object_id, set()
-            )
+            return client_id.lower() in self._owned.get(user.object_id, set())
+
+    def _roles_reach(self, user: DemoUser, client_id: str) -> bool:
+        """A tenant-wide user's roles reach every app; a scoped one's, its apps and owned ones."""
+        return not user.app_scoped or self.assigned_to(user, client_id) or self.owns(
+            user, client_id
+        )
 
     def may_change(self, user: DemoUser, client_id: str) -> bool:
-        """Whether the user may change the app: a tenant-wide role, its scoped role, or owner."""
-        if user.can_change_applications and not user.app_scoped:
+        """Whether the user may change the app: its owner, or an app writer reaching it."""
+        if self.owns(user, client_id):
             return True
-        with self._lock:
-            if client_id.lower() in self._owned.get(user.object_id, set()):
-                return True
-        return user.can_change_applications and self._reaches(user, client_id)
+        return user.can_change_applications and self._roles_reach(user, client_id)
 
     def may_grant(self, user: DemoUser, client_id: str) -> bool:
-        """Whether the user may grant admin consent (an app role) to the app."""
-        if not user.can_grant_app_roles:
-            return False
-        return not user.app_scoped or self._reaches(user, client_id)
+        """Whether the user may grant the app admin consent (one of Graph's app roles)."""
+        return user.can_grant_app_roles and self._roles_reach(user, client_id)
