@@ -37,6 +37,7 @@ import os
 import pty
 import select
 import shutil
+import signal
 import statistics
 import struct
 import subprocess
@@ -157,7 +158,8 @@ def run_once(
 ) -> Sample:
     """One start on a fresh pseudo-terminal; the times of its first frame, complete screen
     and exit after Ctrl+Q, in seconds from the start of the process. `prefix` runs it under
-    another program (valgrind); `at_marks(pid, name)` is called at each of the two marks."""
+    another program (valgrind); `at_marks(pid, name)` is called at each of the two marks (once,
+    with "first-frame", when one read brings both)."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", LINES, COLUMNS, 0, 0))
     started = time.perf_counter()
@@ -184,13 +186,15 @@ def run_once(
             now = time.perf_counter()
             # Keep a tail long enough for a marker split across two reads.
             seen = seen[-64:] + chunk
+            marked = False
             if first is None and variant.first_frame in seen:
                 first, first_cpu = now - started, cpu_seconds(process.pid)
                 if at_marks is not None:
                     at_marks(process.pid, "first-frame")
+                marked = True
             if first is not None and complete is None and variant.complete in seen:
                 complete, complete_cpu = now - started, cpu_seconds(process.pid)
-                if at_marks is not None:
+                if at_marks is not None and not marked:
                     at_marks(process.pid, "complete")
                 os.write(master, CTRL_Q)
         process.wait(timeout=max(1.0, deadline - time.perf_counter()))
@@ -211,27 +215,44 @@ def run_once(
 def count_instructions(variant: Variant, env: dict[str, str], folder: Path) -> tuple[int, int]:
     """Instructions executed to the first frame and to the complete screen, counted by
     valgrind's callgrind (exact to a fraction of a percent where wall time is noisy; ~50x
-    slower). At each mark callgrind_control dumps the counts so far (a dump restarts them)."""
+    slower). At each mark callgrind_control dumps the counts so far (a dump restarts them).
+
+    The process is stopped (SIGSTOP) the moment its mark is read and continued only once
+    callgrind_control has sent its command, which valgrind carries out at once: the counts
+    end at the mark, however long the busy machine takes to run callgrind_control. (Without
+    the stop, a program working on after its first frame was counted up to ~10% high.)"""
     out = folder / "callgrind.out"
 
     def dump(pid: int, name: str) -> None:
-        subprocess.run(["callgrind_control", f"--dump={name}", str(pid)], check=False,
-                       capture_output=True, timeout=120)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            control = subprocess.Popen(["callgrind_control", f"--dump={name}", str(pid)],
+                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            assert control.stdout is not None
+            for line in control.stdout:
+                if line.startswith("sending command"):
+                    time.sleep(0.3)  # vgdb writes the command into valgrind's pipe
+                    break
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        control.communicate(timeout=120)
 
     for stale in folder.glob("callgrind.out*"):
         stale.unlink()
     run_once(variant, env, timeout=1200, at_marks=dump,
              prefix=("valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"))
-    # callgrind.out.1 holds the counts to the first dump, callgrind.out.2 those after it.
-    parts: dict[int, int] = {}
+    # One file per dump, named by its trigger ("dump first-frame", "dump complete"), each
+    # with the counts since the dump before; no "complete" dump when one read brought both.
+    parts: dict[str, int] = {}
     for dumped in folder.glob("callgrind.out.*"):
-        suffix = dumped.name.rsplit(".", 1)[-1]
-        totals = next((line for line in dumped.read_text(errors="replace").splitlines()
-                       if line.startswith(("summary:", "totals:"))), "")
-        if suffix.isdigit() and totals:
-            parts[int(suffix)] = int(totals.split()[1])
-    first, complete = parts.get(1), parts.get(2)
-    if first is None or complete is None:
+        lines = dumped.read_text(errors="replace").splitlines()
+        trigger = next((line.split("Trigger: dump ", 1)[1] for line in lines
+                        if line.startswith("desc: Trigger: dump ")), "")
+        totals = next((line for line in lines if line.startswith(("summary:", "totals:"))), "")
+        if trigger and totals:
+            parts[trigger] = int(totals.split()[1])
+    first, complete = parts.get("first-frame"), parts.get("complete", 0)
+    if first is None:
         raise RunFailed(f"callgrind dumps not found: {sorted(parts)}")
     return first, first + complete
 
