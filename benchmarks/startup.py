@@ -212,6 +212,17 @@ def run_once(
     return Sample(first, complete, ended, first_cpu, complete_cpu)
 
 
+def vgdb_running(pid: int) -> bool:
+    """Whether a vgdb process is talking to valgrind process `pid`."""
+    wanted = f"--pid={pid}".encode()
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            if command and command[0].endswith(b"vgdb") and wanted in command:
+                return True
+    return False
+
+
 def count_instructions(variant: Variant, env: dict[str, str], folder: Path) -> tuple[int, int]:
     """Instructions executed to the first frame and to the complete screen, counted by
     valgrind's callgrind (exact to a fraction of a percent where wall time is noisy; ~50x
@@ -227,15 +238,16 @@ def count_instructions(variant: Variant, env: dict[str, str], folder: Path) -> t
         os.kill(pid, signal.SIGSTOP)
         try:
             control = subprocess.Popen(["callgrind_control", f"--dump={name}", str(pid)],
-                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            assert control.stdout is not None
-            for line in control.stdout:
-                if line.startswith("sending command"):
-                    time.sleep(0.3)  # vgdb writes the command into valgrind's pipe
-                    break
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            # callgrind_control hands the command to vgdb, which waits for the process to
+            # take it: continue the process once vgdb is there (or after 10 s regardless).
+            deadline = time.monotonic() + 10
+            while not vgdb_running(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)  # vgdb writes the command into valgrind's pipe
         finally:
             os.kill(pid, signal.SIGCONT)
-        control.communicate(timeout=120)
+        control.wait(timeout=120)
 
     for stale in folder.glob("callgrind.out*"):
         stale.unlink()
