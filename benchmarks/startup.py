@@ -169,6 +169,7 @@ def run_once(
     seen = b""
     first = complete = None
     first_cpu = complete_cpu = float("nan")
+    quit_sent = 0.0
     deadline = started + timeout
     try:
         while time.perf_counter() < deadline:
@@ -176,6 +177,11 @@ def run_once(
             if not ready:
                 if process.poll() is not None:
                     break
+                if complete is not None and time.perf_counter() - quit_sent > 5:
+                    # A process stopped and continued at its marks (--instructions) may be
+                    # restarting its terminal input as Ctrl+Q arrives: say it again.
+                    os.write(master, CTRL_Q)
+                    quit_sent = time.perf_counter()
                 continue
             try:
                 chunk = os.read(master, 65536)
@@ -197,6 +203,7 @@ def run_once(
                 if at_marks is not None and not marked:
                     at_marks(process.pid, "complete")
                 os.write(master, CTRL_Q)
+                quit_sent = time.perf_counter()
         process.wait(timeout=max(1.0, deadline - time.perf_counter()))
         ended = time.perf_counter() - started
     except subprocess.TimeoutExpired:
