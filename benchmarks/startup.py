@@ -37,6 +37,7 @@ import os
 import pty
 import select
 import shutil
+import signal
 import statistics
 import struct
 import subprocess
@@ -157,7 +158,8 @@ def run_once(
 ) -> Sample:
     """One start on a fresh pseudo-terminal; the times of its first frame, complete screen
     and exit after Ctrl+Q, in seconds from the start of the process. `prefix` runs it under
-    another program (valgrind); `at_marks(pid, name)` is called at each of the two marks."""
+    another program (valgrind); `at_marks(pid, name)` is called at each of the two marks (once,
+    with "first-frame", when one read brings both)."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", LINES, COLUMNS, 0, 0))
     started = time.perf_counter()
@@ -167,6 +169,7 @@ def run_once(
     seen = b""
     first = complete = None
     first_cpu = complete_cpu = float("nan")
+    quit_sent = 0.0
     deadline = started + timeout
     try:
         while time.perf_counter() < deadline:
@@ -174,6 +177,11 @@ def run_once(
             if not ready:
                 if process.poll() is not None:
                     break
+                if complete is not None and time.perf_counter() - quit_sent > 5:
+                    # A process stopped and continued at its marks (--instructions) may be
+                    # restarting its terminal input as Ctrl+Q arrives: say it again.
+                    os.write(master, CTRL_Q)
+                    quit_sent = time.perf_counter()
                 continue
             try:
                 chunk = os.read(master, 65536)
@@ -184,15 +192,18 @@ def run_once(
             now = time.perf_counter()
             # Keep a tail long enough for a marker split across two reads.
             seen = seen[-64:] + chunk
+            marked = False
             if first is None and variant.first_frame in seen:
                 first, first_cpu = now - started, cpu_seconds(process.pid)
                 if at_marks is not None:
                     at_marks(process.pid, "first-frame")
+                marked = True
             if first is not None and complete is None and variant.complete in seen:
                 complete, complete_cpu = now - started, cpu_seconds(process.pid)
-                if at_marks is not None:
+                if at_marks is not None and not marked:
                     at_marks(process.pid, "complete")
                 os.write(master, CTRL_Q)
+                quit_sent = time.perf_counter()
         process.wait(timeout=max(1.0, deadline - time.perf_counter()))
         ended = time.perf_counter() - started
     except subprocess.TimeoutExpired:
@@ -208,30 +219,59 @@ def run_once(
     return Sample(first, complete, ended, first_cpu, complete_cpu)
 
 
+def vgdb_running(pid: int) -> bool:
+    """Whether a vgdb process is talking to valgrind process `pid`."""
+    wanted = f"--pid={pid}".encode()
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            if command and command[0].endswith(b"vgdb") and wanted in command:
+                return True
+    return False
+
+
 def count_instructions(variant: Variant, env: dict[str, str], folder: Path) -> tuple[int, int]:
     """Instructions executed to the first frame and to the complete screen, counted by
     valgrind's callgrind (exact to a fraction of a percent where wall time is noisy; ~50x
-    slower). At each mark callgrind_control dumps the counts so far (a dump restarts them)."""
+    slower). At each mark callgrind_control dumps the counts so far (a dump restarts them).
+
+    The process is stopped (SIGSTOP) the moment its mark is read and continued only once
+    callgrind_control has sent its command, which valgrind carries out at once: the counts
+    end at the mark, however long the busy machine takes to run callgrind_control. (Without
+    the stop, a program working on after its first frame was counted up to ~10% high.)"""
     out = folder / "callgrind.out"
 
     def dump(pid: int, name: str) -> None:
-        subprocess.run(["callgrind_control", f"--dump={name}", str(pid)], check=False,
-                       capture_output=True, timeout=120)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            control = subprocess.Popen(["callgrind_control", f"--dump={name}", str(pid)],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            # callgrind_control hands the command to vgdb, which waits for the process to
+            # take it: continue the process once vgdb is there (or after 10 s regardless).
+            deadline = time.monotonic() + 10
+            while not vgdb_running(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)  # vgdb writes the command into valgrind's pipe
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        control.wait(timeout=120)
 
     for stale in folder.glob("callgrind.out*"):
         stale.unlink()
     run_once(variant, env, timeout=1200, at_marks=dump,
              prefix=("valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"))
-    # callgrind.out.1 holds the counts to the first dump, callgrind.out.2 those after it.
-    parts: dict[int, int] = {}
+    # One file per dump, named by its trigger ("dump first-frame", "dump complete"), each
+    # with the counts since the dump before; no "complete" dump when one read brought both.
+    parts: dict[str, int] = {}
     for dumped in folder.glob("callgrind.out.*"):
-        suffix = dumped.name.rsplit(".", 1)[-1]
-        totals = next((line for line in dumped.read_text(errors="replace").splitlines()
-                       if line.startswith(("summary:", "totals:"))), "")
-        if suffix.isdigit() and totals:
-            parts[int(suffix)] = int(totals.split()[1])
-    first, complete = parts.get(1), parts.get(2)
-    if first is None or complete is None:
+        lines = dumped.read_text(errors="replace").splitlines()
+        trigger = next((line.split("Trigger: dump ", 1)[1] for line in lines
+                        if line.startswith("desc: Trigger: dump ")), "")
+        totals = next((line for line in lines if line.startswith(("summary:", "totals:"))), "")
+        if trigger and totals:
+            parts[trigger] = int(totals.split()[1])
+    first, complete = parts.get("first-frame"), parts.get("complete", 0)
+    if first is None:
         raise RunFailed(f"callgrind dumps not found: {sorted(parts)}")
     return first, first + complete
 

@@ -26,7 +26,6 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Static
 
-from screens.dialogs import HelpScreen
 from screens.widgets import (
     CopyableValue,
     Field,
@@ -39,7 +38,8 @@ from wizard.session import WizardState
 
 STYLESHEET = Path(__file__).with_name("wizard.tcss")
 RESULTS_STYLESHEET = Path(__file__).with_name("results.tcss")
-"""The test steps' rows, explanations, the summary and the alarm (see `StepScreen.CSS_PATH`)."""
+"""The test steps' rows, explanations, the summary and the alarm: parsed when the first of
+them appears, not at start-up (see `StepScreen.CSS_PATH`)."""
 TOTAL_STEPS = 9
 MIN_WIDTH, MIN_HEIGHT = 80, 24
 """The smallest terminal the wizard supports (the classic default); below it a step shows only
@@ -111,10 +111,11 @@ class StepScreen(Screen[Nav]):
     ENTER_LABELS: ClassVar[Mapping[str, str]] = {}
     """The footer's word for Enter on a focused button, by button id, when its label is long."""
     SHOW_BACK: ClassVar[bool] = True
-    # Every step carries both sheets, so a step shown alone (tests, snapshots) is styled as in
-    # the wizard; the App parses the same two at start-up, so no step brings a new sheet and
-    # makes Textual re-parse and re-apply every rule as it appears.
-    CSS_PATH: ClassVar[list[str | PurePath]] = [STYLESHEET, RESULTS_STYLESHEET]
+    # Every step carries the steps' sheet, so a step shown alone (tests, snapshots) is styled
+    # as in the wizard; the App parses it at start-up, so no step re-parses it. The screens
+    # with test results add RESULTS_STYLESHEET: Textual parses it and restyles once, as the
+    # first of them appears, instead of on every start.
+    CSS_PATH: ClassVar[list[str | PurePath]] = [STYLESHEET]
     # Classes for a terminal below the smallest supported size: the step gives way to a notice.
     # (No ClassVar: Textual declares these as instance variables, and mypy holds us to it.)
     HORIZONTAL_BREAKPOINTS = [  # noqa: RUF012
@@ -279,6 +280,8 @@ class StepScreen(Screen[Nav]):
         self.leave(Nav.BACK)
 
     def action_help(self) -> None:
+        from screens.dialogs import HelpScreen
+
         self.app.push_screen(HelpScreen(self.HELP_FILE, f"Step {self.STEP} · {self.TITLE}"))
 
     def go_to_step(self, step: int) -> None:

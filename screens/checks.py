@@ -4,6 +4,7 @@ failure (the connection settings and credential come from wizard.session)."""
 from __future__ import annotations
 
 import time
+from pathlib import PurePath
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
@@ -13,7 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.widgets import Button, Static
 
-from screens.base import StepScreen
+from screens.base import RESULTS_STYLESHEET, STYLESHEET, StepScreen
 from wizard.session import wizard_fix
 from wizard.shown import shown
 from wizard.signin.plan import format_seconds
@@ -183,6 +184,7 @@ class LiveTestScreen(StepScreen):
     in live, and Retry ("r" or the #retry button) starts it again once it has ended short of a
     pass."""
 
+    CSS_PATH: ClassVar[list[str | PurePath]] = [STYLESHEET, RESULTS_STYLESHEET]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "retry", "Retry"),
     ]

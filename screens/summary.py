@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import ClassVar
 
 from textual import on, work
@@ -16,7 +16,7 @@ from textual.containers import Horizontal, HorizontalScroll, Vertical
 from textual.message import Message
 from textual.widgets import Button, Static, TabbedContent, TabPane
 
-from screens.base import StepScreen
+from screens.base import RESULTS_STYLESHEET, STYLESHEET, StepScreen
 from screens.widgets import CopyableValue, PathText, shown_path
 from wizard.session import Summary, WizardState, expiry_text, summarize, verdict_line
 from wizard.shown import shown
@@ -53,6 +53,7 @@ class SummaryScreen(StepScreen):
     HELP_FILE = "summary"
     NEXT_LABEL = "Finish"
     AUTO_FOCUS = "#next"
+    CSS_PATH: ClassVar[list[str | PurePath]] = [STYLESHEET, RESULTS_STYLESHEET]
 
     BINDINGS: ClassVar[list[BindingType]] = [
         # Wherever the focus is (unless it uses the arrows itself, like the tabs), ←/→ scroll

@@ -318,21 +318,25 @@ class EngineCheck(Validator):
 
 
 class StepFooter(Footer):
-    """The footer, rebuilding its keys only when they change.
+    """The footer, with its keys in the step's first frame, rebuilt only when they change.
 
-    As a step appears its bindings are announced three times in one go (focus, the screen's
-    resume, an idle pass) and Textual's Footer rebuilds itself after each: ~200 style
-    applications where ~70 do. Here a rebuild already waiting covers the announcements
-    before it reads the bindings, and an announcement that changes nothing it showed is let go.
+    Textual's Footer composes empty and shows its keys a frame later, once the bindings are
+    announced; this one reads them as it is composed, so the first frame is complete. As a
+    step appears its bindings are then announced three times in one go (focus, the screen's
+    resume, an idle pass): an announcement that changes nothing shown is let go, and a
+    rebuild already waiting covers the announcements before it reads the bindings.
     """
 
     rebuild_waiting = False
     shown_keys: tuple[object, ...] | None = None
-    """The bindings the last rebuild showed (None before the first)."""
+    """The bindings the last compose showed (None before the first)."""
 
     def keys(self) -> tuple[object, ...]:
+        """The keys shown, in order (focus moves the hidden ones, such as Tab, about)."""
+        palette = self.app.COMMAND_PALETTE_BINDING
         return tuple((key, active.binding, active.enabled, active.tooltip)
-                     for key, active in self.screen.active_bindings.items())
+                     for key, active in self.screen.active_bindings.items()
+                     if active.binding.show or key == palette)
 
     def bindings_changed(self, screen: Screen[object]) -> None:
         if screen is self.screen and (self.rebuild_waiting or self.keys() == self.shown_keys):
@@ -341,7 +345,7 @@ class StepFooter(Footer):
         self.rebuild_waiting = self.is_attached and screen is self.screen and screen.app.app_focus
 
     def compose(self) -> ComposeResult:
-        if self.rebuild_waiting:  # a rebuild: the bindings are read from here on
-            self.shown_keys = self.keys()
+        self.set_reactive(Footer._bindings_ready, True)
+        self.shown_keys = self.keys()
         self.rebuild_waiting = False
         yield from super().compose()

@@ -127,22 +127,64 @@ async def test_the_demo_tenant_starts_after_the_first_frame(
     assert running, "the demo tenant did not start after the first frame"
 
 
-async def test_the_first_step_builds_its_footer_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The bindings change three times as a step appears (focus, the screen's resume, an idle
-    pass); the footer builds its keys once for them all, not three times."""
+async def test_the_first_step_shows_its_footer_keys_from_its_first_compose(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The footer's keys come with the step's first frame: read as the footer is composed,
+    never rebuilt as the bindings are announced (focus, the screen's resume, an idle pass)
+    when what it shows stays the same."""
     from textual.widgets import Footer
 
-    built: list[str] = []
+    rebuilt: list[str] = []
     original = Footer.recompose
 
     async def recompose(footer: Footer) -> None:
-        built.append(type(footer.screen).__name__)
+        rebuilt.append(type(footer.screen).__name__)
         await original(footer)
 
     monkeypatch.setattr(Footer, "recompose", recompose)
     app = CertWizardApp()
     async with app.run_test(size=(80, 24)) as pilot:
+        keys = [str(key.description) for key in app.screen.query("FooterKey")]
         await pilot.pause(0.3)
-        footer_text = " ".join(str(getattr(key, "description", "")) for key in app.screen.query("FooterKey"))
-    assert built == ["WelcomeScreen"]
-    assert "Real tenant" in footer_text and "Demo tenant" in footer_text
+        settled = [str(key.description) for key in app.screen.query("FooterKey")]
+    assert rebuilt == []
+    assert "Real tenant" in keys and "Demo tenant" in keys and "Start" in keys
+    assert settled == keys
+
+
+# Opens "the wizard" as the command line would, recording how it was asked for and whether
+# argparse had been imported by then.
+OPENS_THE_WIZARD = """
+import sys
+import wizard.commands.wizard as command
+def open_wizard(*, demo):
+    print(demo, "argparse" in sys.modules)
+    return 0
+command.open_wizard = open_wizard
+from wizard.cli import main
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [([], "False False"), (["--demo"], "True False"), (["--demo", "--debug"], "True True")],
+)
+def test_the_wizard_opens_without_building_the_parser(argv: list[str], expected: str) -> None:
+    """The wizard's own start builds no parser (argparse is not even imported); any other
+    command line goes through it as before."""
+    done = subprocess.run([sys.executable, "-c", OPENS_THE_WIZARD, *argv], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == expected
+
+
+async def test_the_first_step_parses_only_the_steps_stylesheet() -> None:
+    """The test results' stylesheet is parsed when a screen showing results appears, not at
+    start-up."""
+    from screens.base import RESULTS_STYLESHEET, STYLESHEET
+
+    app = CertWizardApp()
+    async with app.run_test(size=(80, 24)):
+        assert app.stylesheet.has_source(str(STYLESHEET))
+        assert not app.stylesheet.has_source(str(RESULTS_STYLESHEET))

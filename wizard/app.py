@@ -19,9 +19,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.command import Provider
 
-from screens.base import RESULTS_STYLESHEET, STYLESHEET, Nav, StepScreen
-from screens.dialogs import ConfirmScreen, PassphrasePrompt
-from screens.palette import WizardCommands
+from screens.base import STYLESHEET, Nav, StepScreen
 from screens.welcome import WelcomeScreen
 from wizard.preferences import save_theme, saved_theme
 from wizard.session import (
@@ -102,6 +100,13 @@ def run_trainer_view(
         loop.close()
 
 
+def wizard_commands() -> type[Provider]:
+    """The wizard's commands in the palette, imported when the palette first opens."""
+    from screens.palette import WizardCommands
+
+    return WizardCommands
+
+
 def new_certificate_steps() -> list[type[StepScreen]]:
     """Steps 2-9: name, generate, upload, thumbprint, IDs, positive, negative, summary."""
     from screens.generate import GenerateScreen
@@ -138,12 +143,12 @@ class CertWizardApp(App[None]):
     """From nothing to a proven certificate sign-in, one step at a time."""
 
     TITLE = "Entra certificate wizard"
-    # The steps' stylesheets, parsed with the app's at start-up: a screen bringing a new
-    # stylesheet makes Textual re-parse and re-apply every rule (~100 ms) as it appears.
-    CSS_PATH: ClassVar[list[str | PurePath]] = [STYLESHEET, RESULTS_STYLESHEET]
+    # The steps' stylesheet, parsed with the app's at start-up (the test results' sheet comes
+    # with the first screen that shows results: see StepScreen.CSS_PATH).
+    CSS_PATH: ClassVar[list[str | PurePath]] = [STYLESHEET]
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {
         *App.COMMANDS,
-        WizardCommands,
+        wizard_commands,
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", priority=True),
@@ -298,6 +303,8 @@ class CertWizardApp(App[None]):
         if not encrypted:
             state.passphrase = None
             return True
+        from screens.dialogs import PassphrasePrompt
+
         question = f"The private key {state.files.key.name} is encrypted. Its passphrase, to test it:"
         passphrase = await self.push_screen_wait(
             PassphrasePrompt(question, lambda typed: key_passphrase_problem(state, typed))
@@ -308,6 +315,8 @@ class CertWizardApp(App[None]):
     # ----------------------------------------------------------------- quit
     async def action_quit(self) -> None:
         """Quit, asking first when a certificate was made but has not passed its test yet."""
+        from screens.dialogs import ConfirmScreen
+
         if isinstance(self.screen, ConfirmScreen):
             return
         if self.state.untested_certificate and self.state.files is not None:

@@ -7,17 +7,20 @@ the wizard imports Textual; only the connection tests import MSAL.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import importlib
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from wizard import EXIT_INTERRUPTED, INTERRUPTED, __version__
 from wizard.errors import UserError
 from wizard.shown import ShownStream
+
+if TYPE_CHECKING:
+    import argparse
 
 EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what the shell reports for a closed pipe
@@ -37,16 +40,6 @@ examples:
   entra-cert-wizard test --demo --cert X.pem --key X.key --tenant T --client-id C
   entra-cert-wizard upload --cert X.cer --tenant T --client-id C   add it by an admin's sign-in
 """
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that ends usage errors with exit code 2 and one line of advice."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        self.exit(
-            EXIT_USAGE, f"error: {message}\nhint: run '{self.prog} --help' for the options.\n"
-        )
 
 
 def _add_passphrase_options(parser: argparse.ArgumentParser, *, allow_none: bool) -> None:
@@ -69,10 +62,22 @@ def _add_json(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    # Inside, not at the top: main() reads the command line within its Ctrl+C handling.
+    # Inside, not at the top: main() reads the command line within its Ctrl+C handling, and
+    # the wizard's own start (WIZARD_ARGUMENTS) never imports argparse.
+    import argparse
+
     from wizard.names import EXPIRY_WARNING_DAYS
     from wizard.rotation.stages import STAGE_NAMES
     from wizard.signin.clouds import CLOUD_KEYS
+
+    class _Parser(argparse.ArgumentParser):
+        """argparse that ends usage errors with exit code 2 and one line of advice."""
+
+        def error(self, message: str) -> None:  # type: ignore[override]
+            self.print_usage(sys.stderr)
+            self.exit(
+                EXIT_USAGE, f"error: {message}\nhint: run '{self.prog} --help' for the options.\n"
+            )
 
     parser = _Parser(
         prog="entra-cert-wizard",
@@ -392,16 +397,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+WIZARD_ARGUMENTS: dict[tuple[str, ...], bool] = {(): False, ("--demo",): True}
+"""The wizard's own start, with whether it is --demo: it opens at once, building no parser
+(the sub-commands' parsers cost the first screen ~4% of its start)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     with contextlib.suppress(ValueError):  # ValueError: not the main thread (tests), nothing to do
         # From here on Ctrl+C is a KeyboardInterrupt again, so a command can clean up after it.
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    arguments = tuple(sys.argv[1:] if argv is None else argv)
+    if arguments in WIZARD_ARGUMENTS:
+        from wizard.commands.wizard import open_wizard
+
+        demo = WIZARD_ARGUMENTS[arguments]
+        return _run(lambda: open_wizard(demo=demo), debug=False)
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(arguments)
     except KeyboardInterrupt:  # Ctrl+C while the arguments were read: nothing started yet
         print(INTERRUPTED, file=sys.stderr)
         return EXIT_INTERRUPTED
     command = args.command or "wizard"
+    if command == "rotate" and args.unattended:
+        command = "rotate_unattended"  # the same command, for cron: its own module
     saved = sys.stdout, sys.stderr
     try:
         # Every line a command prints goes through `shown`: outside text never drives the
@@ -409,7 +427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # screens show outside text escaped and plain.
         if command not in ("wizard", "workshop-seat"):
             sys.stdout, sys.stderr = ShownStream(sys.stdout), ShownStream(sys.stderr)
-        return _run(command, args)
+        return _run(lambda: _run_command(command, args), debug=args.debug)
     except KeyboardInterrupt:  # Ctrl+C between the lines above
         print(INTERRUPTED, file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -417,14 +435,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout, sys.stderr = saved
 
 
-def _run(command: str, args: argparse.Namespace) -> int:
+def _run_command(command: str, args: argparse.Namespace) -> int:
+    module = importlib.import_module(f"wizard.commands.{command.replace('-', '_')}")
+    return int(module.run(args))
+
+
+def _run(command: Callable[[], int], *, debug: bool) -> int:
+    """Run a command; what a user can cause ends in a message and its exit code."""
     try:
-        if command == "rotate" and args.unattended:
-            command = "rotate_unattended"  # the same command, for cron: its own module
-        module = importlib.import_module(f"wizard.commands.{command.replace('-', '_')}")
-        return int(module.run(args))
+        return command()
     except UserError as error:
-        if args.debug:
+        if debug:
             raise
         print(f"error: {error.message}", file=sys.stderr)
         if error.hint:

@@ -10,14 +10,15 @@ outside text as plain text (never parsed as Textual markup).
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any, TextIO
 
 # C0 controls, DEL, C1 controls; bidi marks, embeddings, overrides and isolates; the Unicode
 # line and paragraph separators; lone surrogates (undecodable file names), which cannot be
 # written to a UTF-8 terminal at all.
 _OTHER = "\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
-_ONE_LINE = re.compile(f"[\x00-\x1f{_OTHER}]")
-_MULTILINE = re.compile(f"[\x00-\x08\x0b-\x1f{_OTHER}]")  # keeps tab (\x09) and newline (\x0a)
+_ONE_LINE = f"[\x00-\x1f{_OTHER}]"
+_MULTILINE = f"[\x00-\x08\x0b-\x1f{_OTHER}]"  # keeps tab (\x09) and newline (\x0a)
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 
@@ -29,6 +30,13 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
+@cache
+def _pattern(source: str) -> re.Pattern[str]:
+    """Compiled on first use, not at import: the ranges above cost the regular expression
+    compiler ~1% of the wizard's start, and its first screen shows no outside text."""
+    return re.compile(source)
+
+
 def shown(text: object, *, multiline: bool = False) -> str:
     """`text` with every control, bidi and separator character written out visibly.
 
@@ -36,7 +44,7 @@ def shown(text: object, *, multiline: bool = False) -> str:
     forge a line of its own; `multiline=True` keeps tab and newline (a server's message,
     a log) and still escapes carriage return, which would overwrite what was shown.
     """
-    return (_MULTILINE if multiline else _ONE_LINE).sub(_escape, str(text))
+    return _pattern(_MULTILINE if multiline else _ONE_LINE).sub(_escape, str(text))
 
 
 class ShownStream:
