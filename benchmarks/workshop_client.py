@@ -63,6 +63,7 @@ class SeatClient:
         self.last_output = time.monotonic()
         self.step_marks: dict[int, int] = {}
         self.key_mark = 0  # `received` when the last key was sent
+        self.tab_retries = 0  # Tabs that did not move on from the join code (counted)
 
     async def connect(self, width: int = 100, height: int = 36) -> None:
         self.session = aiohttp.ClientSession()
@@ -162,18 +163,44 @@ class SeatClient:
         await self.keys(text)
         await self.wait_for_text(text, STEP_WAIT, since=self.key_mark)
 
+    async def focus_shown(self, placeholder: str, timeout: float | None = None) -> None:
+        """Wait until the empty field showing `placeholder` has focus: its blinking cursor
+        redraws it again and again. Keys typed before a focus move lands go astray."""
+        before = self.screen_text.count(placeholder)
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while self.screen_text.count(placeholder) < before + 2:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name}: the '{placeholder}' field never took focus")
+            await asyncio.sleep(0.1)
+
+    async def tab_to(self, placeholder: str) -> None:
+        """Tab to the next field and wait until it has focus (its cursor blinks). On a busy
+        seat the start-up blur can land after the page's focus, and Tab from no focus goes to
+        the first field: the page says it has focus again and Tab is pressed again."""
+        for _ in range(RETRIES):
+            await self.keys(TAB)
+            try:
+                await self.focus_shown(placeholder, STEP_WAIT / 3)
+                return
+            except TimeoutError:
+                self.tab_retries += 1
+                await self.send_focus()
+        raise TimeoutError(f"{self.name}: Tab never reached the '{placeholder}' field")
+
     async def join(self, code: str, token: str = "") -> int:
         """Type the code and the name (or the seat token); the seat number joined.
 
         The join screen opens with the code field focused; once it is drawn and the page has
-        focus, each field's text is typed and seen on the screen before Tab moves on."""
+        focus (its cursor blinks), the code is typed and seen on the screen; each Tab waits
+        for the next field's cursor before its text is typed."""
         await self.wait_for_text("Join the workshop")
         await self.settle()
         await self.send_focus()
+        await self.focus_shown("join code")
         await self.type_shown(code)
-        await self.keys(TAB)
+        await self.tab_to("display name")
         if token:
-            await self.keys(TAB)
+            await self.tab_to("seat token, like")
         await self.type_shown(token or self.name)
         await self.keys(ENTER)
         await self.wait_for_text("you are at seat")
