@@ -152,6 +152,19 @@ class Application:
     public_client: bool = False  # Authentication > Allow public client flows
     blocked_by_conditional_access: bool = False  # a workload-identity CA policy blocks it
 
+    @classmethod
+    def registered(cls, display_name: str, consented: bool) -> Application:
+        """A demo app registration with its service principal, new IDs, asking for
+        Organization.Read.All (granted when `consented`)."""
+        return cls(
+            client_id=str(uuid.uuid4()),
+            app_object_id=str(uuid.uuid4()),
+            sp_object_id=str(uuid.uuid4()),
+            display_name=display_name,
+            requested_roles=["Organization.Read.All"],
+            consented=consented,
+        )
+
     @property
     def granted_roles(self) -> list[str]:
         """Application permissions in tokens: only those with admin consent."""
@@ -263,14 +276,7 @@ class Directory:
         now = datetime.now(timezone.utc).replace(microsecond=0)
         self.tenant = Tenant(str(uuid.uuid4()), DEFAULT_DOMAIN, DEFAULT_ORGANIZATION, now)
         for name, consented in ((CONSENTED_APP, True), (UNCONSENTED_APP, False)):
-            app = Application(
-                client_id=str(uuid.uuid4()),
-                app_object_id=str(uuid.uuid4()),
-                sp_object_id=str(uuid.uuid4()),
-                display_name=name,
-                requested_roles=["Organization.Read.All"],
-                consented=consented,
-            )
+            app = Application.registered(name, consented)
             self._apps[app.client_id] = app
         self._save()
 
@@ -370,17 +376,7 @@ class Directory:
 
     def add_applications(self, names: list[tuple[str, bool]]) -> list[Application]:
         """Register one app per (display name, admin consent granted), in one save."""
-        made = [
-            Application(
-                client_id=str(uuid.uuid4()),
-                app_object_id=str(uuid.uuid4()),
-                sp_object_id=str(uuid.uuid4()),
-                display_name=name,
-                requested_roles=["Organization.Read.All"],
-                consented=consented,
-            )
-            for name, consented in names
-        ]
+        made = [Application.registered(name, consented) for name, consented in names]
         with self._lock, state_lock(self.state_dir):
             if self._file_stamp() not in (self._stamp, None):
                 self._load()
