@@ -100,8 +100,16 @@ class CheckRow(Vertical):
         detail_line.update(shown(detail, multiline=True))
         detail_line.display = bool(detail)
         # The row is measured anew too: otherwise it can keep the height it had with the
-        # previous detail (one line where the final detail needs two).
+        # previous detail (one line where the final detail needs two). Again once the new
+        # text is drawn: a row changed just as the screen (re)styles itself can otherwise be
+        # measured with the width it had before.
         self.refresh(layout=True)
+        self.call_after_refresh(self.remeasure)
+
+    def remeasure(self) -> None:
+        self.refresh(layout=True)
+        if self.parent is not None:
+            self.parent.refresh(layout=True)
 
     def tick(self) -> None:
         """While running: the time so far and, after a second, what the check waits for."""

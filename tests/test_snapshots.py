@@ -20,6 +20,7 @@ import pytest
 from textual.app import App
 from textual.content import Content
 from textual.pilot import Pilot
+from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from screens.base import StepScreen
@@ -162,9 +163,24 @@ def settle_and_mask(replacements: dict[str, str]) -> Callable[[Pilot[None]], Awa
 
     async def run_before(pilot: Pilot[None]) -> None:
         app = pilot.app
+
+        def layout() -> list[object]:
+            return [(widget.region, widget.virtual_size) for widget in app.screen.query(Widget)]
+
+        async def until_layout_holds() -> None:
+            # On a busy machine a row's last message, or an auto-height row's new measure,
+            # can land after a pause: lay out again until nothing moves.
+            for _ in range(20):
+                before = layout()
+                app.screen.refresh(layout=True)
+                await pilot.pause(0.05)
+                if layout() == before:
+                    return
+
         for _ in range(3):
             await app.workers.wait_for_complete()
             await pilot.pause()
+        await until_layout_holds()
         # Twice, each time laid out anew: a row's last message from the worker can land after
         # the first pass, and an auto-height row must be measured with its final text.
         for _ in range(2):
@@ -186,6 +202,7 @@ def settle_and_mask(replacements: dict[str, str]) -> Callable[[Pilot[None]], Awa
                     field.cursor_position = len(new)
             app.screen.refresh(layout=True)
             await pilot.pause()
+        await until_layout_holds()
 
     return run_before
 
